@@ -1,0 +1,3 @@
+from embodied_rag.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ROS-free memory core: keyframes, topological graph, semantic forest and the persistent store."""

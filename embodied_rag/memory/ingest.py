@@ -1,0 +1,117 @@
+"""The ingest pipeline shared by the CLI build and the memory node: keyframe policy first (cheap), then captions
+and embeddings in batches, then one committed transaction per keyframe."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embodied_rag.io.frame import Frame, SkipLog
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.keyframe_policy import KeyframePolicy
+from embodied_rag.memory.memory import Memory
+from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    frames: int = 0
+    keyframes: int = 0
+    dropped_by_policy: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=lambda: Counter())
+
+    def timed(self, stage: str, start: float) -> None:
+        self.seconds[stage] += time.perf_counter() - start
+
+
+class Ingestor:
+    """Turns frames into keyframes of a memory. ``offer`` is cheap; model work happens in ``flush``."""
+
+    def __init__(self, memory: Memory, text_embedder: TextEmbedder, image_embedder: ImageEmbedder | None = None,
+                 captioner: Captioner | None = None, skips: SkipLog | None = None, batch_size: int | None = None):
+        self.memory = memory
+        self.text_embedder = text_embedder
+        self.image_embedder = image_embedder
+        self.captioner = captioner
+        self.skips = skips or SkipLog()
+        self.policy = KeyframePolicy(memory.config.keyframes)
+        self.batch_size = batch_size or memory.config.ingest.embed_batch_size
+        self.pending: list[Frame] = []
+        self.stats = IngestStats()
+        self._last_stamp: int | None = None
+        memory.bind_text_embedder(text_embedder.name, text_embedder.dim)
+
+    def offer(self, frame: Frame) -> bool:
+        """Apply the keyframe policy; queue the frame if it is a keyframe. Returns True when queued."""
+        t0 = time.perf_counter()
+        self.stats.frames += 1
+        if self._last_stamp is not None and frame.stamp_ns < self._last_stamp:
+            self.skips.skip("stamp_backwards",
+                            f"frame at {frame.stamp_ns / 1e9:.3f} s is older than the last one "
+                            f"({self._last_stamp / 1e9:.3f} s)")
+            return False
+        reason = self.policy.reason(frame.stamp_ns, frame.pose, frame.text(), frame.image)
+        self.stats.timed("policy", t0)
+        if reason is None:
+            self.stats.dropped_by_policy += 1
+            return False
+        self._last_stamp = frame.stamp_ns
+        self.policy.accept(frame.stamp_ns, frame.pose, frame.text(), frame.image)
+        self.stats.reasons[reason] += 1
+        self.pending.append(frame)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+        return True
+
+    def flush(self) -> list[Keyframe]:
+        """Caption, embed and commit all queued keyframes."""
+        if not self.pending:
+            return []
+        frames, self.pending = self.pending, []
+        if self.captioner is not None:
+            need = [f for f in frames if not f.text() and f.image is not None]
+            if need:
+                t0 = time.perf_counter()
+                for f, cap in zip(need, self.captioner.caption([f.image for f in need])):
+                    f.caption, f.name, f.objects = cap.text, cap.name or f.name, cap.objects or f.objects
+                self.stats.timed("caption", t0)
+        t0 = time.perf_counter()
+        texts = [f.text() or "(no description)" for f in frames]
+        text_emb = self.text_embedder.embed_documents(texts)
+        self.stats.timed("text_embedding", t0)
+        image_emb: list[np.ndarray | None] = [None] * len(frames)
+        if self.image_embedder is not None:
+            with_image = [i for i, f in enumerate(frames) if f.image is not None and f.image.ndim == 3]
+            if with_image:
+                t0 = time.perf_counter()
+                rows = self.image_embedder.embed_images([frames[i].image for i in with_image])
+                for i, row in zip(with_image, rows):
+                    image_emb[i] = row
+                self.stats.timed("image_embedding", t0)
+        t0 = time.perf_counter()
+        out = []
+        for f, te, ie in zip(frames, text_emb, image_emb):
+            kf = Keyframe(id=self.memory.next_id(), session=self.memory.session or 0, stamp_ns=f.stamp_ns,
+                          pose=f.pose, caption=f.caption, name=f.name, objects=list(f.objects), source=f.source,
+                          text_embedding=te, image_embedding=ie)
+            out.append(self.memory.add(kf, f.image))
+        self.stats.keyframes += len(out)
+        self.stats.timed("store_and_forest", t0)
+        return out
+
+    def finish(self) -> None:
+        """Flush the queue and record this session's counters."""
+        self.flush()
+        counts = dict(self.skips.counts)
+        counts["frames"] = self.stats.frames
+        counts["keyframes"] = self.stats.keyframes
+        counts["dropped_by_policy"] = self.stats.dropped_by_policy
+        if self.memory.session is not None:
+            self.memory.store.add_counters(self.memory.session, counts)

@@ -1,0 +1,139 @@
+"""One memory: keyframes, topological graph and semantic forest, kept in RAM and persisted in a store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from embodied_rag.config import Config
+from embodied_rag.errors import UserError
+from embodied_rag.memory.forest import SemanticForest
+from embodied_rag.memory.graph import TopologicalGraph
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.leaves import LeafIndex
+from embodied_rag.memory.store import MemoryStore
+
+log = logging.getLogger(__name__)
+
+
+class Memory:
+    """Open a memory directory for writing (one process) or reading (any number, with :meth:`refresh`)."""
+
+    def __init__(self, directory: str | Path, config: Config, writable: bool = True):
+        self.config = config
+        self.dir = Path(directory)
+        self.writable = writable
+        self.store = MemoryStore(self.dir, writable=writable)
+        self.keyframes: dict[int, Keyframe] = {}
+        self.leaves = LeafIndex()
+        self.graph = TopologicalGraph(config.graph.proximity_radius_m)
+        self.forest = SemanticForest(config.forest, self.leaves)
+        self.session: int | None = None
+        self._previous: int | None = None
+        self._version: tuple[int, int] = (0, 0)
+        self._load()
+
+    # -- loading --------------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        self._add_loaded(self.store.load_keyframes())
+        for a, b, kind, length in self.store.load_edges():
+            self.graph.add_edge(a, b, kind, length)
+        rows, parents = self.store.load_forest()
+        self.forest.load(rows, parents)
+        if self.writable and self.forest.check():
+            # A forest written by an older or interrupted process that does not match the keyframes: rebuild it.
+            log.warning("forest of %s is inconsistent (%s); rebuilding it", self.dir, self.forest.check()[0])
+            self.forest.rebuild()
+            with self.store.transaction():
+                self.store.save_forest(*self.forest.flush(), replace_all=True)
+        self._version = self.store.data_version()
+
+    def _add_loaded(self, kfs: list[Keyframe]) -> None:
+        for kf in kfs:
+            self.keyframes[kf.id] = kf
+            if kf.text_embedding is not None:
+                self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+            self.graph.add_node(kf.id, kf.pose.position)
+
+    def refresh(self) -> bool:
+        """Pick up keyframes and forest changes committed by a writer in another process; True if any."""
+        version = self.store.data_version()
+        if version == self._version:
+            return False
+        self._version = version
+        last = max(self.keyframes, default=0)
+        new = self.store.load_keyframes(after_id=last)
+        self._add_loaded(new)
+        for a, b, kind, length in self.store.load_edges(after_id=last):
+            self.graph.add_edge(a, b, kind, length)
+        rows, parents = self.store.load_forest()
+        self.forest.load(rows, parents)
+        return True
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- models ---------------------------------------------------------------------------------------------
+    def bind_text_embedder(self, name: str, dim: int) -> None:
+        """Record (or check) which text embedder this memory's vectors come from: spaces must not be mixed."""
+        stored = self.store.get_meta("text_embedder")
+        if stored is None:
+            if self.writable:
+                self.store.set_meta("text_embedder", name)
+                self.store.set_meta("text_dim", str(dim))
+            return
+        if stored != name:
+            raise UserError(
+                f"{self.dir} was built with text embedder '{stored}', not '{name}'; "
+                "set models.text_embedder to match or build a new memory.")
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def begin_session(self, source: str) -> int:
+        if not self.writable:
+            raise UserError(f"{self.dir} is open read-only.")
+        self.session = self.store.new_session(source, {"frame_id": self.config.frame_id})
+        self._previous = None
+        return self.session
+
+    def next_id(self) -> int:
+        return max(self.keyframes, default=0) + 1
+
+    def add(self, kf: Keyframe, image: np.ndarray | None = None) -> Keyframe:
+        """Commit one keyframe (image file, row, edges, forest update) in one transaction."""
+        if self.session is None:
+            raise RuntimeError("begin_session() first")
+        if kf.text_embedding is None:
+            raise ValueError("keyframe needs a text embedding")
+        kf.session = self.session
+        if image is not None and self.config.store.save_images:
+            kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
+                                              self.config.store.jpeg_quality)
+        self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+        neighbours = self.graph.within(kf.pose.position, self.forest.scale(1))
+        edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
+        self.forest.insert(kf.id, neighbours)
+        with self.store.transaction():
+            self.store.insert_keyframe(kf)
+            self.store.insert_edges(edges)
+            self.store.save_forest(*self.forest.flush())
+        self.keyframes[kf.id] = kf
+        self._previous = kf.id
+        return kf
+
+    def rebuild_forest(self) -> None:
+        self.forest.rebuild()
+        with self.store.transaction():
+            self.store.save_forest(*self.forest.flush(), replace_all=True)
+
+    def save_forest(self) -> None:
+        """Persist forest changes made outside :meth:`add` (summaries)."""
+        with self.store.transaction():
+            self.store.save_forest(*self.forest.flush())

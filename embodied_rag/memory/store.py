@@ -1,0 +1,294 @@
+"""The persistent store: one memory directory = ``memory.sqlite`` (WAL) + ``images/`` (JPEG).
+
+Only safe formats: SQL rows, JSON text, raw float32 blobs and JPEG files. One writer at a time (an exclusive lock
+file); any number of readers. Each keyframe is committed in its own transaction, so a crash loses at most the
+keyframe being written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from embodied_rag.errors import UserError
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.pose import Pose
+
+SCHEMA_VERSION = 1
+DB_NAME = "memory.sqlite"
+LOCK_NAME = "memory.lock"
+IMAGES = "images"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS keyframes (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, stamp_ns INTEGER NOT NULL,
+    px REAL NOT NULL, py REAL NOT NULL, pz REAL NOT NULL,
+    qx REAL NOT NULL, qy REAL NOT NULL, qz REAL NOT NULL, qw REAL NOT NULL,
+    name TEXT NOT NULL, caption TEXT NOT NULL, objects TEXT NOT NULL, image TEXT, source TEXT NOT NULL,
+    text_emb BLOB, image_emb BLOB, parent INTEGER);
+CREATE TABLE IF NOT EXISTS edges (
+    a INTEGER NOT NULL, b INTEGER NOT NULL, kind TEXT NOT NULL, length REAL NOT NULL, PRIMARY KEY (a, b, kind));
+CREATE TABLE IF NOT EXISTS forest_nodes (
+    id INTEGER PRIMARY KEY, level INTEGER NOT NULL, parent INTEGER, name TEXT NOT NULL, summary TEXT NOT NULL,
+    data TEXT NOT NULL, embedding BLOB, exemplars BLOB, dirty INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+    session INTEGER NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (session, name));
+CREATE TABLE IF NOT EXISTS caption_cache (hash TEXT PRIMARY KEY, caption TEXT NOT NULL);
+"""
+
+
+def to_blob(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes | None, rows: int | None = None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    v = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    return v.reshape(rows, -1) if rows is not None else v
+
+
+@dataclass
+class ForestRow:
+    id: int
+    level: int
+    parent: int | None
+    name: str
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+    exemplars: np.ndarray | None = None
+    dirty: bool = True
+
+
+class MemoryStore:
+    """SQLite + JPEG persistence of one memory directory."""
+
+    def __init__(self, directory: str | Path, writable: bool = True, create: bool = True):
+        self.dir = Path(directory)
+        self.writable = writable
+        self._lock_fd: int | None = None
+        db = self.dir / DB_NAME
+        if not db.exists():
+            if not (writable and create):
+                raise UserError(f"{self.dir} is not a memory directory (no {DB_NAME}); build one first.")
+            if self.dir.exists() and not self.dir.is_dir():
+                raise UserError(f"{self.dir} exists and is not a directory.")
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o700)
+        if writable:
+            (self.dir / IMAGES).mkdir(mode=0o700, exist_ok=True)
+            self._acquire_lock()
+        try:
+            if writable:
+                self.conn = sqlite3.connect(db, timeout=30.0, isolation_level=None, check_same_thread=False)
+                os.chmod(db, 0o600)
+            else:
+                self.conn = sqlite3.connect(
+                    f"file:{db}?mode=ro", uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            if writable:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(_SCHEMA)
+                self._check_schema(init=True)
+            else:
+                self._check_schema(init=False)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise UserError(f"{db} cannot be opened as a memory store: {exc}.") from None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def _acquire_lock(self) -> None:
+        path = self.dir / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(
+                f"{self.dir} is already open for writing by another process; stop it or open this memory read-only."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.conn = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_schema(self, init: bool) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            if not init:
+                raise UserError(f"{self.dir} has an empty memory store.")
+            self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise UserError(f"{self.dir} has store schema version {row[0]}; this version reads {SCHEMA_VERSION}.")
+
+    # -- meta, sessions, counters ---------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def new_session(self, source: str, info: dict[str, Any] | None = None) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO sessions (started_at, source, info) VALUES (?, ?, ?)",
+            (time.time(), source, json.dumps(info or {})))
+        return int(cur.lastrowid)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT id, started_at, source, info FROM sessions ORDER BY id").fetchall()
+        return [{"id": r[0], "started_at": r[1], "source": r[2], "info": json.loads(r[3])} for r in rows]
+
+    def add_counters(self, session: int, counts: dict[str, int]) -> None:
+        with self.transaction():
+            for name, value in counts.items():
+                self.conn.execute(
+                    "INSERT INTO counters VALUES (?, ?, ?) ON CONFLICT(session, name) DO UPDATE SET value=value+?",
+                    (session, name, value, value))
+
+    def counters(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT name, SUM(value) FROM counters GROUP BY name").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever another connection commits: (max keyframe id, sqlite data_version)."""
+        max_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM keyframes").fetchone()[0]
+        return int(max_id), int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- transactions -------------------------------------------------------------------------------------
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection):
+            self.conn = conn
+
+        def __enter__(self):
+            self.conn.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type, *rest):
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> _Tx:
+        return MemoryStore._Tx(self.conn)
+
+    # -- images ---------------------------------------------------------------------------------------------
+    def write_image(self, keyframe_id: int, rgb: np.ndarray, max_side: int, quality: int) -> str:
+        """Write an RGB (or grey) image as JPEG, scaled to ``max_side``; returns the path relative to the dir."""
+        h, w = rgb.shape[:2]
+        scale = max_side / max(h, w)
+        if scale < 1.0:
+            rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        bgr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        rel = f"{IMAGES}/{keyframe_id:08d}.jpg"
+        path = self.dir / rel
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, buf.tobytes())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return rel
+
+    def read_image(self, rel: str) -> np.ndarray | None:
+        bgr = cv2.imread(str(self.dir / rel), cv2.IMREAD_COLOR)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    # -- keyframes ------------------------------------------------------------------------------------------
+    def next_keyframe_id(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM keyframes").fetchone()[0])
+
+    def insert_keyframe(self, kf: Keyframe) -> None:
+        p, q = kf.pose.position, kf.pose.orientation
+        self.conn.execute(
+            "INSERT INTO keyframes (id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image,"
+            " source, text_emb, image_emb, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+            (kf.id, kf.session, kf.stamp_ns, *p, *q, kf.name, kf.caption, json.dumps(kf.objects), kf.image,
+             kf.source, to_blob(kf.text_embedding), to_blob(kf.image_embedding)))
+
+    def insert_edges(self, edges: list[tuple[int, int, str, float]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", edges)
+
+    def load_keyframes(self, after_id: int = 0) -> list[Keyframe]:
+        rows = self.conn.execute(
+            "SELECT id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image, source,"
+            " text_emb, image_emb FROM keyframes WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+        return [
+            Keyframe(id=r[0], session=r[1], stamp_ns=r[2], pose=Pose((r[3], r[4], r[5]), (r[6], r[7], r[8], r[9])),
+                     name=r[10], caption=r[11], objects=json.loads(r[12]), image=r[13], source=r[14],
+                     text_embedding=from_blob(r[15]), image_embedding=from_blob(r[16]))
+            for r in rows
+        ]
+
+    def load_edges(self, after_id: int = 0) -> list[tuple[int, int, str, float]]:
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT a, b, kind, length FROM edges WHERE a > ? OR b > ?", (after_id, after_id)).fetchall()]
+
+    def count_keyframes(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM keyframes").fetchone()[0])
+
+    # -- forest ---------------------------------------------------------------------------------------------
+    def save_forest(self, nodes: list[ForestRow], removed: list[int], leaf_parents: dict[int, int | None],
+                    replace_all: bool = False) -> None:
+        """Upsert changed forest nodes and leaf→parent links (inside the caller's transaction)."""
+        if replace_all:
+            self.conn.execute("DELETE FROM forest_nodes")
+        if removed:
+            self.conn.executemany("DELETE FROM forest_nodes WHERE id=?", [(i,) for i in removed])
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO forest_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(n.id, n.level, n.parent, n.name, n.summary, json.dumps(n.data), to_blob(n.embedding),
+              to_blob(n.exemplars), int(n.dirty)) for n in nodes])
+        self.conn.executemany("UPDATE keyframes SET parent=? WHERE id=?",
+                              [(p, k) for k, p in leaf_parents.items()])
+
+    def load_forest(self) -> tuple[list[ForestRow], dict[int, int | None]]:
+        nodes = []
+        for r in self.conn.execute("SELECT id, level, parent, name, summary, data, embedding, exemplars, dirty"
+                                   " FROM forest_nodes ORDER BY id"):
+            emb = from_blob(r[6])
+            ex = from_blob(r[7])
+            if ex is not None and emb is not None and emb.size:
+                ex = ex.reshape(-1, emb.size)
+            nodes.append(ForestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), emb, ex, bool(r[8])))
+        parents = {int(r[0]): r[1] for r in self.conn.execute("SELECT id, parent FROM keyframes")}
+        return nodes, parents
+
+    # -- caption cache --------------------------------------------------------------------------------------
+    def cached_caption(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT caption FROM caption_cache WHERE hash=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def cache_caption(self, key: str, caption_json: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO caption_cache VALUES (?, ?)", (key, caption_json))
