@@ -75,6 +75,7 @@ class ForestConfig:
     max_children: int = 24
     exemplars: int = 8
     summary_batch_size: int = 16
+    summarizer: str = "extractive"
 
 
 @dataclass

@@ -125,6 +125,10 @@ class SemanticForest:
         t = self.config.thresholds
         return t[min(level - 1, len(t) - 1)]
 
+    def mark_changed(self, node: ForestNode) -> None:
+        """Persist this node with the next flush (after its name or summary changed)."""
+        self._changed.add(node.id)
+
     def _new_node(self, level: int) -> ForestNode:
         node = ForestNode(id=self._next_id, level=level)
         self._next_id += 1

@@ -6,6 +6,7 @@ Only dirty nodes are summarised, children before parents, a bounded batch per ca
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -110,7 +111,16 @@ def extractive_summary(f: AreaFacts) -> tuple[str, str]:
     return name[:80], " ".join(parts)
 
 
-def gather_facts(memory: Memory, node: ForestNode, typer: PlaceTyper | None = None) -> AreaFacts:
+def object_frequencies(memory: Memory) -> Counter[str]:
+    """In how many keyframes each object label occurs (for telling distinctive objects from ubiquitous ones)."""
+    df: Counter[str] = Counter()
+    for kf in memory.keyframes.values():
+        df.update({o.lower() for o in kf.objects})
+    return df
+
+
+def gather_facts(memory: Memory, node: ForestNode, typer: PlaceTyper | None = None,
+                 df: Counter[str] | None = None) -> AreaFacts:
     forest = memory.forest
     leaf_ids = forest.leaf_ids(node)
     objects: Counter[str] = Counter()
@@ -132,8 +142,14 @@ def gather_facts(memory: Memory, node: ForestNode, typer: PlaceTyper | None = No
         kids.sort(key=lambda c: -float(c.embedding @ node.embedding) * c.n)
         texts = [c.summary for c in kids if c.summary]
         child_names = [c.name for c in kids if c.name]
-    common = [(o, c) for o, c in objects.most_common(8) if c >= 2 or len(leaf_ids) <= 2]
-    place = typer.guess([o for o, _ in objects.most_common(8)]) if typer else None
+    # Rank objects by how often they occur here and how rare they are elsewhere (tf-idf): "elevator" says more
+    # about an area than "floor".
+    total = max(len(memory.keyframes), 1)
+    df = df if df is not None else object_frequencies(memory)
+    weight = {o: c * math.log(1.0 + total / max(df.get(o, 1), 1)) for o, c in objects.items()}
+    ranked = sorted(objects, key=lambda o: (-weight[o], o))
+    common = [(o, objects[o]) for o in ranked[:8] if objects[o] >= 2 or len(leaf_ids) <= 3]
+    place = typer.guess(ranked[:8]) if typer else None
     return AreaFacts(node, len(leaf_ids), texts, child_names, common, place)
 
 
@@ -142,19 +158,20 @@ def refresh_summaries(memory: Memory, summarizer: Summarizer, typer: PlaceTyper 
     """Summarise dirty areas, lowest level first, in batches; returns how many were written."""
     done = 0
     forest = memory.forest
+    df = object_frequencies(memory)
     for level in range(1, forest.depth + 1):
         dirty = [n for n in forest.level_nodes(level) if n.dirty]
         for i in range(0, len(dirty), batch_size):
             if max_nodes is not None and done >= max_nodes:
                 return done
             batch = dirty[i: i + batch_size]
-            facts = [gather_facts(memory, n, typer) for n in batch]
+            facts = [gather_facts(memory, n, typer, df) for n in batch]
             results = summarizer.summarize(facts)
             for node, (name, summary), f in zip(batch, results, facts):
                 node.name, node.summary, node.dirty = name, summary, False
                 node.meta["summarizer"] = getattr(summarizer, "last_source", summarizer.name)
                 node.meta["place_type"] = f.place_type
-                forest._changed.add(node.id)
+                forest.mark_changed(node)
             done += len(batch)
             if memory.writable:
                 memory.save_forest()

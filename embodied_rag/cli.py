@@ -1,0 +1,341 @@
+"""The one command line: ``embodied-rag build | inspect | query | eval | convert | forest``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from embodied_rag.config import Config, load_config
+from embodied_rag.errors import UserError
+
+log = logging.getLogger("embodied_rag")
+
+EPILOG = """examples:
+  embodied-rag build ../shared/datasets/coex_lobby --out memories/coex
+  embodied-rag query memories/coex "where can I get a drink?" --json
+  embodied-rag eval memories/coex ../shared/datasets/dev_queries.jsonl --modes beam,flat,llm-walk
+"""
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None))
+
+
+def _progress(iterable, total: int | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="frame", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+
+def open_recording(path: Path, config: Config, skips):
+    """A TUM-style folder or a rosbag2 (folder, .mcap or .db3)."""
+    from embodied_rag.io.tum import TumFolder, is_tum_folder
+
+    if not path.exists():
+        raise UserError(f"{path} does not exist.")
+    if is_tum_folder(path):
+        return TumFolder(path, skips)
+    from embodied_rag.io.rosbag import RosbagRecording
+
+    return RosbagRecording(path, config.ingest, skips)
+
+
+def _models(config: Config, need_llm: bool = False):
+    from embodied_rag.models import registry
+
+    text = registry.create_text_embedder(config.models.text_embedder)
+    llm = registry.create_llm(config.models.llm) if need_llm else None
+    return text, llm
+
+
+def _summarizer(llm):
+    from embodied_rag.memory.summaries import ExtractiveSummarizer
+
+    if llm is None:
+        return ExtractiveSummarizer()
+    from embodied_rag.memory.llm_summaries import LLMSummarizer
+
+    return LLMSummarizer(llm)
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    from embodied_rag.io.frame import SkipLog
+    from embodied_rag.memory.ingest import Ingestor
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
+    from embodied_rag.models import registry
+
+    config = _config(args)
+    skips = SkipLog()
+    recording = open_recording(Path(args.input), config, skips)
+    t0 = time.perf_counter()
+    text = registry.create_text_embedder(config.models.text_embedder)
+    image = registry.create_image_embedder(config.models.image_embedder)
+    captioner = registry.create_captioner(config.models.captioner, image)
+    llm = registry.create_llm(config.models.llm) if config.forest.summarizer == "llm" else None
+    model_load_s = time.perf_counter() - t0
+    with Memory(args.out, config) as memory:
+        before = len(memory.keyframes)
+        memory.begin_session(Path(args.input).resolve().name)
+        ingest = Ingestor(memory, text, image, captioner, skips)
+        for frame in _progress(recording, len(recording), "ingest"):
+            ingest.offer(frame)
+        ingest.finish()
+        if args.rebuild_forest:
+            memory.rebuild_forest()
+        t1 = time.perf_counter()
+        n_summaries = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text),
+                                        batch_size=config.forest.summary_batch_size)
+        summary_s = time.perf_counter() - t1
+        info = _inspect(memory)
+    s = ingest.stats
+    report = {
+        "memory": str(args.out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
+        "dropped_by_policy": s.dropped_by_policy, "skipped": {k.split(":", 1)[1]: v for k, v in skips.counts.items()
+                                                              if k.startswith("skipped:")},
+        "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
+        "forest_nodes": info["forest"]["nodes"], "summaries_written": n_summaries,
+        "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
+                    "summaries": round(summary_s, 2)},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"built {args.out}: {s.keyframes} new keyframes from {s.frames} frames "
+              f"({s.dropped_by_policy} dropped by the keyframe policy, {skips.skipped} skipped)")
+        for reason, n in report["skipped"].items():
+            print(f"  skipped {n:>6}  {reason}")
+        print(f"  memory now: {info['keyframes']} keyframes in {len(info['sessions'])} session(s), "
+              f"forest of {info['forest']['nodes']} areas in {info['forest']['levels']} levels")
+        print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
+    return 0
+
+
+def _inspect(memory) -> dict[str, Any]:
+    import numpy as np
+
+    kfs = list(memory.keyframes.values())
+    pos = np.array([kf.pose.position for kf in kfs]) if kfs else np.zeros((0, 3))
+    forest = memory.forest
+    return {
+        "directory": str(memory.dir),
+        "keyframes": len(kfs),
+        "sessions": memory.store.sessions(),
+        "extent": {"min": pos.min(axis=0).round(3).tolist(), "max": pos.max(axis=0).round(3).tolist()} if kfs else None,
+        "with_caption": sum(1 for kf in kfs if kf.caption),
+        "with_objects": sum(1 for kf in kfs if kf.objects),
+        "with_image": sum(1 for kf in kfs if kf.image),
+        "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
+        "models": {"text_embedder": memory.store.get_meta("text_embedder")},
+        "counters": memory.store.counters(),
+        "forest": {"nodes": len(forest.nodes), "levels": forest.depth,
+                   "per_level": {lvl: len(forest.level_nodes(lvl)) for lvl in range(1, forest.depth + 1)},
+                   "dirty": sum(1 for n in forest.nodes.values() if n.dirty),
+                   "root": (lambda r: {"id": r.id, "name": r.name, "summary": r.summary} if r else None)(forest.root)},
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.memory import Memory
+
+    with Memory(args.memory, _config(args), writable=False) as memory:
+        info = _inspect(memory)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"memory {info['directory']}: {info['keyframes']} keyframes, {len(info['sessions'])} session(s)")
+    if info["extent"]:
+        print(f"  extent: {info['extent']['min']} .. {info['extent']['max']}")
+    print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
+          f"image embeddings: {info['with_image_embedding']}")
+    print(f"  text embedder: {info['models']['text_embedder']}")
+    f = info["forest"]
+    print(f"  forest: {f['nodes']} areas in {f['levels']} levels {f['per_level']}, {f['dirty']} summaries pending")
+    if f["root"]:
+        print(f"  root: {f['root']['name']} — {f['root']['summary']}")
+    for s in info["sessions"]:
+        print(f"  session {s['id']}: {s['source']} at {time.strftime('%Y-%m-%d %H:%M', time.localtime(s['started_at']))}")
+    if info["counters"]:
+        print("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
+    return 0
+
+
+def _parse_from(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--from must be X,Y or X,Y,Z in metres, got '{text}'.") from None
+    if len(values) not in (2, 3):
+        raise UserError(f"--from must be X,Y or X,Y,Z in metres, got '{text}'.")
+    return values
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.retrieval.retriever import Retriever
+
+    config = _config(args)
+    robot = _parse_from(args.from_)
+    with Memory(args.memory, config, writable=False) as memory:
+        text, llm = _models(config, need_llm=True)
+        memory.bind_text_embedder(text.name, text.dim)
+        answer = Retriever(memory, text, llm).ask(args.text, kind=args.kind, mode=args.mode, robot_position=robot)
+    if args.json:
+        print(json.dumps(answer.to_json()))
+        return 0
+    print(answer.answer)
+    if answer.goal:
+        p, q = answer.goal.position, answer.goal.orientation
+        print(f"goal ({answer.goal.frame_id}): position ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}), "
+              f"orientation ({q[0]:.3f}, {q[1]:.3f}, {q[2]:.3f}, {q[3]:.3f})")
+    print(f"[{answer.kind}, level {answer.level}, evidence {' '.join(answer.evidence[:6])}, "
+          f"{answer.llm_calls} LLM call(s), {answer.latency_ms:.0f} ms]")
+    if answer.degraded:
+        print(f"note: {answer.degraded}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.retrieval.evaluate import evaluate, load_queries, table
+    from embodied_rag.retrieval.retriever import MODES, Retriever
+
+    config = _config(args)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in modes:
+        if m not in MODES:
+            raise UserError(f"Unknown mode '{m}' in --modes (use {', '.join(MODES)}).")
+    with Memory(args.memory, config, writable=False) as memory:
+        dataset = args.dataset or (memory.store.sessions()[0]["source"] if memory.store.sessions() else None)
+        queries = load_queries(args.queries, dataset)
+        if not queries:
+            raise UserError(f"No queries for data set '{dataset}' in {args.queries} (use --dataset).")
+        text, llm = _models(config, need_llm=True)
+        results = evaluate(Retriever(memory, text, llm), queries, modes)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+        return 0
+    print(f"{len(queries)} queries on '{dataset}', modes {', '.join(modes)}, LLM {config.models.llm.name}")
+    if args.verbose:
+        for r in results:
+            mark = "ok " if r.success else "MISS"
+            print(f"  {mark} {r.mode:<8} {r.kind:<8} {r.latency_ms:7.1f} ms {r.llm_calls} calls  {r.query}  "
+                  f"{json.dumps(r.detail)}")
+    print(table(results))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from embodied_rag.io.rosbag import convert_folder
+
+    counts = convert_folder(Path(args.folder), Path(args.out), storage=args.storage)
+    print(f"wrote {args.out}: {counts}")
+    return 0
+
+
+def cmd_forest(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
+
+    config = _config(args)
+    with Memory(args.memory, config) as memory:
+        t0 = time.perf_counter()
+        if args.rebuild:
+            memory.rebuild_forest()
+        t1 = time.perf_counter()
+        text, llm = _models(config, need_llm=config.forest.summarizer == "llm")
+        n = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text), config.forest.summary_batch_size)
+        problems = memory.forest.check()
+        print(f"forest: {len(memory.forest.nodes)} areas in {memory.forest.depth} levels; "
+              f"{'rebuilt in %.2f s; ' % (t1 - t0) if args.rebuild else ''}{n} summaries written; "
+              f"{'consistent' if not problems else 'PROBLEMS: ' + '; '.join(problems[:3])}")
+    return 0 if not problems else 1
+
+
+# -- parser --------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="embodied-rag", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Embodied memory with retrieval-augmented generation: build a topological image memory and "
+                    "semantic forest from recordings, then ask it where things are and what places are like.")
+    p.add_argument("-v", "--verbose-log", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sp):
+        sp.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults, see "
+                                                          "config/default.yaml)")
+        return sp
+
+    b = with_config(sub.add_parser("build", help="build or extend a memory from a rosbag2 or a TUM-style folder",
+                                   description="Read a recording (rosbag2 folder/.mcap/.db3, or a TUM-style folder "
+                                               "with rgb.txt + groundtruth.txt), pick keyframes, caption and embed "
+                                               "them, and add them to MEMORY_DIR as a new session."))
+    b.add_argument("input", help="rosbag2 or TUM-style folder")
+    b.add_argument("--out", required=True, metavar="MEMORY_DIR", help="memory directory (created, or appended to)")
+    b.add_argument("--rebuild-forest", action="store_true", help="re-cluster the forest from scratch at the end")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    b.set_defaults(func=cmd_build)
+
+    i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
+    i.add_argument("memory", metavar="MEMORY_DIR")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_inspect)
+
+    q = with_config(sub.add_parser("query", help="ask the memory a question",
+                                   description="Ask in plain language. Find queries return a goal pose in the memory "
+                                               "frame; explain queries answer at the resolution they need."))
+    q.add_argument("memory", metavar="MEMORY_DIR")
+    q.add_argument("text", help='the question, e.g. "where can I get a drink?"')
+    q.add_argument("--mode", choices=["beam", "llm-walk", "flat"], default=None, help="retrieval mode (default beam)")
+    q.add_argument("--kind", choices=["auto", "find", "explain", "temporal"], default="auto")
+    q.add_argument("--from", dest="from_", metavar="X,Y[,Z]", help="robot position in the memory frame")
+    q.add_argument("--json", action="store_true",
+                   help='print {"answer","kind","goal","evidence","level","llm_calls","latency_ms"}')
+    q.set_defaults(func=cmd_query)
+
+    e = with_config(sub.add_parser("eval", help="score a query file (dev_queries.jsonl format)"))
+    e.add_argument("memory", metavar="MEMORY_DIR")
+    e.add_argument("queries", metavar="QUERIES.jsonl")
+    e.add_argument("--modes", default="beam,flat,llm-walk", help="comma-separated modes (default all three)")
+    e.add_argument("--dataset", help="only queries of this data set (default: the memory's first session source)")
+    e.add_argument("--verbose", action="store_true", help="one line per query")
+    e.add_argument("--json", action="store_true", help="per-query results as JSON")
+    e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser("convert", help="write a TUM-style folder as a rosbag2 with standard messages")
+    c.add_argument("folder")
+    c.add_argument("--out", required=True, metavar="BAG")
+    c.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
+    c.set_defaults(func=cmd_convert)
+
+    f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))
+    f.add_argument("memory", metavar="MEMORY_DIR")
+    f.add_argument("--rebuild", action="store_true", help="re-cluster from scratch (full rebuild)")
+    f.set_defaults(func=cmd_forest)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

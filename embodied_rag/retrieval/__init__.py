@@ -1,0 +1,1 @@
+"""Multi-resolution retrieval over the memory, answers and goal poses."""

@@ -1,0 +1,99 @@
+"""Scoring query files (the format of shared/datasets/dev_queries.jsonl) against a memory.
+
+find: success when the goal lies within ``radius_m`` (ground plane) of a target frame's camera position or of a
+target position. explain: success when the answer mentions one of ``expect_any`` (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embodied_rag.errors import UserError
+from embodied_rag.retrieval.answer import Answer
+from embodied_rag.retrieval.retriever import Retriever
+
+
+@dataclass
+class QueryResult:
+    query: str
+    kind: str
+    mode: str
+    success: bool
+    latency_ms: float
+    llm_calls: int
+    answer: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def load_queries(path: str | Path, dataset: str | None = None) -> list[dict[str, Any]]:
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"Cannot read query file {p}: {exc.strerror}.") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except ValueError:
+            raise UserError(f"{p} line {n} is not JSON.") from None
+        if not isinstance(q, dict) or "query" not in q or "kind" not in q:
+            raise UserError(f"{p} line {n} needs 'query' and 'kind'.")
+        if dataset is None or q.get("dataset") in (None, dataset):
+            out.append(q)
+    return out
+
+
+def score(retriever: Retriever, q: dict[str, Any], answer: Answer) -> tuple[bool, dict[str, Any]]:
+    if q["kind"] == "explain":
+        words = [w.lower() for w in q.get("expect_any", [])]
+        hit = [w for w in words if w in answer.answer.lower()]
+        return bool(hit), {"matched": hit}
+    if answer.goal is None:
+        return False, {"error": "no goal"}
+    gx, gy = answer.goal.position[:2]
+    targets = [tuple(t[:2]) for t in q.get("target_positions", [])]
+    by_source = {kf.source: kf for kf in retriever.memory.keyframes.values()}
+    for name in q.get("targets", []):
+        kf = by_source.get(name)
+        if kf is not None:
+            targets.append(kf.xy)
+    if not targets:
+        return False, {"error": "targets not in this memory"}
+    d = min(math.dist((gx, gy), t) for t in targets)
+    return d <= float(q.get("radius_m", 3.0)), {"distance_m": round(d, 2)}
+
+
+def evaluate(retriever: Retriever, queries: list[dict[str, Any]], modes: list[str]) -> list[QueryResult]:
+    results = []
+    for mode in modes:
+        for q in queries:
+            kind = q["kind"] if q["kind"] in ("find", "explain", "temporal") else "auto"
+            ans = retriever.ask(q["query"], kind="auto", mode=mode, robot_position=q.get("from"))
+            ok, detail = score(retriever, {**q, "kind": kind}, ans)
+            detail["asked_as"] = ans.kind
+            results.append(QueryResult(q["query"], q["kind"], mode, ok, ans.latency_ms, ans.llm_calls, ans.answer,
+                                       detail))
+    return results
+
+
+def table(results: list[QueryResult]) -> str:
+    """Success per kind and mode, mean latency and LLM calls."""
+    groups: dict[tuple[str, str], list[QueryResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.mode, r.kind)].append(r)
+        groups[(r.mode, "all")].append(r)
+    lines = [f"{'mode':<9} {'kind':<8} {'success':>10} {'rate':>6} {'latency ms':>11} {'LLM calls':>10}"]
+    for (mode, kind), rs in sorted(groups.items(), key=lambda t: (t[0][0], t[0][1] == "all", t[0][1])):
+        ok = sum(r.success for r in rs)
+        lat = sum(r.latency_ms for r in rs) / len(rs)
+        calls = sum(r.llm_calls for r in rs) / len(rs)
+        lines.append(f"{mode:<9} {kind:<8} {ok:>4}/{len(rs):<5} {ok / len(rs):>6.0%} {lat:>11.1f} {calls:>10.2f}")
+    return "\n".join(lines)

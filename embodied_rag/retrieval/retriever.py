@@ -1,0 +1,315 @@
+"""Answering queries from the memory at the resolution they need.
+
+Modes:
+- ``beam`` (default): embedding-guided beam search from the root down; a node scores by the best of its mean
+  embedding and its exemplar leaves; then at most one LLM call to choose among the final candidates (shown with
+  their ancestors' names) and one to write the answer.
+- ``llm-walk``: the Embodied-RAG baseline, one LLM choice per level from the root down.
+- ``flat``: top-k keyframes by cosine similarity, no forest (naive RAG baseline).
+Without an LLM every mode chooses by score and answers extractively from captions and summaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from embodied_rag.config import RetrievalConfig
+from embodied_rag.errors import UserError
+from embodied_rag.memory.forest import ForestNode
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.summaries import first_sentence
+from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
+from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref
+from embodied_rag.retrieval.goal import goal_for
+from embodied_rag.retrieval.query import ParsedQuery, clean_query, parse_query
+
+log = logging.getLogger(__name__)
+
+MODES = ("beam", "llm-walk", "flat")
+
+
+@dataclass
+class Candidates:
+    """Ranked keyframes with the forest nodes the search went through."""
+
+    leaves: list[tuple[int, float]]
+    nodes: list[int] = field(default_factory=list)
+    llm_calls: int = 0
+    degraded: str = ""
+
+
+class _NodeCache:
+    """Per-node matrices of child embeddings, rebuilt only for nodes that changed since they were cached."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
+
+    def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray]:
+        key = (node.n, len(node.children))
+        hit = self._cache.get(node.id)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        ids = np.asarray(node.children, dtype=np.int64)
+        if node.level == 1:
+            leaves = memory.leaves
+            emb = leaves.embeddings[[leaves.row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1))
+        else:
+            emb = np.array([_node_vectors(memory.forest.nodes[int(c)]) for c in ids], dtype=np.float32)
+        self._cache[node.id] = (key, ids, emb)
+        return ids, emb
+
+
+def _node_vectors(node: ForestNode) -> np.ndarray:
+    return node.embedding.astype(np.float32)
+
+
+class Retriever:
+    def __init__(self, memory: Memory, text_embedder: TextEmbedder, llm: LLM | None = None,
+                 config: RetrievalConfig | None = None):
+        self.memory = memory
+        self.embedder = text_embedder
+        self.llm = llm
+        self.config = config or memory.config.retrieval
+        self._cache = _NodeCache()
+
+    # -- public ---------------------------------------------------------------------------------------------
+    def ask(self, text: str, kind: str = "auto", mode: str | None = None,
+            robot_position: tuple[float, ...] | None = None) -> Answer:
+        """Answer a query. Raises UserError for a bad query (empty, too long, unknown kind/mode)."""
+        t0 = time.perf_counter()
+        mode = mode or self.config.mode
+        if mode not in MODES:
+            raise UserError(f"Unknown retrieval mode '{mode}' (use {', '.join(MODES)}).")
+        if robot_position is not None:
+            robot_position = tuple(float(v) for v in robot_position)
+            if len(robot_position) < 2 or not all(np.isfinite(robot_position)):
+                raise UserError("The robot position must be 2 or 3 finite numbers.")
+        parsed = parse_query(clean_query(text, self.config.max_query_chars), kind)
+        if len(self.memory.leaves) == 0:
+            ans = Answer("The memory is empty: nothing has been seen yet.", parsed.kind, found=False)
+        elif parsed.kind == "explain":
+            ans = self._explain(parsed, mode)
+        else:
+            ans = self._find(parsed, mode, robot_position)
+        ans.latency_ms = (time.perf_counter() - t0) * 1000.0
+        return ans
+
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(self, query_emb: np.ndarray, mode: str, query_text: str = "") -> Candidates:
+        if mode == "flat" or not self.memory.forest.nodes:
+            return self._flat(query_emb)
+        if mode == "llm-walk":
+            return self._llm_walk(query_emb, query_text)
+        return self._beam(query_emb)
+
+    def _flat(self, q: np.ndarray, k: int | None = None) -> Candidates:
+        leaves = self.memory.leaves
+        scores = leaves.embeddings @ q
+        k = min(k or max(self.config.top_k, self.config.beam_width), len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return Candidates([(int(leaves.ids[i]), float(scores[i])) for i in top])
+
+    def _beam(self, q: np.ndarray) -> Candidates:
+        forest = self.memory.forest
+        beam = sorted(forest.roots(), key=lambda n: -n.level)[:1]
+        visited: list[int] = []
+        width = self.config.beam_width
+        while beam and beam[0].level > 1:
+            ids_all, scores_all = [], []
+            for node in beam:
+                visited.append(node.id)
+                ids, emb = self._cache.children(self.memory, node)
+                s = emb @ q
+                for cid, sc in zip(ids, s):
+                    child = forest.nodes[int(cid)]
+                    if child.exemplars is not None and len(child.exemplars):
+                        sc = max(float(sc), self.config.exemplar_weight * float(np.max(child.exemplars @ q)))
+                    ids_all.append(int(cid))
+                    scores_all.append(float(sc))
+            order = np.argsort(-np.asarray(scores_all))[:width]
+            beam = [forest.nodes[ids_all[i]] for i in order]
+        leaves: list[tuple[int, float]] = []
+        for node in beam:
+            visited.append(node.id)
+            ids, emb = self._cache.children(self.memory, node)
+            leaves.extend((int(k), float(s)) for k, s in zip(ids, emb @ q))
+        leaves.sort(key=lambda t: -t[1])
+        return Candidates(leaves[: max(self.config.top_k, width)], visited)
+
+    def _llm_walk(self, q: np.ndarray, query: str) -> Candidates:
+        """One choice per level from the root down (by the LLM when there is one, else by embedding score)."""
+        forest = self.memory.forest
+        node = max(forest.roots(), key=lambda n: n.level)
+        visited, calls, degraded = [node.id], 0, ""
+        while True:
+            ids, emb = self._cache.children(self.memory, node)
+            scores = emb @ q
+            order = np.argsort(-scores)[:9]
+            if node.level == 1:
+                options = [self._kf_text(self.memory.keyframes[int(ids[i])]) for i in order]
+            else:
+                options = [self._node_text(forest.nodes[int(ids[i])]) for i in order]
+            pick, used, why = self._llm_choose(query, options)
+            calls += used
+            degraded = degraded or why
+            chosen = int(order[pick if pick is not None and pick >= 0 else 0])
+            if node.level == 1:
+                ranked = [(int(ids[chosen]), float(scores[chosen]))]
+                ranked += [(int(ids[i]), float(scores[i])) for i in order if i != chosen]
+                return Candidates(ranked, visited, calls, degraded)
+            node = forest.nodes[int(ids[chosen])]
+            visited.append(node.id)
+
+    # -- LLM helpers ----------------------------------------------------------------------------------------
+    def _llm_choose(self, query: str, options: list[str]) -> tuple[int | None, int, str]:
+        """(0-based choice or -1 for none or None, calls used, degraded reason)."""
+        if self.llm is None or len(options) <= 1:
+            return None, 0, ""
+        from embodied_rag.models import prompts
+
+        calls = 0
+        for _ in range(2):  # one retry on an invalid reply
+            calls += 1
+            try:
+                reply = self.llm.complete(*prompts.choose_candidate(query, options), max_tokens=8)
+            except LLMError as exc:
+                return None, calls, f"LLM unavailable ({exc}); chose by embedding score"
+            choice = prompts.parse_choice(reply, len(options))
+            if choice is not None:
+                return choice, calls, ""
+        return None, calls, "LLM reply was not a valid choice; chose by embedding score"
+
+    def _llm_answer(self, parsed: ParsedQuery, evidence: list[str]) -> tuple[str | None, int, str]:
+        if self.llm is None:
+            return None, 0, ""
+        from embodied_rag.models import prompts
+
+        calls = 0
+        for _ in range(2):
+            calls += 1
+            try:
+                reply = self.llm.complete(*prompts.write_answer(parsed.text, parsed.kind, evidence), max_tokens=96)
+            except LLMError as exc:
+                return None, calls, f"LLM unavailable ({exc}); answered extractively"
+            text = prompts.clean_answer(reply)
+            if text:
+                return text, calls, ""
+        return None, calls, "LLM reply failed validation; answered extractively"
+
+    # -- texts ----------------------------------------------------------------------------------------------
+    def _kf_text(self, kf: Keyframe) -> str:
+        area = self.memory.forest.ancestors(kf.id)
+        where = f" (in {area[0].name})" if area and area[0].name else ""
+        return (kf.name + ": " if kf.name else "") + first_sentence(kf.caption or kf.text(), 200) + where
+
+    def _node_text(self, node: ForestNode) -> str:
+        return f"{node.name}: {first_sentence(node.summary, 200)}" if node.name else first_sentence(node.summary)
+
+    # -- find / temporal ------------------------------------------------------------------------------------
+    def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
+        q = self.embedder.embed_query(parsed.text)
+        cands = self.search(q, mode, parsed.text)
+        calls, degraded = cands.llm_calls, cands.degraded
+        if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
+            return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
+                          llm_calls=calls, degraded=degraded, found=False)
+        best_score = cands.leaves[0][1]
+        close = [(k, s) for k, s in cands.leaves if s >= best_score - self.config.nearest_margin]
+        kfs = self.memory.keyframes
+        if parsed.kind == "temporal":
+            chosen = max(close, key=lambda t: kfs[t[0]].stamp_ns)[0]
+        elif robot is not None and len(close) > 1:
+            rx, ry = robot[0], robot[1]
+            chosen = min(close, key=lambda t: (kfs[t[0]].xy[0] - rx) ** 2 + (kfs[t[0]].xy[1] - ry) ** 2)[0]
+        else:
+            chosen = cands.leaves[0][0]
+            if mode == "beam":
+                options = [kfs[k] for k, _ in cands.leaves[: self.config.top_k]]
+                pick, used, why = self._llm_choose(parsed.text, [self._kf_text(kf) for kf in options])
+                calls += used
+                degraded = degraded or why
+                if pick is not None and pick >= 0:
+                    chosen = options[pick].id
+        kf = kfs[chosen]
+        area = self.memory.forest.ancestors(kf.id)
+        evidence = [kf_ref(kf.id)] + [node_ref(a.id) for a in area[:2]]
+        text = self._extractive_find(parsed, kf, area)
+        written, used, why = self._llm_answer(parsed, [self._kf_text(kf)] +
+                                              [self._node_text(a) for a in area[:1] if a.summary])
+        calls += used
+        degraded = degraded or why
+        text = written or text
+        if degraded:
+            log.info("degraded answer: %s", degraded)
+        return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded)
+
+    def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
+        x, y = kf.xy
+        where = f" in {area[0].name}" if area and area[0].name else ""
+        seen = first_sentence(kf.caption, 200) if kf.caption else kf.text()
+        label = f"{kf.name}: " if kf.name else ""
+        if parsed.kind == "temporal":
+            when = datetime.fromtimestamp(kf.stamp_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return f"I last saw it at {when}, at ({x:.1f}, {y:.1f}){where}. {label}{seen}"
+        return f"Best match at ({x:.1f}, {y:.1f}){where}. {label}{seen}"
+
+    # -- explain --------------------------------------------------------------------------------------------
+    def _explain(self, parsed: ParsedQuery, mode: str) -> Answer:
+        forest = self.memory.forest
+        calls, degraded = 0, ""
+        matching: list[Keyframe] = []
+        if mode == "flat" or not forest.nodes:
+            q = self.embedder.embed_query(parsed.text)
+            cands = self._flat(q, self.config.top_k)
+            kfs = [self.memory.keyframes[k] for k, _ in cands.leaves]
+            evidence_texts = [self._kf_text(kf) for kf in kfs]
+            refs = [kf_ref(kf.id) for kf in kfs]
+            text, level = " ".join(evidence_texts[:3]), 0
+        else:
+            if parsed.global_scope:
+                node = max(forest.roots(), key=lambda n: n.level)
+            else:
+                q = self.embedder.embed_query(parsed.content)
+                cands = self.search(q, mode, parsed.text)
+                calls, degraded = cands.llm_calls, cands.degraded
+                if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
+                    return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
+                                  llm_calls=calls, degraded=degraded, found=False)
+                node = self._area_of(cands.leaves[0][0])
+                # The views of this area that match the query best say what the asker is interested in.
+                inside = set(forest.leaf_ids(node))
+                matching = [self.memory.keyframes[k] for k, _ in cands.leaves if k in inside][:2]
+            parts = [node] + sorted((forest.nodes[c] for c in node.children if node.level > 1),
+                                    key=lambda c: -c.n)[:3]
+            evidence_texts = [self._node_text(n) for n in parts if n.summary or n.name]
+            refs = [node_ref(n.id) for n in parts]
+            if node.level == 1:
+                kfs = [self.memory.keyframes[k] for k in node.children[:3]]
+                evidence_texts += [self._kf_text(kf) for kf in kfs]
+                refs += [kf_ref(kf.id) for kf in kfs]
+            text = " ".join([f"{node.name}." if node.name else "", node.summary] +
+                            [self._node_text(n) + "." for n in parts[1:] if n.name]).strip()
+            if not parsed.global_scope and matching:
+                evidence_texts = [self._kf_text(kf) for kf in matching] + evidence_texts
+                refs = [kf_ref(kf.id) for kf in matching] + refs
+                text += " Closest views: " + " ".join(first_sentence(kf.caption or kf.text()) for kf in matching)
+            level = node.level
+        written, used, why = self._llm_answer(parsed, evidence_texts)
+        calls += used
+        degraded = degraded or why
+        return Answer(written or text, parsed.kind, None, refs, level, calls, degraded=degraded)
+
+    def _area_of(self, kf_id: int) -> ForestNode:
+        """The smallest area around a keyframe that is more than a single view."""
+        area = self.memory.forest.ancestors(kf_id)
+        for node in area:
+            if node.n >= 3:
+                return node
+        return area[-1]
