@@ -161,7 +161,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if f["root"]:
         print(f"  root: {f['root']['name']} — {f['root']['summary']}")
     for s in info["sessions"]:
-        print(f"  session {s['id']}: {s['source']} at {time.strftime('%Y-%m-%d %H:%M', time.localtime(s['started_at']))}")
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started_at"]))
+        print(f"  session {s['id']}: {s['source']} at {started}")
     if info["counters"]:
         print("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
     return 0
