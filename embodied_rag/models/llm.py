@@ -6,6 +6,7 @@ Both raise LLMError with a one-line reason when a call fails, so callers can fal
 
 from __future__ import annotations
 
+import base64
 import http.client
 import importlib.util
 import json
@@ -33,7 +34,7 @@ def safe_url(url: str) -> str:
     """The URL without user:password@ (credentials never go into messages or logs)."""
     parts = urllib.parse.urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 class OpenAICompatibleLLM:
@@ -50,7 +51,12 @@ class OpenAICompatibleLLM:
             raise ModelUnavailable(f"{setting}.model is empty; set it to the model name the server serves.")
         self.config = config
         self.setting = setting
-        self.url = config.base_url.rstrip("/") + "/chat/completions"
+        parts = urllib.parse.urlsplit(config.base_url)
+        # user:password@ in the URL becomes Basic auth (reverse proxies); urllib would treat it as part of the host.
+        self._basic = (base64.b64encode(f"{urllib.parse.unquote(parts.username or '')}:"
+                                        f"{urllib.parse.unquote(parts.password or '')}".encode()).decode()
+                       if parts.username else "")
+        self.url = safe_url(config.base_url).rstrip("/") + "/chat/completions"
         self.name = f"openai:{config.model}"
         self.calls = 0
         self.json_schema_supported = True
@@ -61,6 +67,8 @@ class OpenAICompatibleLLM:
         key = os.environ.get(self.config.api_key_env, "") if self.config.api_key_env else ""
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        elif self._basic:
+            headers["Authorization"] = f"Basic {self._basic}"
         return headers
 
     def complete(self, system: str, user: str, max_tokens: int = 160, json_schema: dict | None = None) -> str:
