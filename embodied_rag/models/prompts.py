@@ -198,8 +198,8 @@ def parse_summary(reply: str) -> tuple[str, str] | None:
 def describe_image() -> tuple[str, str]:
     """(system, user text) for a vision model; the image itself goes in the request beside the user text."""
     system = "You describe what a robot's camera sees, for its memory. Reply with JSON only."
-    user = ('Describe this image as JSON: {"name": "<the kind of place, 1-4 words>", '
-            '"description": "<one or two sentences>", "objects": ["<up to 8 visible objects>"]}.')
+    user = ('Describe this image as a JSON object with three keys: "name" (the kind of place, 1-4 words), '
+            '"description" (one or two sentences) and "objects" (a list of up to 8 visible objects).')
     return system, user
 
 
