@@ -13,6 +13,7 @@ from embodied_rag.memory.forest import SemanticForest
 from embodied_rag.memory.graph import TopologicalGraph
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.leaves import LeafIndex
+from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Memory:
         self.store = MemoryStore(self.dir, writable=writable)
         self.keyframes: dict[int, Keyframe] = {}
         self.leaves = LeafIndex()
+        self.lexical = LexicalIndex()
         self.graph = TopologicalGraph(config.graph.proximity_radius_m)
         self.forest = SemanticForest(config.forest, self.leaves)
         self.session: int | None = None
@@ -53,6 +55,7 @@ class Memory:
     def _add_loaded(self, kfs: list[Keyframe]) -> None:
         for kf in kfs:
             self.keyframes[kf.id] = kf
+            self.lexical.add(kf.id, kf.text())
             if kf.text_embedding is not None:
                 self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
             self.graph.add_node(kf.id, kf.pose.position)
@@ -125,6 +128,7 @@ class Memory:
             self.store.insert_edges(edges)
             self.store.save_forest(*self.forest.flush())
         self.keyframes[kf.id] = kf
+        self.lexical.add(kf.id, kf.text())
         self._previous = kf.id
         return kf
 

@@ -14,6 +14,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\blast (see|saw|seen|time)\b|\bhow long ago\b|
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
     r"\bwhat kind of\b|\bwhat (is|was) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b", re.I)
+_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
                      r"memory|explored|house|apartment)\b", re.I)
 # Words that say how to ask, not what to look for: removed to get the query's content.
@@ -29,6 +30,7 @@ class ParsedQuery:
     kind: str
     global_scope: bool  # explain the whole memory rather than one area
     content: str  # the query without its question words: what to look for
+    nearest: bool = False  # asks for the nearest/closest one
 
 
 def clean_query(text: str, max_chars: int) -> str:
@@ -59,4 +61,4 @@ def parse_query(text: str, kind: str = "auto") -> ParsedQuery:
             kind = "find"
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
     global_scope = kind == "explain" and (bool(_GLOBAL.search(text)) or not content)
-    return ParsedQuery(text, kind, global_scope, content or text)
+    return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)))

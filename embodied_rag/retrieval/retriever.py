@@ -32,6 +32,8 @@ from embodied_rag.retrieval.query import ParsedQuery, clean_query, parse_query
 log = logging.getLogger(__name__)
 
 MODES = ("beam", "llm-walk", "flat")
+# Lexical matches beyond this many are too unspecific to add as candidates (they still boost).
+_MAX_LEXICAL_EXTRA = 5000
 
 
 @dataclass
@@ -220,8 +222,13 @@ class Retriever:
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
             return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
                           llm_calls=calls, degraded=degraded, found=False)
-        best_score = cands.leaves[0][1]
-        close = [(k, s) for k, s in cands.leaves if s >= best_score - self.config.nearest_margin]
+        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves)
+        best_score = ranked[0][1]
+        margin = self.config.nearest_margin * (2.0 if parsed.nearest else 1.0)
+        close = [(k, s) for k, s in ranked if s >= best_score - margin]
+        if parsed.nearest and phrase:
+            # "The nearest X": every place that mentions X qualifies, however well its caption embeds.
+            close = [(k, s) for k, s in ranked if k in phrase]
         kfs = self.memory.keyframes
         if parsed.kind == "temporal":
             chosen = max(close, key=lambda t: kfs[t[0]].stamp_ns)[0]
@@ -229,9 +236,9 @@ class Retriever:
             rx, ry = robot[0], robot[1]
             chosen = min(close, key=lambda t: (kfs[t[0]].xy[0] - rx) ** 2 + (kfs[t[0]].xy[1] - ry) ** 2)[0]
         else:
-            chosen = cands.leaves[0][0]
+            chosen = ranked[0][0]
             if mode == "beam":
-                options = [kfs[k] for k, _ in cands.leaves[: self.config.top_k]]
+                options = [kfs[k] for k, _ in ranked[: self.config.top_k]]
                 pick, used, why = self._llm_choose(parsed.text, [self._kf_text(kf) for kf in options])
                 calls += used
                 degraded = degraded or why
@@ -249,6 +256,21 @@ class Retriever:
         if degraded:
             log.info("degraded answer: %s", degraded)
         return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded)
+
+    def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]]
+                       ) -> tuple[list[tuple[int, float]], set[int]]:
+        """Add keyframes whose text mentions every content word, and boost exact mentions (hybrid retrieval)."""
+        every, phrase = self.memory.lexical.matching(content)
+        scores = dict(leaves)
+        extra = [k for k in every if k not in scores]
+        if extra and len(extra) <= _MAX_LEXICAL_EXTRA:
+            rows = [self.memory.leaves.row[k] for k in extra if k in self.memory.leaves]
+            for k, s in zip(extra, self.memory.leaves.embeddings[rows] @ q):
+                scores[k] = float(s)
+        bonus = self.config.mention_bonus
+        for k in scores:
+            scores[k] += (bonus if k in phrase else bonus / 2 if k in every else 0.0)
+        return sorted(scores.items(), key=lambda t: -t[1]), phrase
 
     def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
         x, y = kf.xy

@@ -1,0 +1,45 @@
+"""Inverted index of the words in keyframe texts: exact mentions that dense embeddings of long captions blur
+("a bus stop sign" late in a 100-word caption), used to widen and rerank retrieval candidates."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words with a light plural strip, so 'elevators' matches 'elevator'."""
+    out = []
+    for w in _WORD.findall(text.lower()):
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
+
+
+class LexicalIndex:
+    def __init__(self) -> None:
+        self._postings: dict[str, set[int]] = defaultdict(set)
+        self._texts: dict[int, str] = {}
+
+    def add(self, kf_id: int, text: str) -> None:
+        ws = words(text)
+        for w in set(ws):
+            self._postings[w].add(kf_id)
+        self._texts[kf_id] = " " + " ".join(ws) + " "
+
+    def matching(self, query: str) -> tuple[set[int], set[int]]:
+        """(keyframes containing every query word, those containing the words as one phrase)."""
+        ws = words(query)
+        if not ws:
+            return set(), set()
+        sets = sorted((self._postings.get(w, set()) for w in set(ws)), key=len)
+        every = set(sets[0])
+        for s in sets[1:]:
+            every &= s
+            if not every:
+                break
+        phrase = " " + " ".join(ws) + " "
+        return every, {k for k in every if phrase in self._texts[k]}
