@@ -1,0 +1,127 @@
+"""ROS messages to core types and back. No algorithm here: decoding is :mod:`embodied_rag.io.images`, pose checks
+are :class:`embodied_rag.memory.pose.Pose`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import CompressedImage, Image
+
+from embodied_rag.io.images import (
+    COLOUR_ENCODINGS,
+    DEPTH_ENCODINGS,
+    BadImage,
+    decode_compressed,
+    decode_depth,
+    decode_image,
+)
+from embodied_rag.memory.pose import Pose
+from embodied_rag.retrieval.answer import Answer, Goal
+
+NS = 1_000_000_000
+POSE_MSG_TYPES = {"odometry": Odometry, "pose_stamped": PoseStamped, "pose_with_covariance": PoseWithCovarianceStamped}
+POSE_TYPE_NAMES = {"nav_msgs/msg/Odometry": "odometry", "geometry_msgs/msg/PoseStamped": "pose_stamped",
+                   "geometry_msgs/msg/PoseWithCovarianceStamped": "pose_with_covariance"}
+
+
+def stamp_ns(header: Any) -> int:
+    return int(header.stamp.sec) * NS + int(header.stamp.nanosec)
+
+
+def time_msg(ns: int) -> Time:
+    return Time(sec=int(ns // NS), nanosec=int(ns % NS))
+
+
+def image_to_numpy(msg: Image | CompressedImage) -> np.ndarray:
+    """RGB (or grey) uint8 pixels of a colour image message. Raises BadImage with a one-line reason."""
+    if isinstance(msg, CompressedImage):
+        if "compresseddepth" in msg.format.lower():
+            raise BadImage(f"compressed depth ('{msg.format[:40]}') on the image topic")
+        return decode_compressed(msg.format, msg.data)
+    enc = msg.encoding.strip()
+    if enc not in COLOUR_ENCODINGS:
+        hint = " (a depth encoding: publish it on the depth topic)" if enc in DEPTH_ENCODINGS else ""
+        raise BadImage(f"unsupported encoding '{enc[:32]}'{hint}; supported: {', '.join(COLOUR_ENCODINGS)}")
+    return decode_image(enc, msg.height, msg.width, msg.step, _buffer(msg.data), bool(msg.is_bigendian))
+
+
+def check_image(msg: Image | CompressedImage) -> None:
+    """Cheap checks a subscription callback can afford before the pixels are decoded (later, off the callback).
+    Raises BadImage."""
+    if isinstance(msg, CompressedImage):
+        if "compresseddepth" in msg.format.lower():
+            raise BadImage(f"compressed depth ('{msg.format[:40]}') on the image topic")
+        if len(msg.data) == 0:
+            raise BadImage("compressed image is empty")
+        return
+    enc = msg.encoding.strip()
+    if enc not in COLOUR_ENCODINGS:
+        hint = " (a depth encoding: publish it on the depth topic)" if enc in DEPTH_ENCODINGS else ""
+        raise BadImage(f"unsupported encoding '{enc[:32]}'{hint}; supported: {', '.join(COLOUR_ENCODINGS)}")
+    if msg.height <= 0 or msg.width <= 0:
+        raise BadImage(f"empty image ({msg.width}x{msg.height})")
+    if msg.step < msg.width * COLOUR_ENCODINGS[enc] or len(msg.data) < msg.step * msg.height:
+        raise BadImage(f"data has {len(msg.data)} bytes, {msg.step * msg.height} expected for "
+                       f"{msg.width}x{msg.height} step {msg.step}")
+
+
+def depth_to_numpy(msg: Image) -> np.ndarray:
+    """Depth in metres (float32). Raises BadImage."""
+    return decode_depth(msg.encoding, msg.height, msg.width, msg.step, _buffer(msg.data), bool(msg.is_bigendian))
+
+
+def _buffer(data: Any) -> Any:
+    # rclpy gives uint8[] as array.array (or bytes); a numpy view avoids one copy of the pixels.
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except (TypeError, ValueError):
+        return bytes(data)
+
+
+def pose_from_msg(msg: Odometry | PoseStamped | PoseWithCovarianceStamped) -> tuple[int, Pose]:
+    """(header stamp in ns, checked pose). Raises InvalidPose for NaN/inf, absurd positions, zero quaternions."""
+    p = msg.pose.pose if isinstance(msg, (Odometry, PoseWithCovarianceStamped)) else msg.pose
+    pose = Pose.checked([p.position.x, p.position.y, p.position.z],
+                        [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w])
+    return stamp_ns(msg.header), pose
+
+
+def pose_stamped(frame_id: str, position: Any, orientation: Any, stamp: Time | None = None) -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in orientation)
+    return msg
+
+
+def goal_to_pose_stamped(goal: Goal, stamp: Time | None = None) -> PoseStamped:
+    return pose_stamped(goal.frame_id, goal.position, goal.orientation, stamp)
+
+
+def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> Any:
+    """Fill an ``embodied_rag_msgs/srv/Query`` response from an Answer."""
+    response.success = True
+    response.answer = answer.answer
+    response.kind = answer.kind
+    response.has_goal = answer.goal is not None
+    if answer.goal is not None:
+        response.goal = goal_to_pose_stamped(answer.goal, stamp)
+    response.evidence = list(answer.evidence)
+    response.level = int(answer.level)
+    response.llm_calls = int(answer.llm_calls)
+    response.latency_ms = float(answer.latency_ms)
+    response.error_message = ""
+    return response
+
+
+def fail_response(response: Any, reason: str) -> Any:
+    response.success = False
+    response.error_message = reason
+    return response

@@ -1,0 +1,491 @@
+"""``memory_node``: live memory from a camera and a pose stream.
+
+Subscription callbacks stay cheap: they check messages, pair each image with the pose at its stamp (interpolated,
+``ingest.max_pose_gap_s``) and with an external caption (``embodied_rag_msgs/Caption``, ``ingest.caption_max_gap_s``),
+and apply the keyframe policy. Captioning, embedding and committing run on one worker thread that takes keyframes
+from a bounded queue; when it is full the oldest waiting keyframe is dropped (the newest wins) and counted.
+Summaries of changed areas are refreshed on the worker, in batches, every ``summary_period_s``, never per frame.
+
+Images that arrive before the poses that bracket their stamp (or before their caption, when a caption publisher
+exists) wait in a small bounded buffer for at most ``pose_wait_s`` / ``caption_wait_s`` of wall time.
+
+Status: ``diagnostic_msgs/DiagnosticArray`` on ``status_topic`` (default ``/diagnostics``) every
+``status_period_s``: frames, keyframes, drops by cause, queue length and high-water mark, skips by reason.
+A restarted node continues the same memory directory as a new session.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from embodied_rag.config import Config
+from embodied_rag.errors import UserError
+from embodied_rag.io.frame import Frame, SkipLog
+from embodied_rag.io.images import BadImage
+from embodied_rag.io.rosbag import transform_pose
+from embodied_rag.memory.pose import InvalidPose, Pose, PoseBuffer
+from embodied_rag.ros import conversions as conv
+from embodied_rag.ros.params import NodeParam, declare_config, read_config, read_params
+
+NS = 1_000_000_000
+
+MEMORY_PARAMS = [
+    NodeParam("memory_dir", "~/.ros/embodied_rag/memory",
+              "memory directory; created, or continued as a new session when it exists"),
+    NodeParam("pose_type", "auto", "message type on ingest.topics.pose: auto (from the graph), odometry, "
+                                   "pose_stamped or pose_with_covariance"),
+    NodeParam("image_type", "auto", "camera transport: auto (raw and compressed topics, the first to deliver wins), "
+                                    "raw or compressed"),
+    NodeParam("use_depth", False, "subscribe ingest.topics.depth and camera_info and keep depth with frames"),
+    NodeParam("use_caption_topic", True, "pair images with embodied_rag_msgs/Caption on ingest.topics.caption"),
+    NodeParam("reliable", False, "subscribe reliable instead of the sensor-data QoS (best effort): for replays "
+                                 "that must not lose a frame"),
+    NodeParam("pose_wait_s", 0.5, "wall time an image waits for poses at or after its stamp"),
+    NodeParam("caption_wait_s", 0.5, "wall time an image waits for its caption while a caption publisher exists"),
+    NodeParam("image_buffer", 16, "images waiting for poses/captions; beyond this the oldest is dropped"),
+    NodeParam("queue_size", 64, "keyframes waiting for captions/embeddings; beyond this the oldest is dropped"),
+    NodeParam("status_topic", "/diagnostics", "diagnostic_msgs/DiagnosticArray status topic"),
+    NodeParam("status_period_s", 1.0, "status period"),
+    NodeParam("summary_period_s", 5.0, "how often changed areas get new names and summaries (in batches)"),
+    NodeParam("summary_max_nodes", 64, "areas summarised per round at most"),
+]
+
+
+class NodeSkipLog(SkipLog):
+    """SkipLog that writes its few lines per reason through the node's logger."""
+
+    def __init__(self, logger: Any, max_lines_per_reason: int = 3):
+        super().__init__(max_lines_per_reason)
+        self.logger = logger
+
+    def skip(self, reason: str, detail: str) -> None:
+        key = f"skipped:{reason}"
+        self.counts[key] += 1
+        n = self.counts[key]
+        if n <= self.max_lines:
+            self.logger.warning(f"skipped ({reason}): {detail}")
+        elif n == self.max_lines + 1:
+            self.logger.warning(f"skipped ({reason}): more of these follow; only counted from now on")
+
+
+@dataclass
+class _Waiting:
+    """An image waiting for its pose (and caption)."""
+
+    stamp: int
+    msg: Any
+    topic: str
+    arrived: float  # monotonic seconds
+    image: Any = None  # decoded pixels (raw images are decoded at once: cheap, and it validates them)
+
+
+@dataclass
+class _Job:
+    frame: Frame
+    msg: Any  # compressed image still to decode, or None
+
+
+class Models:
+    """The models a memory node uses, created once (shared with a query node in one process)."""
+
+    def __init__(self, config: Config, text=None, need_llm: bool | None = None):
+        from embodied_rag.models import registry
+
+        self.text = text or registry.create_text_embedder(config.models.text_embedder)
+        self.image = registry.create_image_embedder(config.models.image_embedder)
+        self.captioner = registry.create_captioner(config.models.captioner, self.image)
+        want_llm = config.forest.summarizer == "llm" if need_llm is None else need_llm
+        self.llm = registry.create_llm(config.models.llm) if want_llm else None
+
+
+class MemoryNode(Node):
+    def __init__(self, node_name: str = "memory_node", models_factory: Callable[[Config], Models] | None = None,
+                 **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        from embodied_rag.memory.ingest import Ingestor
+        from embodied_rag.memory.memory import Memory
+
+        declare_config(self, MEMORY_PARAMS)
+        self.config = read_config(self)
+        self.p = read_params(self, MEMORY_PARAMS)
+        if self.p["pose_type"] not in ("auto", *conv.POSE_MSG_TYPES):
+            raise UserError(f"Parameter pose_type must be auto or one of {', '.join(conv.POSE_MSG_TYPES)}, "
+                            f"got '{self.p['pose_type']}'.")
+        if self.p["image_type"] not in ("auto", "raw", "compressed"):
+            raise UserError(f"Parameter image_type must be auto, raw or compressed, got '{self.p['image_type']}'.")
+        cfg = self.config
+        self.body_to_camera = transform_pose(cfg.ingest.body_to_camera)
+        self.models = (models_factory or Models)(cfg)
+        self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
+        self.memory = Memory(self.memory_dir, cfg, writable=True)
+        self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}")
+        self.skips = NodeSkipLog(self.get_logger())
+        # Two ingestors over one memory: the callbacks' one only applies the policy (its batch never fills, so it
+        # never flushes); the worker's one captions, embeds and commits what the first accepted.
+        self.policy = Ingestor(self.memory, self.models.text, skips=self.skips, batch_size=2**62)
+        self.writer = Ingestor(self.memory, self.models.text, self.models.image, self.models.captioner, self.skips)
+        self.get_logger().info(f"memory {self.memory_dir}: {len(self.memory.keyframes)} keyframes, "
+                               f"session {self.session}")
+
+        self.poses = PoseBuffer(cfg.ingest.max_pose_gap_s, max_len=20_000)
+        self.captions: deque[tuple[int, str, list[str]]] = deque(maxlen=512)
+        self.depths: deque[tuple[int, Any]] = deque(maxlen=16)
+        self.camera_info: CameraInfo | None = None
+        self.waiting: deque[_Waiting] = deque()
+        self.image_source: str | None = None
+        self.counts = {"images": 0, "dropped_image_buffer": 0, "dropped_queue_full": 0, "queue_high_water": 0,
+                       "poses": 0, "captions": 0, "committed": 0, "committing": 0}
+        self.queue: deque[_Job] = deque()
+        self.cond = threading.Condition()
+        self.stopping = False
+        self.last_summary = time.monotonic()
+
+        if self.p["reliable"]:
+            sensor = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
+            stream = sensor
+        else:
+            sensor = qos_profile_sensor_data
+            stream = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                                reliability=ReliabilityPolicy.BEST_EFFORT)
+        t = cfg.ingest.topics
+        if self.p["image_type"] in ("auto", "raw"):
+            self.create_subscription(Image, t.image, lambda m: self.on_image(m, t.image), sensor)
+        if self.p["image_type"] in ("auto", "compressed"):
+            self.create_subscription(CompressedImage, t.compressed_image,
+                                     lambda m: self.on_image(m, t.compressed_image), sensor)
+        if self.p["use_caption_topic"]:
+            from embodied_rag_msgs.msg import Caption
+
+            self.caption_sub = self.create_subscription(Caption, t.caption, self.on_caption, stream)
+        else:
+            self.caption_sub = None
+        if self.p["use_depth"]:
+            self.create_subscription(Image, t.depth, self.on_depth, sensor)
+            self.create_subscription(CameraInfo, t.camera_info, self.on_camera_info, sensor)
+        self.pose_topic = t.pose
+        self.pose_qos = stream
+        self.pose_sub = None
+        if self.p["pose_type"] == "auto":
+            self.pose_timer = self.create_timer(0.2, self._discover_pose_type)
+        else:
+            self._subscribe_pose(self.p["pose_type"])
+        self.status_pub = self.create_publisher(DiagnosticArray, str(self.p["status_topic"]), 10)
+        self.create_timer(float(self.p["status_period_s"]), self.publish_status)
+        self.create_timer(0.05, self._release)  # wall-time limits of waiting images
+        self.worker = threading.Thread(target=self._work, name="embodied_rag_ingest", daemon=True)
+        self.worker.start()
+
+    # -- subscriptions ----------------------------------------------------------------------------------------
+    def _subscribe_pose(self, kind: str) -> None:
+        self.pose_sub = self.create_subscription(conv.POSE_MSG_TYPES[kind], self.pose_topic, self.on_pose,
+                                                 self.pose_qos)
+        self.get_logger().info(f"pose topic {self.resolve_topic_name(self.pose_topic)}: {kind}")
+
+    def _discover_pose_type(self) -> None:
+        name = self.resolve_topic_name(self.pose_topic)
+        for topic, types in self.get_topic_names_and_types():
+            if topic != name:
+                continue
+            known = [conv.POSE_TYPE_NAMES[ty] for ty in types if ty in conv.POSE_TYPE_NAMES]
+            if not known:
+                self.get_logger().error(f"pose topic {name} has type {', '.join(types)}; expected Odometry, "
+                                        "PoseStamped or PoseWithCovarianceStamped (set ingest.topics.pose)",
+                                        once=True)
+                return
+            if len(known) > 1:
+                self.get_logger().warning(f"pose topic {name} has several types; using {known[0]}")
+            self.pose_timer.cancel()
+            self._subscribe_pose(known[0])
+            return
+
+    def on_pose(self, msg: Any) -> None:
+        try:
+            stamp, pose = conv.pose_from_msg(msg)
+        except InvalidPose as exc:
+            self.skips.skip("bad_pose", f"{self.pose_topic} at {conv.stamp_ns(msg.header) / NS:.6f} s: {exc}")
+            return
+        self.counts["poses"] += 1
+        self.poses.add(stamp, pose)
+        self._release()
+
+    def on_caption(self, msg: Any) -> None:
+        stamp = conv.stamp_ns(msg.header)
+        text = str(msg.text).strip()
+        objects = [str(o).strip() for o in msg.objects if str(o).strip()]
+        if not text and not objects:
+            self.skips.skip("empty_caption", f"caption at {stamp / NS:.6f} s has no text and no objects")
+            return
+        self.counts["captions"] += 1
+        self.captions.append((stamp, text, objects))
+        self._release()
+
+    def on_depth(self, msg: Image) -> None:
+        self.depths.append((conv.stamp_ns(msg.header), msg))
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        self.camera_info = msg  # kept for status; the core does not use intrinsics yet
+
+    def on_image(self, msg: Image | CompressedImage, topic: str) -> None:
+        if self.image_source is None:
+            self.image_source = topic
+            self.get_logger().info(f"camera: {topic}")
+        elif topic != self.image_source:
+            return  # the same camera on its other transport
+        self.counts["images"] += 1
+        stamp = conv.stamp_ns(msg.header)
+        where = f"{topic}@{stamp}"
+        try:
+            conv.check_image(msg)
+            # Raw pixels are one copy away; compressed ones are decoded on the worker, only for keyframes.
+            image = conv.image_to_numpy(msg) if isinstance(msg, Image) else None
+        except BadImage as exc:
+            reason = "unsupported_encoding" if "encoding" in str(exc) or "depth" in str(exc) else "bad_image"
+            self.skips.skip(reason, f"{where}: {exc}")
+            return
+        if len(self.waiting) >= int(self.p["image_buffer"]):
+            old = self.waiting.popleft()
+            self.counts["dropped_image_buffer"] += 1
+            self.skips.skip("image_buffer_full", f"{old.topic}@{old.stamp}: no pose/caption in time and the "
+                                                 "waiting buffer is full")
+        self.waiting.append(_Waiting(stamp, None if image is not None else msg, topic, time.monotonic(), image))
+        self._release()
+
+    # -- pairing ----------------------------------------------------------------------------------------------
+    def _captions_expected(self) -> bool:
+        return self.caption_sub is not None and self.count_publishers(self.config.ingest.topics.caption) > 0
+
+    def _caption_for(self, stamp: int) -> tuple[int, str, list[str]] | None:
+        gap = int(self.config.ingest.caption_max_gap_s * NS)
+        best = None
+        for c in self.captions:
+            d = abs(c[0] - stamp)
+            if d <= gap and (best is None or d < abs(best[0] - stamp)):
+                best = c
+        return best
+
+    def _release(self) -> None:
+        """Turn waiting images whose pose (and caption) is known, or whose wait is over, into frames."""
+        now = time.monotonic()
+        expect_captions = None
+        while self.waiting:
+            w = self.waiting[0]
+            waited = now - w.arrived
+            latest = self.poses.latest_stamp
+            pose_ready = latest is not None and latest >= w.stamp
+            if not pose_ready and waited < float(self.p["pose_wait_s"]):
+                return
+            caption = self._caption_for(w.stamp) if self.caption_sub is not None else None
+            if caption is None:
+                if expect_captions is None:
+                    expect_captions = self._captions_expected()
+                gap = int(self.config.ingest.caption_max_gap_s * NS)
+                passed = bool(self.captions) and self.captions[-1][0] > w.stamp + gap
+                if expect_captions and not passed and waited < float(self.p["caption_wait_s"]):
+                    return
+            self.waiting.popleft()
+            self._offer(w, caption)
+
+    def _offer(self, w: _Waiting, caption: tuple[int, str, list[str]] | None) -> None:
+        robot = self.poses.at(w.stamp)
+        if robot is None:
+            self.skips.skip("no_pose", f"{w.topic}@{w.stamp}: no pose within {self.config.ingest.max_pose_gap_s:g} "
+                                       f"s of {w.stamp / NS:.6f} s")
+            return
+        # Interpolate the robot pose, then compose (as the bag reader does).
+        pose: Pose = robot.compose(self.body_to_camera)
+        self.poses.drop_before(w.stamp - 2 * self.poses.max_gap_ns)
+        text, objects = (caption[1], list(caption[2])) if caption else ("", [])
+        frame = Frame(w.stamp, pose, w.image, text, "", objects, source=f"{w.topic}@{w.stamp}",
+                      depth=self._depth_for(w.stamp))
+        if frame.image is None and self.config.keyframes.novelty:
+            # The novelty test compares pixels, so it needs them now.
+            try:
+                frame.image = conv.image_to_numpy(w.msg)
+            except BadImage as exc:
+                self.skips.skip("bad_image", f"{w.topic}@{w.stamp}: {exc}")
+                return
+        if not self.policy.offer(frame):
+            return
+        self.policy.pending.clear()
+        with self.cond:
+            if len(self.queue) >= int(self.p["queue_size"]):
+                self.queue.popleft()
+                self.counts["dropped_queue_full"] += 1
+            self.queue.append(_Job(frame, w.msg if frame.image is None else None))
+            self.counts["queue_high_water"] = max(self.counts["queue_high_water"], len(self.queue))
+            self.cond.notify()
+
+    def _depth_for(self, stamp: int) -> Any:
+        if not self.depths:
+            return None
+        stamps = [d[0] for d in self.depths]
+        i = bisect.bisect_left(stamps, stamp)
+        gap = int(self.config.ingest.caption_max_gap_s * NS)
+        best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
+        if abs(stamps[best] - stamp) > gap:
+            return None
+        try:
+            return conv.depth_to_numpy(self.depths[best][1])
+        except BadImage as exc:
+            self.skips.skip("bad_depth", f"depth at {stamp / NS:.6f} s: {exc}; the frame is kept without depth")
+            return None
+
+    # -- worker -----------------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        period = float(self.p["summary_period_s"])
+        while True:
+            with self.cond:
+                if not self.queue and not self.stopping:
+                    self.cond.wait(timeout=min(period, 1.0))
+                n = min(len(self.queue), self.writer.batch_size)
+                self.counts["committing"] = n  # before the queue shrinks: status never sees both at zero early
+                batch = [self.queue.popleft() for _ in range(n)]
+                stopping = self.stopping
+            try:
+                if batch:
+                    self._commit(batch)
+                elif time.monotonic() - self.last_summary >= period or stopping:
+                    self._summaries()
+            except Exception as exc:  # noqa: BLE001 - the worker must survive one bad batch; the log says why
+                self.get_logger().error(f"ingest worker: {type(exc).__name__}: {exc}")
+            finally:
+                self.counts["committing"] = 0
+            if stopping and not batch:
+                return
+
+    def _commit(self, batch: list[_Job]) -> None:
+        frames = []
+        for job in batch:
+            if job.frame.image is None and job.msg is not None:
+                try:
+                    job.frame.image = conv.image_to_numpy(job.msg)
+                except BadImage as exc:
+                    self.skips.skip("bad_image", f"{job.frame.source}: {exc}")
+                    continue
+            frames.append(job.frame)
+        self.writer.pending = frames
+        self.counts["committed"] += len(self.writer.flush())
+
+    def _summaries(self) -> None:
+        from embodied_rag.memory.summaries import ExtractiveSummarizer, PlaceTyper, refresh_summaries
+
+        self.last_summary = time.monotonic()
+        if not any(n.dirty for n in self.memory.forest.nodes.values()):
+            return
+        if not hasattr(self, "_summarizer"):
+            if self.models.llm is not None:
+                from embodied_rag.memory.llm_summaries import LLMSummarizer
+
+                self._summarizer = LLMSummarizer(self.models.llm)
+            else:
+                self._summarizer = ExtractiveSummarizer()
+            self._typer = PlaceTyper(self.models.text)
+        refresh_summaries(self.memory, self._summarizer, self._typer, self.config.forest.summary_batch_size,
+                          max_nodes=int(self.p["summary_max_nodes"]))
+
+    # -- status -----------------------------------------------------------------------------------------------
+    def status(self) -> dict[str, int | str]:
+        c = self.counts
+        values: dict[str, int | str] = {
+            "frames": self.policy.stats.frames, "keyframes": self.writer.stats.keyframes,
+            "memory_keyframes": len(self.memory.keyframes), "dropped_by_policy": self.policy.stats.dropped_by_policy,
+            "dropped_queue_full": c["dropped_queue_full"], "dropped_image_buffer": c["dropped_image_buffer"],
+            "queue": len(self.queue), "committing": c["committing"], "queue_high_water": c["queue_high_water"],
+            "images_waiting": len(self.waiting),
+            "images": c["images"], "poses": c["poses"], "captions": c["captions"], "session": self.session,
+            "camera": self.image_source or "", "camera_info": int(self.camera_info is not None),
+        }
+        for key, n in sorted(self.skips.counts.items()):
+            values[key] = n
+        return values
+
+    def publish_status(self) -> None:
+        values = self.status()
+        st = DiagnosticStatus()
+        st.name = f"embodied_rag: {self.get_name()}"
+        st.hardware_id = str(self.memory_dir)
+        dropped = int(values["dropped_queue_full"]) + int(values["dropped_image_buffer"])
+        st.level = DiagnosticStatus.WARN if dropped or self.skips.skipped else DiagnosticStatus.OK
+        st.message = (f"{values['keyframes']} keyframes from {values['frames']} frames this session; "
+                      f"{dropped} dropped, {self.skips.skipped} skipped")
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [st]
+        self.status_pub.publish(arr)
+
+    # -- shutdown ---------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Commit what is queued, record the session's counters and release the memory."""
+        if getattr(self, "worker", None) is None:
+            return
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+        self.worker.join(timeout=60.0)
+        self.worker = None
+        counts = {k: int(v) for k, v in self.status().items() if isinstance(v, int) and k != "session"}
+        try:
+            self.memory.store.add_counters(self.session, counts)
+        finally:
+            self.memory.close()
+
+
+def run_nodes(nodes_factory, argv: list[str] | None = None, threads: int = 1) -> int:
+    """Init rclpy, build the nodes, spin until shutdown; a UserError at start-up is one log line and exit 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    nodes: list[Node] = []
+    try:
+        try:
+            nodes = nodes_factory()
+        except UserError as exc:
+            rclpy.logging.get_logger("embodied_rag").error(str(exc))
+            return 1
+        if threads > 1:
+            from rclpy.executors import MultiThreadedExecutor
+
+            executor = MultiThreadedExecutor(num_threads=threads)
+        else:
+            from rclpy.executors import SingleThreadedExecutor
+
+            executor = SingleThreadedExecutor()
+        for n in nodes:
+            executor.add_node(n)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        return 0
+    finally:
+        for n in nodes:
+            close = getattr(n, "close", None)
+            if close is not None:
+                close()
+            n.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_nodes(lambda: [MemoryNode()], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
