@@ -1,0 +1,265 @@
+"""End to end through real processes: a bag of coex_lobby played into memory_node gives the memory that
+``embodied-rag build`` gives; query_node answers while and after it is written; /goal_pose and the markers reach an
+independent subscriber. One scenario (module fixture) runs once and the tests check its parts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import dataset
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RATE = 8.0  # coex_lobby spans 128 s of bag time: 16 s at this rate
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID=str(domain), HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
+    return env
+
+
+def domain_for(offset: int) -> int:
+    # Distinct per test and per pytest process (other runs may share the machine); Fast DDS allows 0..232.
+    return 1 + (os.getpid() * 11 + offset * 37) % 200
+
+
+class Proc:
+    """A child process with its output in a file; always stopped (SIGINT, then kill) by the test that made it."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
+        self.log = log
+        self.fh = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        self.fh.close()
+        return self.p.returncode
+
+
+def play_command(bag: Path) -> list[str]:
+    from embodied_rag.cli import build_parser
+
+    try:
+        build_parser().parse_args(["play", str(bag)])
+        base = [str(BIN / "embodied-rag"), "play"]
+    except SystemExit:  # `play` not registered in the CLI yet: the same code through its module entry point
+        base = [sys.executable, "-m", "embodied_rag.ros.player"]
+    return base + [str(bag), "--rate", str(RATE), "--wait-for-subscribers", "60", "--delay", "1.0"]
+
+
+class Client:
+    """The independent process's side: service client and subscribers in the test process."""
+
+    def __init__(self, domain: int):
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from visualization_msgs.msg import MarkerArray
+
+        from embodied_rag_msgs.srv import Query
+
+        self.rclpy = rclpy
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx, domain_id=domain)
+        self.node = rclpy.create_node("test_client", context=self.ctx)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
+        self.executor.add_node(self.node)
+        self.status: dict[str, str] = {}
+        self.goals: list = []
+        self.markers = None
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_status, 10)
+        self.node.create_subscription(PoseStamped, "/goal_pose", self.goals.append, 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(MarkerArray, "/embodied_rag/markers", self._on_markers, latched)
+        self.cli = self.node.create_client(Query, "/embodied_rag/query")
+        self.Query = Query
+
+    def _on_status(self, msg) -> None:
+        for st in msg.status:
+            if st.name.startswith("embodied_rag"):
+                self.status = {kv.key: kv.value for kv in st.values}
+
+    def _on_markers(self, msg) -> None:
+        self.markers = msg
+
+    def spin_until(self, cond, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return bool(cond())
+
+    def ask(self, text: str, navigate: bool = False, timeout: float = 20.0, **fields):
+        req = self.Query.Request(query=text, navigate=navigate, **fields)
+        fut = self.cli.call_async(req)
+        assert self.spin_until(fut.done, timeout), f"no reply to {text[:40]!r} within {timeout} s"
+        return fut.result()
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.ctx)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    from embodied_rag.io.rosbag import convert_folder
+
+    src = dataset("coex_lobby")
+    tmp = tmp_path_factory.mktemp("ros_ingest")
+    bag = tmp / "coex.bag"
+    convert_folder(src, bag, progress=False)
+    domain = domain_for(1)
+    env = ros_env(domain)
+    live, built = tmp / "live", tmp / "built"
+    out: dict = {"tmp": tmp, "live": live, "built": built, "during": [], "after": []}
+    procs: list[Proc] = []
+    client = None
+    t0 = time.monotonic()
+    try:
+        # The reference build runs beside the nodes' start-up (model loading dominates both).
+        build = Proc([str(BIN / "embodied-rag"), "build", str(bag), "--out", str(built)], tmp / "build.log", env)
+        procs.append(build)
+        mem = Proc([str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
+                    "status_period_s:=0.5", "-p", "summary_period_s:=2.0"], tmp / "memory_node.log", env)
+        qry = Proc([str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
+                    "markers_min_period_s:=0.5", "-p", "refresh_period_s:=0.5"], tmp / "query_node.log", env)
+        procs += [mem, qry]
+        out["procs"] = {"memory_node": mem, "query_node": qry}
+        client = Client(domain)
+        assert client.spin_until(lambda: client.cli.service_is_ready() and client.status, 90), \
+            f"nodes did not come up:\n{mem.text()[-2000:]}\n{qry.text()[-2000:]}"
+        out["startup_s"] = time.monotonic() - t0
+        player = Proc(play_command(bag), tmp / "play.log", env)
+        procs.append(player)
+        # Ask while the memory is being written (bounded: one question a second while the bag plays).
+        deadline = time.monotonic() + 120
+        while player.p.poll() is None and time.monotonic() < deadline:
+            out["during"].append(client.ask("where can I get a drink?", navigate=True))
+            client.spin_until(lambda: False, 1.0)
+        assert player.p.wait(30) == 0, player.text()
+        out["play_log"] = player.text()
+        # Wait until every image has been paired, chosen or dropped, and the queue is empty.
+        settled = client.spin_until(lambda: client.status.get("images") == "50" and client.status.get("queue") == "0"
+                                    and client.status.get("images_waiting") == "0"
+                                    and client.status.get("committing") == "0"
+                                    and client.status.get("keyframes") == client.status.get("memory_keyframes"),
+                                    30)
+        assert settled, f"memory node did not settle: {client.status}\n{mem.text()[-3000:]}"
+        out["status"] = dict(client.status)
+        assert build.p.wait(120) == 0, build.text()
+        for text in ("take me to the vending machine", "where is the escalator?", "where can I sit down?"):
+            out["after"].append(client.ask(text, navigate=True))
+        client.spin_until(lambda: len(client.goals) >= 3, 5)
+        out["goals"] = list(client.goals)
+        n_live = int(out["status"]["memory_keyframes"])
+
+        def markers_complete() -> bool:
+            m = client.markers
+            return m is not None and any(x.ns == "keyframes" and len(x.points) == n_live for x in m.markers) and \
+                any(x.ns == "evidence" for x in m.markers)
+
+        client.spin_until(markers_complete, 15)
+        out["markers"] = client.markers
+        out["returncodes"] = {"memory_node": mem.stop(), "query_node": qry.stop()}
+        out["logs"] = {"memory_node": mem.text(), "query_node": qry.text()}
+        out["seconds"] = time.monotonic() - t0
+        yield out
+    finally:
+        for p in procs:
+            p.stop()
+        if client is not None:
+            client.close()
+
+
+def _keyframes(path: Path):
+    from embodied_rag.config import Config
+    from embodied_rag.memory.memory import Memory
+
+    with Memory(path, Config(), writable=False) as m:
+        kfs = [m.keyframes[k] for k in sorted(m.keyframes)]
+        return ([(kf.stamp_ns, kf.pose.position, kf.pose.orientation, kf.caption, kf.objects, kf.source)
+                 for kf in kfs], m.store.sessions(), m.store.counters(), len(m.forest.nodes),
+                len(m.graph.travel_edges()))
+
+
+def test_played_bag_gives_the_built_memory(scenario):
+    live, sessions, counters, _, _ = _keyframes(scenario["live"])
+    built, _, _, _, _ = _keyframes(scenario["built"])
+    assert len(built) > 10
+    assert [k[0] for k in live] == [k[0] for k in built]  # the same keyframes (stamps) ...
+    for a, b in zip(live, built):
+        assert a[1] == pytest.approx(b[1], abs=1e-9) and a[2] == pytest.approx(b[2], abs=1e-9)  # ... poses ...
+        assert a[3:] == b[3:]  # ... captions, objects and sources
+    assert len(sessions) == 1 and sessions[0]["source"].startswith("ros:")
+    assert counters["frames"] == 50 and counters["keyframes"] == len(live)
+    assert scenario["status"]["dropped_queue_full"] == "0"
+    assert scenario["returncodes"] == {"memory_node": 0, "query_node": 0}
+
+
+def test_queries_during_and_after_ingest(scenario):
+    during = scenario["during"]
+    assert len(during) >= 5
+    # Early questions may come before the first keyframe; later ones during the ingest find places with goals.
+    assert any(r.success and r.has_goal for r in during), [(r.success, r.answer, r.error_message) for r in during]
+    for r in during:
+        assert r.success or r.error_message
+    for r in scenario["after"]:
+        assert r.success, r.error_message
+        assert r.has_goal and r.goal.header.frame_id == "map"
+        assert r.evidence and r.evidence[0].startswith("kf:")
+        assert r.latency_ms > 0
+    # The goals published for Nav2 are the goals of the replies.
+    goals = scenario["goals"]
+    assert len(goals) >= 3
+    last = scenario["after"][-1].goal.pose.position
+    assert any(g.header.frame_id == "map" and (g.pose.position.x, g.pose.position.y) ==
+               pytest.approx((last.x, last.y)) for g in goals)
+
+
+def test_markers_match_the_memory(scenario):
+    from visualization_msgs.msg import Marker
+
+    _, _, _, n_nodes, n_travel = _keyframes(scenario["live"])
+    n_kf = int(scenario["status"]["memory_keyframes"])
+    m = scenario["markers"]
+    assert m is not None, "no MarkerArray received"
+    assert m.markers[0].action == Marker.DELETEALL
+    assert {x.header.frame_id for x in m.markers} == {"map"}
+    by_ns: dict[str, list] = {}
+    for x in m.markers[1:]:
+        by_ns.setdefault(x.ns, []).append(x)
+    (points,) = by_ns["keyframes"]
+    assert points.type == Marker.POINTS and len(points.points) == n_kf and len(points.colors) == n_kf
+    (travel,) = by_ns["travel"]
+    assert len(travel.points) == 2 * n_travel
+    assert len(by_ns["labels"]) == n_nodes and all(x.text for x in by_ns["labels"])
+    assert sum(len(x.points) for x in by_ns["areas"]) == n_nodes
+    (evidence,) = by_ns["evidence"]
+    assert len(evidence.points) >= 1
+    (goal,) = by_ns["goal"]
+    assert goal.type == Marker.ARROW
+    # Parents are drawn above their children.
+    assert min(p.z for x in by_ns["areas"] for p in x.points) > max(p.z for p in points.points)
