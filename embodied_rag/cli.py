@@ -65,30 +65,31 @@ def _summarizer(llm):
 
 
 # -- commands ------------------------------------------------------------------------------------------------
-def cmd_build(args: argparse.Namespace) -> int:
+def build_memory(input_path: Path, out: Path, config: Config, rebuild_forest: bool = False,
+                 text=None) -> dict[str, Any]:
+    """Build or extend a memory from a recording; returns a report (what `build --json` prints)."""
     from embodied_rag.io.frame import SkipLog
     from embodied_rag.memory.ingest import Ingestor
     from embodied_rag.memory.memory import Memory
     from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
     from embodied_rag.models import registry
 
-    config = _config(args)
     skips = SkipLog()
-    recording = open_recording(Path(args.input), config, skips)
+    recording = open_recording(input_path, config, skips)
     t0 = time.perf_counter()
-    text = registry.create_text_embedder(config.models.text_embedder)
+    text = text or registry.create_text_embedder(config.models.text_embedder)
     image = registry.create_image_embedder(config.models.image_embedder)
     captioner = registry.create_captioner(config.models.captioner, image)
     llm = registry.create_llm(config.models.llm) if config.forest.summarizer == "llm" else None
     model_load_s = time.perf_counter() - t0
-    with Memory(args.out, config) as memory:
+    with Memory(out, config) as memory:
         before = len(memory.keyframes)
-        memory.begin_session(Path(args.input).resolve().name)
+        memory.begin_session(input_path.resolve().name)
         ingest = Ingestor(memory, text, image, captioner, skips)
         for frame in _progress(recording, len(recording), "ingest"):
             ingest.offer(frame)
         ingest.finish()
-        if args.rebuild_forest:
+        if rebuild_forest:
             memory.rebuild_forest()
         t1 = time.perf_counter()
         n_summaries = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text),
@@ -96,8 +97,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         summary_s = time.perf_counter() - t1
         info = _inspect(memory)
     s = ingest.stats
-    report = {
-        "memory": str(args.out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
+    return {
+        "memory": str(out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
+        "keyframes": info["keyframes"], "sessions": len(info["sessions"]),
         "dropped_by_policy": s.dropped_by_policy, "skipped": {k.split(":", 1)[1]: v for k, v in skips.counts.items()
                                                               if k.startswith("skipped:")},
         "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
@@ -105,16 +107,25 @@ def cmd_build(args: argparse.Namespace) -> int:
         "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
                     "summaries": round(summary_s, 2)},
     }
+
+
+def _print_build(report: dict[str, Any]) -> None:
+    skipped = sum(report["skipped"].values())
+    print(f"built {report['memory']}: {report['new_keyframes']} new keyframes from {report['frames']} frames "
+          f"({report['dropped_by_policy']} dropped by the keyframe policy, {skipped} skipped)")
+    for reason, n in report["skipped"].items():
+        print(f"  skipped {n:>6}  {reason}")
+    print(f"  memory now: {report['keyframes']} keyframes in {report['sessions']} session(s), "
+          f"forest of {report['forest_nodes']} areas in {report['forest_levels']} levels")
+    print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    report = build_memory(Path(args.input), Path(args.out), _config(args), args.rebuild_forest)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"built {args.out}: {s.keyframes} new keyframes from {s.frames} frames "
-              f"({s.dropped_by_policy} dropped by the keyframe policy, {skips.skipped} skipped)")
-        for reason, n in report["skipped"].items():
-            print(f"  skipped {n:>6}  {reason}")
-        print(f"  memory now: {info['keyframes']} keyframes in {len(info['sessions'])} session(s), "
-              f"forest of {info['forest']['nodes']} areas in {info['forest']['levels']} levels")
-        print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
+        _print_build(report)
     return 0
 
 
@@ -193,15 +204,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json()))
         return 0
-    print(answer.answer)
-    if answer.goal:
-        p, q = answer.goal.position, answer.goal.orientation
-        print(f"goal ({answer.goal.frame_id}): position ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}), "
-              f"orientation ({q[0]:.3f}, {q[1]:.3f}, {q[2]:.3f}, {q[3]:.3f})")
-    print(f"[{answer.kind}, level {answer.level}, evidence {' '.join(answer.evidence[:6])}, "
-          f"{answer.llm_calls} LLM call(s), {answer.latency_ms:.0f} ms]")
-    if answer.degraded:
-        print(f"note: {answer.degraded}")
+    _print_answer(answer)
     return 0
 
 
@@ -235,6 +238,52 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_answer(answer) -> None:
+    print(f"  {answer.answer}")
+    if answer.goal:
+        p, q = answer.goal.position, answer.goal.orientation
+        print(f"  goal ({answer.goal.frame_id}): position ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}), "
+              f"orientation ({q[0]:.3f}, {q[1]:.3f}, {q[2]:.3f}, {q[3]:.3f})")
+    print(f"  [{answer.kind}, level {answer.level}, evidence {' '.join(answer.evidence[:6])}, "
+          f"{answer.llm_calls} LLM call(s), {answer.latency_ms:.0f} ms]")
+    if answer.degraded:
+        print(f"  note: {answer.degraded}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import shutil
+
+    from embodied_rag.example import DEMO_QUERIES, write_example
+    from embodied_rag.io.rosbag import convert_folder
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.memory.store import DB_NAME
+    from embodied_rag.retrieval.retriever import Retriever
+
+    config = _config(args)
+    out = Path(args.out)
+    example, bag, memory_dir = out / "example", out / "example_bag", out / "memory"
+    print(f"[1/4] writing a small example recording to {example}")
+    if not (example / "groundtruth.txt").exists():
+        write_example(example, n_per_room=8, image_size=(320, 240))
+    print(f"[2/4] converting it to a rosbag2 (mcap) at {bag}")
+    if not bag.exists():
+        convert_folder(example, bag, progress=True)
+    print(f"[3/4] building the memory from the bag into {memory_dir}")
+    if (memory_dir / DB_NAME).exists():
+        shutil.rmtree(memory_dir)  # the demo's own output: start fresh each run
+    text, llm = _models(config, need_llm=True)
+    _print_build(build_memory(bag, memory_dir, config, text=text))
+    print("[4/4] asking the memory")
+    with Memory(memory_dir, config, writable=False) as memory:
+        retriever = Retriever(memory, text, llm)
+        for question, robot in DEMO_QUERIES:
+            where = f" (robot at {robot[0]:.0f}, {robot[1]:.0f})" if robot else ""
+            print(f"> {question}{where}")
+            _print_answer(retriever.ask(question, robot_position=robot))
+    print(f"done: try  .venv/bin/embodied-rag query {memory_dir} \"where is the sofa?\" --json")
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from embodied_rag.io.rosbag import convert_folder
 
@@ -252,6 +301,9 @@ def cmd_forest(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         if args.rebuild:
             memory.rebuild_forest()
+        elif args.resummarize:
+            for node in memory.forest.nodes.values():
+                node.dirty = True
         t1 = time.perf_counter()
         text, llm = _models(config, need_llm=config.forest.summarizer == "llm")
         n = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text), config.forest.summary_batch_size)
@@ -318,9 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     c.set_defaults(func=cmd_convert)
 
+    d = with_config(sub.add_parser("demo", help="end-to-end example: recording → bag → memory → answers",
+                                   description="Write a small example recording, convert it to a rosbag2, build a "
+                                               "memory from the bag and ask it a few questions. Offline, no GPU."))
+    d.add_argument("--out", default="demo_out", metavar="DIR", help="output directory (default: demo_out)")
+    d.set_defaults(func=cmd_demo)
+
     f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))
     f.add_argument("memory", metavar="MEMORY_DIR")
     f.add_argument("--rebuild", action="store_true", help="re-cluster from scratch (full rebuild)")
+    f.add_argument("--resummarize", action="store_true", help="write every area's name and summary again")
     f.set_defaults(func=cmd_forest)
     return p
 

@@ -88,26 +88,37 @@ class ExtractiveSummarizer:
         return [extractive_summary(f) for f in facts]
 
 
+def _a(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def extractive_summary(f: AreaFacts) -> tuple[str, str]:
     top = [o for o, _ in f.objects[:4]]
-    if f.child_names and f.node.level >= 2 and not top:
-        name = " / ".join(dict.fromkeys(f.child_names[:2]))
-    elif f.place_type and top:
+    if f.node.level >= 2 and f.child_names:
+        kinds = list(dict.fromkeys(n.split(" (")[0] for n in f.child_names))
+        name = ", ".join(kinds[:3]) + (" and more" if len(kinds) > 3 else "")
+        parts = [f"{len(f.child_names)} areas seen in {f.views} views: " + "; ".join(f.child_names[:5]) + "."]
+        if top:
+            parts.append(f"Notable things: {', '.join(top)}.")
+        for t in f.central_texts[:1]:
+            parts.append(first_sentence(t))
+        return name[:80], " ".join(parts)
+    if f.place_type and top:
         name = f"{f.place_type} ({', '.join(top[:2])})"
     elif top:
         name = "area with " + " and ".join(top[:2])
     elif f.child_names:
-        name = " / ".join(dict.fromkeys(f.child_names[:2]))
+        name = f.child_names[0]
     else:
         name = first_sentence(f.central_texts[0], 40) if f.central_texts else f"area {f.node.id}"
-    parts = []
-    kind = f"Likely a {f.place_type}" if f.place_type else "An area"
-    parts.append(f"{kind} seen in {f.views} view{'s' if f.views != 1 else ''}"
-                 + (f", with {', '.join(top)}." if top else "."))
-    for t in f.central_texts[:2]:
+    kind = f"Likely {_a(f.place_type)}" if f.place_type else "An area"
+    parts = [f"{kind} seen in {f.views} view{'s' if f.views != 1 else ''}"
+             + (f", with {', '.join(top)}." if top else ".")]
+    for t in f.central_texts[:3]:
         s = first_sentence(t)
-        if s and s not in parts:
-            parts.append(s if s.endswith((".", "!", "?", "…")) else s + ".")
+        s = s if s.endswith((".", "!", "?", "…")) else s + "."
+        if s and s not in parts and len(parts) < 3:
+            parts.append(s)
     return name[:80], " ".join(parts)
 
 
@@ -149,7 +160,7 @@ def gather_facts(memory: Memory, node: ForestNode, typer: PlaceTyper | None = No
     weight = {o: c * math.log(1.0 + total / max(df.get(o, 1), 1)) for o, c in objects.items()}
     ranked = sorted(objects, key=lambda o: (-weight[o], o))
     common = [(o, objects[o]) for o in ranked[:8] if objects[o] >= 2 or len(leaf_ids) <= 3]
-    place = typer.guess(ranked[:8]) if typer else None
+    place = typer.guess(ranked[:8]) if typer and node.level == 1 else None
     return AreaFacts(node, len(leaf_ids), texts, child_names, common, place)
 
 

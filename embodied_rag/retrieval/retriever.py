@@ -317,16 +317,17 @@ class Retriever:
                 evidence_texts += [self._kf_text(kf) for kf in kfs]
                 refs += [kf_ref(kf.id) for kf in kfs]
             text = " ".join([f"{node.name}." if node.name else "", node.summary] +
-                            [self._node_text(n) + "." for n in parts[1:] if n.name]).strip()
+                            [self._node_text(n).rstrip(".") + "." for n in parts[1:] if n.name]).strip()
             if not parsed.global_scope and matching:
                 evidence_texts = [self._kf_text(kf) for kf in matching] + evidence_texts
                 refs = [kf_ref(kf.id) for kf in matching] + refs
-                text += " Closest views: " + " ".join(first_sentence(kf.caption or kf.text()) for kf in matching)
+                views = list(dict.fromkeys(first_sentence(kf.caption or kf.text()) for kf in matching))
+                text += " Closest views: " + " ".join(views)
             level = node.level
         written, used, why = self._llm_answer(parsed, evidence_texts)
         calls += used
         degraded = degraded or why
-        return Answer(written or text, parsed.kind, None, refs, level, calls, degraded=degraded)
+        return Answer(written or text, parsed.kind, None, list(dict.fromkeys(refs)), level, calls, degraded=degraded)
 
     def _area_of(self, kf_id: int) -> ForestNode:
         """The smallest area around a keyframe that is more than a single view."""
