@@ -77,6 +77,8 @@ def test_parse_summary_accepts_plain_and_embedded_json():
     assert prompts.parse_summary(json.dumps(good)) == (good["name"], good["summary"])
     prose = f"Sure! Here it is:\n```json\n{json.dumps(good)}\n```\nHope this helps."
     assert prompts.parse_summary(prose) == (good["name"], good["summary"])
+    labelled = {"name": "Area: Elevator hall", "summary": "Two elevators beside a polished grey wall."}
+    assert prompts.parse_summary(json.dumps(labelled)) == ("Elevator hall", labelled["summary"])
 
 
 @pytest.mark.parametrize("reply", [
@@ -85,6 +87,7 @@ def test_parse_summary_accepts_plain_and_embedded_json():
     '{"name": "", "summary": "A small kitchen with a fridge and a kettle."}',  # empty name
     '{"name": "<NAME>", "summary": "A small kitchen with a fridge and a kettle."}',  # echoed placeholder
     '{"name": "The Scoop", "summary": "The Scoop"}',  # what SmolLM2 wrote once
+    '{"name": "The scene", "summary": "A modern lobby with a polished marble floor."}',  # says nothing
     '{"name": "Kitchen", "summary": 42}',
     '["Kitchen", "A small kitchen with a fridge and a kettle."]',
     '{"name": "Kitchen", "summary": "A small kitchen',  # cut by max_tokens

@@ -179,13 +179,19 @@ def _valid_text(s: object, min_words: int) -> str | None:
     return s
 
 
+# Names that say nothing (seen from SmolLM2 on real data): the area is retried, then named extractively.
+_GENERIC_NAMES = {"", "the scene", "scene", "area", "the area", "place", "the place", "room", "name", "summary"}
+
+
 def parse_summary(reply: str) -> tuple[str, str] | None:
     """(name, summary) from a JSON reply (possibly embedded in prose), or None when invalid."""
     for obj in _json_objects(reply):
         if not isinstance(obj, dict):
             continue
         name, summary = _valid_text(obj.get("name"), 1), _valid_text(obj.get("summary"), 4)
-        if name is None or summary is None or _norm(name) == _norm(summary):
+        if name is not None:
+            name = re.sub(r"^\s*(area|name|place)\s*:\s*", "", name, flags=re.IGNORECASE)
+        if name is None or summary is None or _norm(name) in _GENERIC_NAMES or _norm(name) == _norm(summary):
             continue
         summary = clean_answer(summary, max_sentences=3, max_chars=500)
         if summary is None:
