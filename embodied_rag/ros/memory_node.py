@@ -309,7 +309,9 @@ class MemoryNode(Node):
             return
         # Interpolate the robot pose, then compose (as the bag reader does).
         pose: Pose = robot.compose(self.body_to_camera)
-        self.poses.drop_before(w.stamp - 2 * self.poses.max_gap_ns)
+        # Forget poses no waiting image can need (stamps may go backwards: keep what the oldest one needs).
+        oldest = min([w.stamp, *(x.stamp for x in self.waiting)])
+        self.poses.drop_before(oldest - 2 * self.poses.max_gap_ns)
         text, objects = (caption[1], list(caption[2])) if caption else ("", [])
         frame = Frame(w.stamp, pose, w.image, text, "", objects, source=f"{w.topic}@{w.stamp}",
                       depth=self._depth_for(w.stamp))
