@@ -85,6 +85,10 @@ def build_memory(input_path: Path, out: Path, config: Config, rebuild_forest: bo
     with Memory(out, config) as memory:
         before = len(memory.keyframes)
         memory.begin_session(input_path.resolve().name)
+        if captioner is not None:
+            from embodied_rag.models.captioners import CachedCaptioner
+
+            captioner = CachedCaptioner(captioner, memory.store.cached_caption, memory.store.cache_caption)
         ingest = Ingestor(memory, text, image, captioner, skips)
         for frame in _progress(recording, len(recording), "ingest"):
             ingest.offer(frame)

@@ -178,9 +178,10 @@ def refresh_summaries(memory: Memory, summarizer: Summarizer, typer: PlaceTyper 
             batch = dirty[i: i + batch_size]
             facts = [gather_facts(memory, n, typer, df) for n in batch]
             results = summarizer.summarize(facts)
-            for node, (name, summary), f in zip(batch, results, facts):
+            sources = getattr(summarizer, "last_sources", None) or [summarizer.name] * len(batch)
+            for node, (name, summary), f, source in zip(batch, results, facts, sources):
                 node.name, node.summary, node.dirty = name, summary, False
-                node.meta["summarizer"] = getattr(summarizer, "last_source", summarizer.name)
+                node.meta["summarizer"] = source
                 node.meta["place_type"] = f.place_type
                 forest.mark_changed(node)
             done += len(batch)
