@@ -1,0 +1,134 @@
+"""Retrieval modes and query kinds over a small real memory (packaged MiniLM embeddings, extractive and LLM paths)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from conftest import write_tum_folder
+
+from embodied_rag.config import Config, ModelConfig
+from embodied_rag.errors import UserError
+from embodied_rag.io.frame import SkipLog
+from embodied_rag.io.tum import TumFolder
+from embodied_rag.memory.ingest import Ingestor
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.summaries import ExtractiveSummarizer, PlaceTyper, refresh_summaries
+from embodied_rag.retrieval.query import parse_query
+from embodied_rag.retrieval.retriever import MODES, Retriever
+
+
+@pytest.fixture(scope="module")
+def memory(tmp_path_factory, minilm):
+    root = tmp_path_factory.mktemp("ret")
+    folder = write_tum_folder(root / "walk", n_per_room=6)
+    m = Memory(root / "mem", Config())
+    m.begin_session("walk")
+    ingest = Ingestor(m, minilm)
+    for f in TumFolder(folder, SkipLog()):
+        ingest.offer(f)
+    ingest.finish()
+    refresh_summaries(m, ExtractiveSummarizer(), PlaceTyper(minilm))
+    yield m
+    m.close()
+
+
+def room_of(x: float) -> str:
+    return ["kitchen", "office", "lobby", "bathroom"][int(x // 20)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_in_every_mode(memory, minilm, mode):
+    r = Retriever(memory, minilm)
+    for query, room in [("where can I get a drink?", "lobby"), ("take me to the fridge", "kitchen"),
+                        ("find a computer monitor", "office"), ("where is the toilet?", "bathroom")]:
+        ans = r.ask(query, mode=mode)
+        assert ans.kind == "find" and ans.goal is not None and ans.llm_calls == 0
+        assert room_of(ans.goal.position[0]) == room, (mode, query, ans.answer)
+        assert ans.evidence[0].startswith("kf:") and ans.goal.frame_id == "map"
+        # The goal faces the way the camera looked (+x in the example): yaw 0.
+        assert ans.goal.orientation[2] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_nearest_prefers_the_robot_side(memory, minilm):
+    r = Retriever(memory, minilm)
+    near_kitchen = r.ask("where is the nearest sink?", robot_position=(0.0, 0.0))
+    near_bathroom = r.ask("where is the nearest sink?", robot_position=(70.0, 0.0))
+    assert room_of(near_kitchen.goal.position[0]) == "kitchen"
+    assert room_of(near_bathroom.goal.position[0]) == "bathroom"
+
+
+@pytest.mark.parametrize("mode", ["beam", "llm-walk"])
+def test_explain_area_and_global(memory, minilm, mode):
+    r = Retriever(memory, minilm)
+    area = r.ask("what is the area around the microwave like?", mode=mode)
+    assert area.kind == "explain" and area.goal is None and area.level >= 1
+    assert "kitchen" in area.answer.lower() and any(e.startswith("node:") for e in area.evidence)
+    whole = r.ask("describe the whole building", mode=mode)
+    assert whole.level == memory.forest.depth
+    for room in ("kitchen", "office"):
+        assert room in whole.answer.lower()
+
+
+def test_flat_explain_answers_from_captions(memory, minilm):
+    ans = Retriever(memory, minilm).ask("what is the area around the microwave like?", mode="flat")
+    assert ans.level == 0 and "microwave" in ans.answer.lower()
+
+
+def test_temporal_gives_time_and_place(memory, minilm):
+    ans = Retriever(memory, minilm).ask("when did you last see the mirror?")
+    assert ans.kind == "temporal" and "UTC" in ans.answer and room_of(ans.goal.position[0]) == "bathroom"
+    last_bathroom = max(kf.stamp_ns for kf in memory.keyframes.values() if room_of(kf.xy[0]) == "bathroom")
+    chosen = memory.keyframes[int(ans.evidence[0][3:])]
+    assert chosen.stamp_ns == last_bathroom
+
+
+def test_nothing_matches_says_so(memory, minilm):
+    ans = Retriever(memory, minilm).ask("where is the spaceship launch pad with rockets?")
+    assert ans.goal is None and not ans.found and "not seen" in ans.answer
+
+
+def test_bad_queries_are_refused_with_a_reason(memory, minilm):
+    r = Retriever(memory, minilm)
+    for text, pattern in [("", "empty"), ("\x00\x01 \t", "empty"), ("x" * 3000, "limit"),
+                          (b"\xff\xfe".decode("latin-1") * 2000, "limit")]:
+        with pytest.raises(UserError, match=pattern):
+            r.ask(text)
+    with pytest.raises(UserError, match="mode"):
+        r.ask("sink", mode="random")
+    with pytest.raises(UserError, match="robot position"):
+        r.ask("sink", robot_position=(float("nan"), 0.0))
+
+
+def test_query_kinds_are_parsed():
+    assert parse_query("Where can I get a drink?").kind == "find"
+    assert parse_query("What is the area around the elevators like?").kind == "explain"
+    assert parse_query("Describe this building.").global_scope
+    assert parse_query("When did you last see the red bag?").kind == "temporal"
+    assert parse_query("What kind of room has the sofa?").kind == "explain"
+    assert parse_query("where is the nearest bus stop?").nearest
+
+
+def test_llm_down_degrades_to_extractive_and_says_so(memory, minilm):
+    from embodied_rag.models.llm import OpenAICompatibleLLM
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    llm = OpenAICompatibleLLM(ModelConfig(name="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m",
+                                          timeout_s=1.0, retries=0))
+    ans = Retriever(memory, minilm, llm).ask("take me to the fridge")
+    assert room_of(ans.goal.position[0]) == "kitchen"
+    assert "LLM unavailable" in ans.degraded and ans.llm_calls >= 1
+
+
+def test_local_llm_answers_with_at_most_two_calls(memory, minilm):
+    from embodied_rag.models.llm import LocalLlamaLLM
+
+    llm = LocalLlamaLLM(ModelConfig(name="smollm2", max_tokens=48))
+    r = Retriever(memory, minilm, llm)
+    ans = r.ask("where can I get a drink?")
+    assert ans.goal is not None and 1 <= ans.llm_calls <= 4  # choose + answer, each retried at most once
+    assert ans.answer.strip()
+    explain = r.ask("describe the whole building")
+    assert explain.llm_calls <= 2 and explain.answer.strip()
