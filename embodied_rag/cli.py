@@ -262,6 +262,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from embodied_rag.memory.memory import Memory
     from embodied_rag.memory.store import DB_NAME
     from embodied_rag.retrieval.retriever import Retriever
+    from embodied_rag.viz import AskedQuery, write_html, write_png
 
     config = _config(args)
     out = Path(args.out)
@@ -278,13 +279,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     text, llm = _models(config, need_llm=True)
     _print_build(build_memory(bag, memory_dir, config, text=text))
     print("[4/4] asking the memory")
+    asked = []
     with Memory(memory_dir, config, writable=False) as memory:
         retriever = Retriever(memory, text, llm)
         for question, robot in DEMO_QUERIES:
             where = f" (robot at {robot[0]:.0f}, {robot[1]:.0f})" if robot else ""
             print(f"> {question}{where}")
-            _print_answer(retriever.ask(question, robot_position=robot))
+            answer = retriever.ask(question, robot_position=robot)
+            _print_answer(answer)
+            asked.append(AskedQuery(question + where, answer))
+        write_png(memory, out / "map.png", asked, title="embodied_rag demo")
+        write_html(memory, out / "map.html", asked, title="embodied_rag demo")
+    print(f"map: {out / 'map.html'} and {out / 'map.png'}")
     print(f"done: try  .venv/bin/embodied-rag query {memory_dir} \"where is the sofa?\" --json")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.viz import write_html, write_png
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".html"):
+        raise UserError(f"--out must end in .png or .html, got '{out.name}'.")
+    with Memory(args.memory, _config(args), writable=False) as memory:
+        (write_png if out.suffix.lower() == ".png" else write_html)(memory, out, title=Path(args.memory).name)
+    print(f"wrote {out}")
     return 0
 
 
@@ -373,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, metavar="BAG")
     c.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     c.set_defaults(func=cmd_convert)
+
+    v = with_config(sub.add_parser("viz", help="draw a memory's top-down map as PNG or HTML"))
+    v.add_argument("memory", metavar="MEMORY_DIR")
+    v.add_argument("--out", required=True, metavar="FILE.png|FILE.html")
+    v.set_defaults(func=cmd_viz)
 
     d = with_config(sub.add_parser("demo", help="end-to-end example: recording → bag → memory → answers",
                                    description="Write a small example recording, convert it to a rosbag2, build a "

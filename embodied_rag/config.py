@@ -62,6 +62,7 @@ class StoreConfig:
 @dataclass
 class GraphConfig:
     proximity_radius_m: float = 3.0
+    max_travel_edge_m: float = 25.0
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ForestConfig:
     thresholds: list[float] = field(default_factory=lambda: [0.55, 0.45, 0.35, 0.25, 0.15])
     max_levels: int = 5
     max_children: int = 24
+    max_link_distance_factor: float = 4.0
     exemplars: int = 8
     summary_batch_size: int = 16
     summarizer: str = "extractive"

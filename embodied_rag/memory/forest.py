@@ -197,7 +197,9 @@ class SemanticForest:
         embs = np.array([n.embedding for n in nodes])
         d = np.linalg.norm(cents - pos, axis=1)
         c = self.config
-        return c.spatial_weight * np.exp(-d / self.scale(level)) + c.semantic_weight * (embs @ emb)
+        aff = c.spatial_weight * np.exp(-d / self.scale(level)) + c.semantic_weight * (embs @ emb)
+        # Beyond the gate, places are never one area, however alike their captions read.
+        return np.where(d > c.max_link_distance_factor * self.scale(level), -np.inf, aff)
 
     # -- incremental insertion -------------------------------------------------------------------------------
     def insert(self, kf_id: int, neighbours: list[int] | None = None) -> None:
@@ -396,11 +398,13 @@ class SemanticForest:
                     out.append([int(idx[s]) for s in sub])
             return out
         c = self.config
-        dist = c.spatial_weight * (1.0 - np.exp(-pdist(pos) / self.scale(level)))
+        spatial = pdist(pos)
+        dist = c.spatial_weight * (1.0 - np.exp(-spatial / self.scale(level)))
         # Cosine distances of unit rows through one matrix product (BLAS) rather than pdist's pairwise loop.
         unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         iu = np.triu_indices(n, k=1)
         dist += c.semantic_weight * np.clip(1.0 - (unit @ unit.T)[iu], 0.0, 2.0)
+        dist[spatial > c.max_link_distance_factor * self.scale(level)] = c.spatial_weight + c.semantic_weight + 1.0
         # distance = (w_s + w_c) - affinity, so "affinity >= threshold" is "distance <= w_s + w_c - threshold".
         z = linkage(dist, method="complete")
         labels = fcluster(z, t=c.spatial_weight + c.semantic_weight - self.threshold(level), criterion="distance")

@@ -17,8 +17,9 @@ Edge = tuple[int, int, str, float]
 class TopologicalGraph:
     """A networkx graph over keyframe ids with a grid index for radius look-ups in the ground plane."""
 
-    def __init__(self, proximity_radius_m: float):
+    def __init__(self, proximity_radius_m: float, max_travel_edge_m: float = float("inf")):
         self.radius = float(proximity_radius_m)
+        self.max_travel = float(max_travel_edge_m)
         self.g = nx.Graph()
         self._cell = max(self.radius, 1.0)
         self._grid: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -51,7 +52,9 @@ class TopologicalGraph:
         """Add a keyframe with its travel edge from ``previous`` and its proximity edges; returns the new edges."""
         edges: list[Edge] = []
         if previous is not None and previous in self.g:
-            edges.append((previous, kf_id, TRAVEL, math.dist(self.g.nodes[previous]["pos"], position)))
+            length = math.dist(self.g.nodes[previous]["pos"], position)
+            if length <= self.max_travel:
+                edges.append((previous, kf_id, TRAVEL, length))
         for other in self.within(position, self.radius):
             if other != previous:
                 edges.append((other, kf_id, PROXIMITY, math.dist(self.g.nodes[other]["pos"], position)))

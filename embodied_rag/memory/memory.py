@@ -30,7 +30,7 @@ class Memory:
         self.keyframes: dict[int, Keyframe] = {}
         self.leaves = LeafIndex()
         self.lexical = LexicalIndex()
-        self.graph = TopologicalGraph(config.graph.proximity_radius_m)
+        self.graph = TopologicalGraph(config.graph.proximity_radius_m, config.graph.max_travel_edge_m)
         self.forest = SemanticForest(config.forest, self.leaves)
         self.session: int | None = None
         self._previous: int | None = None
