@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             executor.spin_once(timeout_sec=0.05)
         return bool(cond())
 
-    report: dict = {"qos": "reliable" if args.reliable else "sensor_data", "duration_s": args.duration, "image_hz": args.image_hz, "odom_hz": args.odom_hz,
+    report: dict = {"qos": "reliable" if args.reliable else "sensor_data",
+                    "duration_s": args.duration, "image_hz": args.image_hz, "odom_hz": args.odom_hz,
                     "image_size": [args.width, args.height]}
     try:
         t_start = time.monotonic()
