@@ -90,6 +90,7 @@ class RetrievalConfig:
     mention_bonus: float = 0.1
     min_score: float = 0.2
     max_query_chars: int = 2000
+    max_llm_calls: int = 2
 
 
 @dataclass

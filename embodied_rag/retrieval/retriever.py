@@ -79,6 +79,7 @@ class Retriever:
         self.llm = llm
         self.config = config or memory.config.retrieval
         self._cache = _NodeCache()
+        self._calls_left = 0
 
     # -- public ---------------------------------------------------------------------------------------------
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
@@ -93,6 +94,8 @@ class Retriever:
             if len(robot_position) < 2 or not all(np.isfinite(robot_position)):
                 raise UserError("The robot position must be 2 or 3 finite numbers.")
         parsed = parse_query(clean_query(text, self.config.max_query_chars), kind)
+        # At most max_llm_calls per query (choose + answer); llm-walk is the per-level baseline and is not capped.
+        self._calls_left = 10**6 if mode == "llm-walk" else self.config.max_llm_calls
         if len(self.memory.leaves) == 0:
             ans = Answer("The memory is empty: nothing has been seen yet.", parsed.kind, found=False)
         elif parsed.kind == "explain":
@@ -170,40 +173,39 @@ class Retriever:
             visited.append(node.id)
 
     # -- LLM helpers ----------------------------------------------------------------------------------------
-    def _llm_choose(self, query: str, options: list[str]) -> tuple[int | None, int, str]:
-        """(0-based choice or -1 for none or None, calls used, degraded reason)."""
+    def _llm(self, messages: tuple[str, str], parse, max_tokens: int, reserve: int = 0) -> tuple[object, int, str]:
+        """Ask the LLM, retrying once on an invalid reply while the query's call budget allows (keeping
+        ``reserve`` calls for later steps). Returns (parsed value or None, calls used, error or "")."""
+        calls = 0
+        while calls < 2 and self._calls_left - reserve > 0:
+            calls += 1
+            self._calls_left -= 1
+            try:
+                value = parse(self.llm.complete(*messages, max_tokens=max_tokens))
+            except LLMError as exc:
+                return None, calls, f"LLM unavailable ({exc})"
+            if value is not None:
+                return value, calls, ""
+        return None, calls, "LLM reply failed validation" if calls else ""
+
+    def _llm_choose(self, query: str, options: list[str], reserve: int = 0) -> tuple[int | None, int, str]:
+        """(0-based choice, -1 for none, or None; calls used; why it degraded)."""
         if self.llm is None or len(options) <= 1:
             return None, 0, ""
         from embodied_rag.models import prompts
 
-        calls = 0
-        for _ in range(2):  # one retry on an invalid reply
-            calls += 1
-            try:
-                reply = self.llm.complete(*prompts.choose_candidate(query, options), max_tokens=8)
-            except LLMError as exc:
-                return None, calls, f"LLM unavailable ({exc}); chose by embedding score"
-            choice = prompts.parse_choice(reply, len(options))
-            if choice is not None:
-                return choice, calls, ""
-        return None, calls, "LLM reply was not a valid choice; chose by embedding score"
+        choice, calls, err = self._llm(prompts.choose_candidate(query, options),
+                                       lambda reply: prompts.parse_choice(reply, len(options)), 8, reserve)
+        return choice, calls, f"{err}; chose by embedding score" if err else ""  # type: ignore[return-value]
 
     def _llm_answer(self, parsed: ParsedQuery, evidence: list[str]) -> tuple[str | None, int, str]:
         if self.llm is None:
             return None, 0, ""
         from embodied_rag.models import prompts
 
-        calls = 0
-        for _ in range(2):
-            calls += 1
-            try:
-                reply = self.llm.complete(*prompts.write_answer(parsed.text, parsed.kind, evidence), max_tokens=96)
-            except LLMError as exc:
-                return None, calls, f"LLM unavailable ({exc}); answered extractively"
-            text = prompts.clean_answer(reply)
-            if text:
-                return text, calls, ""
-        return None, calls, "LLM reply failed validation; answered extractively"
+        text, calls, err = self._llm(prompts.write_answer(parsed.text, parsed.kind, evidence),
+                                     prompts.clean_answer, 96)
+        return text, calls, f"{err}; answered extractively" if err else ""  # type: ignore[return-value]
 
     # -- texts ----------------------------------------------------------------------------------------------
     def _kf_text(self, kf: Keyframe) -> str:
@@ -239,7 +241,7 @@ class Retriever:
             chosen = ranked[0][0]
             if mode == "beam":
                 options = [kfs[k] for k, _ in ranked[: self.config.top_k]]
-                pick, used, why = self._llm_choose(parsed.text, [self._kf_text(kf) for kf in options])
+                pick, used, why = self._llm_choose(parsed.text, [self._kf_text(kf) for kf in options], reserve=1)
                 calls += used
                 degraded = degraded or why
                 if pick is not None and pick >= 0:
