@@ -410,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rebuild", action="store_true", help="re-cluster from scratch (full rebuild)")
     f.add_argument("--resummarize", action="store_true", help="write every area's name and summary again")
     f.set_defaults(func=cmd_forest)
+    from embodied_rag.ros.player import add_play_parser
+
+    add_play_parser(sub)
     return p
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,10 @@ from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in str(exc).lower()
 
 
 class Memory:
@@ -35,6 +41,7 @@ class Memory:
         self.session: int | None = None
         self._previous: int | None = None
         self._version: tuple[int, int] = (0, 0)
+        self._broken = ""
         self._load()
 
     # -- loading --------------------------------------------------------------------------------------------
@@ -115,18 +122,28 @@ class Memory:
             raise RuntimeError("begin_session() first")
         if kf.text_embedding is None:
             raise ValueError("keyframe needs a text embedding")
+        if self._broken:
+            raise UserError(f"{self.dir} could not be written earlier ({self._broken}); reopen the memory.")
         kf.session = self.session
-        if image is not None and self.config.store.save_images:
-            kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
-                                              self.config.store.jpeg_quality)
-        self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
-        neighbours = self.graph.within(kf.pose.position, self.forest.scale(1))
-        edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
-        self.forest.insert(kf.id, neighbours)
-        with self.store.transaction():
-            self.store.insert_keyframe(kf)
-            self.store.insert_edges(edges)
-            self.store.save_forest(*self.forest.flush())
+        try:
+            if image is not None and self.config.store.save_images:
+                kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
+                                                  self.config.store.jpeg_quality)
+            self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+            neighbours = self.graph.within(kf.pose.position, self.forest.scale(1))
+            edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
+            self.forest.insert(kf.id, neighbours)
+            with self.store.transaction():
+                self.store.insert_keyframe(kf)
+                self.store.insert_edges(edges)
+                self.store.save_forest(*self.forest.flush())
+        except (OSError, sqlite3.Error) as exc:
+            # The transaction rolled back, so the store holds every earlier keyframe and nothing of this one;
+            # the copy in RAM may not match it any more, so refuse further writes until reopened.
+            reason = "the disk is full" if _is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+            self._broken = reason
+            raise UserError(f"Cannot write keyframe {kf.id} to {self.dir}: {reason}; "
+                            f"the {kf.id - 1} keyframes before it are safe.") from None
         self.keyframes[kf.id] = kf
         self.lexical.add(kf.id, kf.text())
         self._previous = kf.id
