@@ -197,10 +197,12 @@ def _parse_from(text: str | None) -> tuple[float, ...] | None:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from embodied_rag.memory.memory import Memory
+    from embodied_rag.retrieval.query import clean_query
     from embodied_rag.retrieval.retriever import Retriever
 
     config = _config(args)
     robot = _parse_from(args.from_)
+    clean_query(args.text, config.retrieval.max_query_chars)  # a bad query fails before any model loads
     with Memory(args.memory, config, writable=False) as memory:
         text, llm = _models(config, need_llm=True)
         memory.bind_text_embedder(text.name, text.dim)

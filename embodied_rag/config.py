@@ -87,6 +87,7 @@ class RetrievalConfig:
     top_k: int = 5
     exemplar_weight: float = 1.0
     nearest_margin: float = 0.08
+    choose_margin: float = 0.05
     mention_bonus: float = 0.1
     min_score: float = 0.2
     max_query_chars: int = 2000

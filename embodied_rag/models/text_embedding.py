@@ -40,6 +40,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weight-loading bar on every start is noise, not progress
 
         location = path or str(packaged_minilm_dir())
         try:
@@ -49,7 +52,7 @@ class SentenceTransformerEmbedder:
                 f"Cannot load the text embedder from '{location}' ({type(exc).__name__}); "
                 "set models.text_embedder.path to a local sentence-transformers model.") from None
         self.name = f"{name}:{Path(location).name}"
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:

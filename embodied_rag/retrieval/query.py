@@ -40,6 +40,9 @@ def clean_query(text: str, max_chars: int) -> str:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise UserError("The query is not valid UTF-8 text.") from None
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
+        # Undecodable bytes from a command line or a file arrive as lone surrogates.
+        raise UserError("The query is not valid UTF-8 text.")
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not text:

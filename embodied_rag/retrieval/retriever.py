@@ -240,7 +240,9 @@ class Retriever:
         else:
             chosen = ranked[0][0]
             if mode == "beam":
-                options = [kfs[k] for k, _ in ranked[: self.config.top_k]]
+                # The LLM settles near-ties only: a clear winner by score is not second-guessed by a small model.
+                near = best_score - self.config.choose_margin
+                options = [kfs[k] for k, sc in ranked[: self.config.top_k] if sc >= near]
                 pick, used, why = self._llm_choose(parsed.text, [self._kf_text(kf) for kf in options], reserve=1)
                 calls += used
                 degraded = degraded or why
