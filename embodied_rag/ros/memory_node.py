@@ -411,6 +411,8 @@ class MemoryNode(Node):
             "queue": len(self.queue), "committing": c["committing"], "queue_high_water": c["queue_high_water"],
             "images_waiting": len(self.waiting),
             "images": c["images"], "poses": c["poses"], "captions": c["captions"], "session": self.session,
+            # Keyframes the configured captioner could not caption (server down, slow, garbage): kept uncaptioned.
+            "caption_failures": int(getattr(self.models.captioner, "failures", 0)),
             "camera": self.image_source or "", "camera_info": int(self.camera_info is not None),
         }
         for key, n in sorted(self.skips.counts.items()):
