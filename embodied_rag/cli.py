@@ -257,44 +257,9 @@ def _print_answer(answer) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import shutil
+    from embodied_rag.demo import run_demo
 
-    from embodied_rag.example import DEMO_QUERIES, write_example
-    from embodied_rag.io.rosbag import convert_folder
-    from embodied_rag.memory.memory import Memory
-    from embodied_rag.memory.store import DB_NAME
-    from embodied_rag.retrieval.retriever import Retriever
-    from embodied_rag.viz import AskedQuery, write_html, write_png
-
-    config = _config(args)
-    out = Path(args.out)
-    example, bag, memory_dir = out / "example", out / "example_bag", out / "memory"
-    print(f"[1/4] writing a small example recording to {example}")
-    if not (example / "groundtruth.txt").exists():
-        write_example(example, n_per_room=8, image_size=(320, 240))
-    print(f"[2/4] converting it to a rosbag2 (mcap) at {bag}")
-    if not bag.exists():
-        convert_folder(example, bag, progress=True)
-    print(f"[3/4] building the memory from the bag into {memory_dir}")
-    if (memory_dir / DB_NAME).exists():
-        shutil.rmtree(memory_dir)  # the demo's own output: start fresh each run
-    text, llm = _models(config, need_llm=True)
-    _print_build(build_memory(bag, memory_dir, config, text=text))
-    print("[4/4] asking the memory")
-    asked = []
-    with Memory(memory_dir, config, writable=False) as memory:
-        retriever = Retriever(memory, text, llm)
-        for question, robot in DEMO_QUERIES:
-            where = f" (robot at {robot[0]:.0f}, {robot[1]:.0f})" if robot else ""
-            print(f"> {question}{where}")
-            answer = retriever.ask(question, robot_position=robot)
-            _print_answer(answer)
-            asked.append(AskedQuery(question + where, answer))
-        write_png(memory, out / "map.png", asked, title="embodied_rag demo")
-        write_html(memory, out / "map.html", asked, title="embodied_rag demo")
-    print(f"map: {out / 'map.html'} and {out / 'map.png'}")
-    print(f"done: try  .venv/bin/embodied-rag query {memory_dir} \"where is the sofa?\" --json")
-    return 0
+    return run_demo(Path(args.out), _config(args), seed=args.seed, rooms=args.rooms, rate=args.rate)
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
@@ -401,10 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True, metavar="FILE.png|FILE.html")
     v.set_defaults(func=cmd_viz)
 
-    d = with_config(sub.add_parser("demo", help="end-to-end example: recording → bag → memory → answers",
-                                   description="Write a small example recording, convert it to a rosbag2, build a "
-                                               "memory from the bag and ask it a few questions. Offline, no GPU."))
+    d = with_config(sub.add_parser(
+        "demo", help="end-to-end example: simulated building → rosbag2 → ROS 2 nodes → answers → map",
+        description="Render a procedural building on the CPU and record the robot's tour as a rosbag2, play it into "
+                    "memory_node, ask query_node through its service (both in their own processes, DDS on "
+                    "localhost only), print the answers and goal poses and write map.html and map.png. Offline, "
+                    "no GPU, a few minutes on 2 cores."))
     d.add_argument("--out", default="demo_out", metavar="DIR", help="output directory (default: demo_out)")
+    d.add_argument("--seed", type=int, default=0, help="building seed (default 0)")
+    d.add_argument("--rooms", type=int, default=8, help="rooms in the example building (default 8)")
+    d.add_argument("--rate", type=float, default=4.0, help="playback speed of the tour (default 4x)")
     d.set_defaults(func=cmd_demo)
 
     f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))

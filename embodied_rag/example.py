@@ -1,5 +1,5 @@
-"""A small example recording made on the spot: a walk through four rooms with posed images and the captions an
-external captioner would publish. Used by ``embodied-rag demo`` and the tests; real data comes from your robot."""
+"""A tiny recording made on the spot: a walk through four rooms with posed images and the captions an external
+captioner would publish, as a TUM-style folder. Used by the tests; the demo uses the simulator (embodied_rag.sim)."""
 
 from __future__ import annotations
 
@@ -64,13 +64,3 @@ def write_example(root: Path, n_per_room: int = 6, spacing: float = 1.0, with_im
     (root / "groundtruth.txt").write_text("\n".join(gt) + "\n")
     (root / "captions.jsonl").write_text("\n".join(caps) + "\n")
     return root
-
-
-DEMO_QUERIES = [
-    ("where can I get a drink?", None),
-    ("take me to the fridge", None),
-    ("where is the nearest sink?", (70.0, 0.0)),
-    ("what is the area around the desk like?", None),
-    ("describe the whole building", None),
-    ("when did you last see a mirror?", None),
-]

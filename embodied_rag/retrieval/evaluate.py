@@ -51,7 +51,9 @@ def load_queries(path: str | Path, dataset: str | None = None) -> list[dict[str,
     return out
 
 
-def score(retriever: Retriever, q: dict[str, Any], answer: Answer) -> tuple[bool, dict[str, Any]]:
+def score(q: dict[str, Any], answer: Answer, sources: dict[str, tuple[float, float]] | None = None
+          ) -> tuple[bool, dict[str, Any]]:
+    """Success of one answer; ``sources`` maps frame names (``targets``) to their positions in the memory."""
     if q["kind"] == "explain":
         words = [w.lower() for w in q.get("expect_any", [])]
         hit = [w for w in words if w in answer.answer.lower()]
@@ -60,11 +62,9 @@ def score(retriever: Retriever, q: dict[str, Any], answer: Answer) -> tuple[bool
         return False, {"error": "no goal"}
     gx, gy = answer.goal.position[:2]
     targets = [tuple(t[:2]) for t in q.get("target_positions", [])]
-    by_source = {kf.source: kf for kf in retriever.memory.keyframes.values()}
     for name in q.get("targets", []):
-        kf = by_source.get(name)
-        if kf is not None:
-            targets.append(kf.xy)
+        if sources and name in sources:
+            targets.append(sources[name])
     if not targets:
         return False, {"error": "targets not in this memory"}
     d = min(math.dist((gx, gy), t) for t in targets)
@@ -73,11 +73,12 @@ def score(retriever: Retriever, q: dict[str, Any], answer: Answer) -> tuple[bool
 
 def evaluate(retriever: Retriever, queries: list[dict[str, Any]], modes: list[str]) -> list[QueryResult]:
     results = []
+    sources = {kf.source: kf.xy for kf in retriever.memory.keyframes.values()}
     for mode in modes:
         for q in queries:
             kind = q["kind"] if q["kind"] in ("find", "explain", "temporal") else "auto"
             ans = retriever.ask(q["query"], kind="auto", mode=mode, robot_position=q.get("from"))
-            ok, detail = score(retriever, {**q, "kind": kind}, ans)
+            ok, detail = score({**q, "kind": kind}, ans, sources)
             detail["asked_as"] = ans.kind
             results.append(QueryResult(q["query"], q["kind"], mode, ok, ans.latency_ms, ans.llm_calls, ans.answer,
                                        detail))
