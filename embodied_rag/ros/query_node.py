@@ -43,6 +43,8 @@ QUERY_PARAMS = [
     NodeParam("pose_type", "auto", "message type on robot_pose_topic: auto, odometry, pose_stamped or "
                                    "pose_with_covariance"),
     NodeParam("robot_pose_max_age_s", 10.0, "an older robot pose is not used"),
+    NodeParam("service_queue_depth", 256, "requests that may wait for the service; DDS keeps the newest this many, "
+                                          "so a deeper backlog loses requests (their clients never get a reply)"),
     NodeParam("refresh_period_s", 1.0, "how often to look for keyframes committed by the memory node"),
     NodeParam("markers_min_period_s", 1.0, "markers are republished at most this often"),
     NodeParam("marker_level_height_m", 2.5, "height between forest levels in RViz"),
@@ -81,7 +83,11 @@ class QueryNode(Node):
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.markers_pub = self.create_publisher(MarkerArray, str(self.p["markers_topic"]), latched)
-        self.service = self.create_service(Query, str(self.p["service_name"]), self.on_query, callback_group=group)
+        # The default service QoS keeps 10 requests: with more clients waiting than that, the oldest requests were
+        # lost and their clients waited forever (test_load, 50 clients: 40 of 50 timed out).
+        requests = QoSProfile(depth=max(1, int(self.p["service_queue_depth"])), reliability=ReliabilityPolicy.RELIABLE)
+        self.service = self.create_service(Query, str(self.p["service_name"]), self.on_query, qos_profile=requests,
+                                           callback_group=group)
         self._open()
         self.create_timer(float(self.p["refresh_period_s"]), self.refresh, callback_group=group)
         self.create_timer(0.2, self.publish_markers, callback_group=group)
