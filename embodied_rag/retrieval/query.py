@@ -13,10 +13,11 @@ KINDS = ("find", "explain", "temporal")
 _TEMPORAL = re.compile(r"\bwhen\b|\blast (see|saw|seen|time)\b|\bhow long ago\b|\bwhat time\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
-    r"\bwhat kind of\b|\bwhat (is|was) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b", re.I)
+    r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
+    r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
-                     r"memory|explored|house|apartment)\b", re.I)
+                     r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"

@@ -308,10 +308,11 @@ class Retriever:
                 if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
                     return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
                                   llm_calls=calls, degraded=degraded, found=False)
-                node = self._area_of(cands.leaves[0][0])
+                ranked, _ = self._with_mentions(q, parsed.content, cands.leaves)
+                node = self._best_area(ranked)
                 # The views of this area that match the query best say what the asker is interested in.
                 inside = set(forest.leaf_ids(node))
-                matching = [self.memory.keyframes[k] for k, _ in cands.leaves if k in inside][:2]
+                matching = [self.memory.keyframes[k] for k, _ in ranked if k in inside][:2]
             parts = [node] + sorted((forest.nodes[c] for c in node.children if node.level > 1),
                                     key=lambda c: -c.n)[:3]
             evidence_texts = [self._node_text(n) for n in parts if n.summary or n.name]
@@ -332,6 +333,19 @@ class Retriever:
         calls += used
         degraded = degraded or why
         return Answer(written or text, parsed.kind, None, list(dict.fromkeys(refs)), level, calls, degraded=degraded)
+
+    def _best_area(self, ranked: list[tuple[int, float]]) -> ForestNode:
+        """The area most of the good matches fall in: a vote over the candidates' areas, weighted by score, so one
+        stray view (a bare "In a kitchen." frame grouped with the next room) does not decide the area."""
+        best = ranked[0][1]
+        votes: dict[int, float] = {}
+        for k, sc in ranked[:32]:
+            if sc < best - 0.15:
+                break
+            area = self._area_of(k)
+            # Soft votes: views near the best score count fully, weaker ones fade quickly.
+            votes[area.id] = votes.get(area.id, 0.0) + float(np.exp((sc - best) / 0.03))
+        return self.memory.forest.nodes[max(votes, key=votes.get)]
 
     def _area_of(self, kf_id: int) -> ForestNode:
         """The smallest area around a keyframe that is more than a single view."""
