@@ -92,6 +92,8 @@ class RetrievalConfig:
     min_score: float = 0.2
     max_query_chars: int = 2000
     max_llm_calls: int = 2
+    goal_standoff_m: float = 1.0
+    goal_max_advance_m: float = 3.0
 
 
 @dataclass

@@ -52,7 +52,7 @@ class _Child:
 
 def _played_topics(config: Config) -> list[str]:
     t = config.ingest.topics
-    return [t.pose, t.compressed_image, t.caption]
+    return [t.pose, t.compressed_image, t.depth, t.caption]
 
 
 def pick_queries(path: Path, n: int = 6) -> list[dict]:
@@ -76,7 +76,7 @@ def run_demo(out: Path, config: Config, seed: int = 0, rooms: int = 8, rate: flo
     if not (world / "bag").exists():
         _say("1/5", f"rendering '{building.name}' ({len(building.rooms)} rooms, {len(building.objects)} objects) "
                     f"and recording the robot's tour to {world / 'bag'}")
-        record(building, world, depth=False, progress=True)
+        record(building, world, depth=True, progress=True)
     else:
         _say("1/5", f"using the recorded tour in {world / 'bag'}")
     memory_dir = out / "memory"
@@ -87,7 +87,9 @@ def run_demo(out: Path, config: Config, seed: int = 0, rooms: int = 8, rate: flo
     params = config.to_dict()
     params["ingest"]["body_to_camera"] = {"translation": list(BODY_TO_CAMERA.position),
                                           "rotation_xyzw": list(BODY_TO_CAMERA.orientation)}
-    node_params = {**params, "memory_dir": str(memory_dir), "reliable": True, "summary_period_s": 2.0}
+    # Depth lets goals approach what the camera saw instead of stopping where it stood.
+    node_params = {**params, "memory_dir": str(memory_dir), "reliable": True, "summary_period_s": 2.0,
+                   "use_depth": True}
     params_file = out / "demo_params.yaml"
     params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": node_params}}, sort_keys=False))
 

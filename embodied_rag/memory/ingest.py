@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embodied_rag.io.frame import Frame, SkipLog
-from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.keyframe import Keyframe, view_distance
 from embodied_rag.memory.keyframe_policy import KeyframePolicy
 from embodied_rag.memory.memory import Memory
 from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
@@ -100,7 +100,7 @@ class Ingestor:
         for f, te, ie in zip(frames, text_emb, image_emb):
             kf = Keyframe(id=self.memory.next_id(), session=self.memory.session or 0, stamp_ns=f.stamp_ns,
                           pose=f.pose, caption=f.caption, name=f.name, objects=list(f.objects), source=f.source,
-                          text_embedding=te, image_embedding=ie)
+                          text_embedding=te, image_embedding=ie, view_distance=view_distance(f.depth))
             out.append(self.memory.add(kf, f.image))
         self.stats.keyframes += len(out)
         self.stats.timed("store_and_forest", t0)

@@ -22,6 +22,7 @@ class Keyframe:
     source: str = ""  # where the frame came from (file name in a recording), for evaluation and provenance
     text_embedding: np.ndarray | None = None
     image_embedding: np.ndarray | None = None
+    view_distance: float | None = None  # metres to what the camera centred on (from depth), when known
 
     @property
     def xy(self) -> tuple[float, float]:
@@ -33,3 +34,13 @@ class Keyframe:
         if self.objects:
             parts.append("Objects: " + ", ".join(self.objects) + ".")
         return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def view_distance(depth: np.ndarray | None) -> float | None:
+    """Median depth (m) of the central third of a depth image: how far away what the camera looked at was."""
+    if depth is None or depth.ndim != 2 or depth.size == 0:
+        return None
+    h, w = depth.shape
+    centre = depth[h // 3: 2 * h // 3 or h, w // 3: 2 * w // 3 or w]
+    valid = centre[np.isfinite(centre) & (centre > 0.1)]
+    return float(np.median(valid)) if valid.size >= max(4, centre.size // 10) else None

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS keyframes (
     px REAL NOT NULL, py REAL NOT NULL, pz REAL NOT NULL,
     qx REAL NOT NULL, qy REAL NOT NULL, qz REAL NOT NULL, qw REAL NOT NULL,
     name TEXT NOT NULL, caption TEXT NOT NULL, objects TEXT NOT NULL, image TEXT, source TEXT NOT NULL,
-    text_emb BLOB, image_emb BLOB, parent INTEGER);
+    text_emb BLOB, image_emb BLOB, parent INTEGER, view_distance REAL);
 CREATE TABLE IF NOT EXISTS edges (
     a INTEGER NOT NULL, b INTEGER NOT NULL, kind TEXT NOT NULL, length REAL NOT NULL, PRIMARY KEY (a, b, kind));
 CREATE TABLE IF NOT EXISTS forest_nodes (
@@ -233,9 +233,9 @@ class MemoryStore:
         p, q = kf.pose.position, kf.pose.orientation
         self.conn.execute(
             "INSERT INTO keyframes (id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image,"
-            " source, text_emb, image_emb, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+            " source, text_emb, image_emb, parent, view_distance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
             (kf.id, kf.session, kf.stamp_ns, *p, *q, kf.name, kf.caption, json.dumps(kf.objects), kf.image,
-             kf.source, to_blob(kf.text_embedding), to_blob(kf.image_embedding)))
+             kf.source, to_blob(kf.text_embedding), to_blob(kf.image_embedding), kf.view_distance))
 
     def insert_edges(self, edges: list[tuple[int, int, str, float]]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", edges)
@@ -243,11 +243,11 @@ class MemoryStore:
     def load_keyframes(self, after_id: int = 0) -> list[Keyframe]:
         rows = self.conn.execute(
             "SELECT id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image, source,"
-            " text_emb, image_emb FROM keyframes WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+            " text_emb, image_emb, view_distance FROM keyframes WHERE id > ? ORDER BY id", (after_id,)).fetchall()
         return [
             Keyframe(id=r[0], session=r[1], stamp_ns=r[2], pose=Pose((r[3], r[4], r[5]), (r[6], r[7], r[8], r[9])),
                      name=r[10], caption=r[11], objects=json.loads(r[12]), image=r[13], source=r[14],
-                     text_embedding=from_blob(r[15]), image_embedding=from_blob(r[16]))
+                     text_embedding=from_blob(r[15]), image_embedding=from_blob(r[16]), view_distance=r[17])
             for r in rows
         ]
 

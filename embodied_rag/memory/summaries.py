@@ -38,6 +38,16 @@ def first_sentence(text: str, max_chars: int = 220) -> str:
     return s if len(s) <= max_chars else s[: max_chars - 1].rsplit(" ", 1)[0] + "…"
 
 
+def leading_sentences(text: str, max_chars: int = 240) -> str:
+    """As many whole leading sentences as fit in ``max_chars`` (at least the first, shortened if need be)."""
+    out = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if out and len(out) + 1 + len(sentence) > max_chars:
+            break
+        out = f"{out} {sentence}".strip()
+    return out if len(out) <= max_chars else first_sentence(out, max_chars)
+
+
 @dataclass
 class AreaFacts:
     """What is known about an area, gathered from its keyframes and child areas."""

@@ -11,15 +11,22 @@ from embodied_rag.retrieval.answer import Goal
 
 
 def goal_for(memory: Memory, kf: Keyframe) -> Goal:
-    """Position of the keyframe; yaw of its camera heading (stored poses are optical camera frames).
+    """Position of the keyframe (moved toward what was seen when depth gave its distance); yaw of its camera
+    heading (stored poses are optical camera frames).
 
     Where the heading is unknown (a camera looking straight up or down, or places with no orientation such as
     panorama nodes) the goal faces along the direction of travel into that keyframe.
     """
     yaw = kf.pose.heading(optical=True)
+    position = kf.pose.position
     if yaw is None:
         yaw = _travel_heading(memory, kf)
-    return Goal(memory.config.frame_id, kf.pose.position, yaw_quaternion(yaw))
+    elif kf.view_distance is not None:
+        # With depth, approach what the camera centred on: stop a stand-off short of it, never beyond max advance.
+        c = memory.config.retrieval
+        step = min(max(kf.view_distance - c.goal_standoff_m, 0.0), c.goal_max_advance_m)
+        position = (position[0] + step * math.cos(yaw), position[1] + step * math.sin(yaw), position[2])
+    return Goal(memory.config.frame_id, position, yaw_quaternion(yaw))
 
 
 def _travel_heading(memory: Memory, kf: Keyframe) -> float:

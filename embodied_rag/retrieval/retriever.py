@@ -23,7 +23,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
-from embodied_rag.memory.summaries import first_sentence
+from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
 from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref
 from embodied_rag.retrieval.goal import goal_for
@@ -279,7 +279,7 @@ class Retriever:
     def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
         x, y = kf.xy
         where = f" in {area[0].name}" if area and area[0].name else ""
-        seen = first_sentence(kf.caption, 200) if kf.caption else kf.text()
+        seen = leading_sentences(kf.caption, 240) if kf.caption else kf.text()
         label = f"{kf.name}: " if kf.name else ""
         if parsed.kind == "temporal":
             when = datetime.fromtimestamp(kf.stamp_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
