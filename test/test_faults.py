@@ -263,23 +263,45 @@ class Robot:
 
 
 # -- 1a. SIGKILL of memory_node during live ingest --------------------------------------------------------------
+def last_session(memory: Path) -> int:
+    db = memory / "memory.sqlite"
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sessions").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
 def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int) -> dict:
+    """``kills`` SIGKILLs during ingest, each a random 0-3 s after the restarted node's first new commit; before
+    every fourth of them (from the second on) one more at a random moment of start-up (loading models, opening
+    the store, beginning the session)."""
     rng = random.Random(seed_for(f"memory_node x{kills}"))
     domain = domain_for(offset)
     env = ros_env(domain)
     memory = tmp_path / "memory"
     robot = Robot(domain)
-    report: dict = {"kills": 0, "counts": [], "delays": []}
+    report: dict = {"kills": 0, "startup_kills": 0, "counts": [], "delays": []}
     proc: Proc | None = None
+    args = memory_node_args(memory, "-p", "use_caption_topic:=false", "-p", "summary_period_s:=1.0")
     try:
         robot.start_stream()
         for i in range(kills):
-            before = count(memory)
+            if i % 4 == 1:
+                before = count(memory)
+                proc = Proc(args, tmp_path / f"memory_node_{i}_startup.log", env)
+                time.sleep(rng.uniform(0.5, 8.0))
+                proc.kill()
+                report["startup_kills"] += 1
+                check_store(memory, before)
+            before, session = count(memory), last_session(memory) + 1
             robot.status = {}
-            proc = Proc(memory_node_args(memory, "-p", "use_caption_topic:=false", "-p", "summary_period_s:=1.0"),
-                        tmp_path / f"memory_node_{i}.log", env)
-            session = str(i + 1)
-            assert robot.spin_until(lambda session=session: robot.status.get("session") == session, 120), \
+            proc = Proc(args, tmp_path / f"memory_node_{i}.log", env)
+            assert robot.spin_until(lambda s=str(session): robot.status.get("session") == s, 120), \
                 f"restart {i}: no status of session {session}\n{proc.text()[-3000:]}"
             # The restarted node resumes appending: keyframes of the new session are committed.
             assert robot.spin_until(lambda before=before: count(memory) > before, 60), \
@@ -298,7 +320,7 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int) -> dict:
             report["delays"].append(round(delay, 2))
             n = check_store(memory, seen)
             rows = committed(memory)
-            assert {s for k, s, _ in rows if k > before} == {i + 1}, "appended keyframes are not the new session's"
+            assert {s for k, s, _ in rows if k > before} == {session}, "appended keyframes are not the new session's"
             report["counts"].append(n)
             assert "Traceback" not in proc.text(), proc.text()[-3000:]
         robot.stop_stream()
@@ -313,9 +335,11 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int) -> dict:
     with Memory(memory, Config(), writable=True) as m:
         assert m.forest.check() == []
         assert len(m.keyframes) == report["counts"][-1]
-        assert [s["id"] for s in m.store.sessions()] == list(range(1, kills + 1))
+        ids = [s["id"] for s in m.store.sessions()]
+        assert ids == list(range(1, len(ids) + 1)) and kills <= len(ids) <= kills + report["startup_kills"]
     assert report["counts"] == sorted(report["counts"]), "the keyframe count decreased"
-    print(f"memory_node: {report['kills']} kills survived; keyframes after each kill {report['counts']}; "
+    print(f"memory_node: {report['kills']} kills during ingest and {report['startup_kills']} during start-up "
+          f"survived; keyframes after each kill {report['counts']}; "
           f"kill delays after the first new commit {report['delays']} s")
     return report
 
