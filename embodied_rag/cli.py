@@ -275,6 +275,22 @@ def cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from embodied_rag.bench import run_bench
+
+    sizes = []
+    for part in args.sizes.split(","):
+        try:
+            floors, rooms = (int(v) for v in part.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--sizes takes FLOORSxROOMS items like 1x10,3x60, got '{part}'.") from None
+        sizes.append((floors, rooms))
+    rows = run_bench(sizes, _config(args), fps=args.fps, seed=args.seed)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from embodied_rag.io.rosbag import convert_folder
 
@@ -377,6 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rooms", type=int, default=8, help="rooms in the example building (default 8)")
     d.add_argument("--rate", type=float, default=4.0, help="playback speed of the tour (default 4x)")
     d.set_defaults(func=cmd_demo)
+
+    bn = with_config(sub.add_parser(
+        "bench", help="build and query memories of simulated buildings of growing size; print a table",
+        description="For each size (floors x rooms per floor) simulate the robot's tour (labels from a coarse ray "
+                    "cast, no rendering), build a memory, answer the generated queries in every mode and score them "
+                    "against the ground truth."))
+    bn.add_argument("--sizes", default="1x10,2x40,5x50", help="FLOORSxROOMS list (default 1x10,2x40,5x50)")
+    bn.add_argument("--fps", type=float, default=4.0, help="tour frame rate (more frames, more keyframes)")
+    bn.add_argument("--seed", type=int, default=0)
+    bn.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    bn.set_defaults(func=cmd_bench)
 
     f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))
     f.add_argument("memory", metavar="MEMORY_DIR")

@@ -18,6 +18,8 @@ from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
 
+_TEXT_CACHE_MAX = 50_000  # distinct caption embeddings kept (~80 MB at 384-d)
+
 
 @dataclass
 class IngestStats:
@@ -46,6 +48,7 @@ class Ingestor:
         self.pending: list[Frame] = []
         self.stats = IngestStats()
         self._last_stamp: int | None = None
+        self._text_cache: dict[str, np.ndarray] = {}
         memory.bind_text_embedder(text_embedder.name, text_embedder.dim)
 
     def offer(self, frame: Frame) -> bool:
@@ -84,7 +87,7 @@ class Ingestor:
                 self.stats.timed("caption", t0)
         t0 = time.perf_counter()
         texts = [f.text() or "(no description)" for f in frames]
-        text_emb = self.text_embedder.embed_documents(texts)
+        text_emb = self._embed(texts)
         self.stats.timed("text_embedding", t0)
         image_emb: list[np.ndarray | None] = [None] * len(frames)
         if self.image_embedder is not None:
@@ -105,6 +108,17 @@ class Ingestor:
         self.stats.keyframes += len(out)
         self.stats.timed("store_and_forest", t0)
         return out
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts, each distinct text once: detector-style captions repeat a lot ("In a corridor. I see a
+        fire extinguisher."), and the model is the expensive part of ingest."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+        if new:
+            if len(self._text_cache) + len(new) > _TEXT_CACHE_MAX:
+                self._text_cache.clear()
+            for t, e in zip(new, self.text_embedder.embed_documents(new)):
+                self._text_cache[t] = e
+        return np.array([self._text_cache[t] for t in texts], dtype=np.float32)
 
     def finish(self) -> None:
         """Flush the queue and record this session's counters."""
