@@ -80,3 +80,13 @@ def test_rebuild_at_paper_scale_keeps_invariants():
     forest = SemanticForest(ForestConfig(), leaves)
     forest.rebuild()
     assert forest.check() == []
+
+
+def test_rebuild_splits_large_levels_spatially(monkeypatch):
+    import embodied_rag.memory.forest as forest_module
+
+    monkeypatch.setattr(forest_module, "_LINKAGE_MAX", 40)  # exercise the k-d partition on a small input
+    forest, room = build(300, rebuild=True)
+    assert forest.check() == []
+    assert len(forest.roots()) == 1
+    assert all(len({room[k - 1] for k in n.children}) == 1 for n in forest.level_nodes(1))
