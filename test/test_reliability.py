@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -196,3 +197,12 @@ def test_incremental_forest_invariants(points, max_children, seed):
     assert len(forest.roots()) == 1
     assert forest.depth <= ForestConfig().max_levels
     assert sum(n.n for n in forest.level_nodes(1)) == len(points)
+
+
+def test_no_unsafe_deserialisation_in_the_package():
+    root = Path(__file__).resolve().parents[1] / "embodied_rag"
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for bad in ("import pickle", "pickle.load", "torch.load(", "yaml.load(", "yaml.unsafe_load", "marshal.loads"):
+            assert bad not in text, f"{path.relative_to(root.parent)} uses {bad}"
+        assert not re.search(r"(?<![\w.])(eval|exec)\(", text), f"{path.relative_to(root.parent)} uses eval/exec"
