@@ -142,8 +142,11 @@ def scenario(tmp_path_factory):
         # The reference build runs beside the nodes' start-up (model loading dominates both).
         build = Proc([str(BIN / "embodied-rag"), "build", str(bag), "--out", str(built)], tmp / "build.log", env)
         procs.append(build)
+        # A replay: reliable delivery, and images may wait longer for their pose on a loaded machine (the last
+        # image has no later pose to bracket it).
         mem = Proc([str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
-                    "status_period_s:=0.5", "-p", "summary_period_s:=2.0"], tmp / "memory_node.log", env)
+                    "status_period_s:=0.5", "-p", "summary_period_s:=2.0", "-p", "reliable:=true", "-p",
+                    "pose_wait_s:=3.0"], tmp / "memory_node.log", env)
         qry = Proc([str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
                     "markers_min_period_s:=0.5", "-p", "refresh_period_s:=0.5"], tmp / "query_node.log", env)
         procs += [mem, qry]
