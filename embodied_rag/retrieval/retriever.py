@@ -47,24 +47,40 @@ class Candidates:
 
 
 class _NodeCache:
-    """Per-node matrices of child embeddings, rebuilt only for nodes that changed since they were cached."""
+    """Per-node matrices of child embeddings (and the children's exemplars stacked, with segment offsets), rebuilt
+    only for nodes that changed since they were cached; one matrix product scores all children of a node."""
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
+        self._cache: dict[int, tuple] = {}
+        self._root: tuple[tuple[int, int], int] | None = None
 
-    def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray]:
+    def root(self, forest) -> ForestNode:
+        key = (len(forest.nodes), forest._next_id)
+        if self._root is None or self._root[0] != key or self._root[1] not in forest.nodes:
+            self._root = (key, max(forest.roots(), key=lambda n: n.level).id)
+        return forest.nodes[self._root[1]]
+
+    def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         key = (node.n, len(node.children))
         hit = self._cache.get(node.id)
         if hit is not None and hit[0] == key:
-            return hit[1], hit[2]
+            return hit[1]
         ids = np.asarray(node.children, dtype=np.int64)
+        ex, offsets = np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64)
         if node.level == 1:
             leaves = memory.leaves
             emb = leaves.embeddings[[leaves.row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1))
         else:
-            emb = np.array([_node_vectors(memory.forest.nodes[int(c)]) for c in ids], dtype=np.float32)
-        self._cache[node.id] = (key, ids, emb)
-        return ids, emb
+            kids = [memory.forest.nodes[int(c)] for c in ids]
+            emb = np.array([_node_vectors(k) for k in kids], dtype=np.float32)
+            # Every area has at least one exemplar (its first keyframe); fall back to its mean otherwise.
+            rows = [k.exemplars if k.exemplars is not None and len(k.exemplars) else e[None, :]
+                    for k, e in zip(kids, emb)]
+            offsets = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype(np.int64)
+            ex = np.vstack(rows).astype(np.float32)
+        value = (ids, emb, ex, offsets)
+        self._cache[node.id] = (key, value)
+        return value
 
 
 def _node_vectors(node: ForestNode) -> np.ndarray:
@@ -123,27 +139,25 @@ class Retriever:
 
     def _beam(self, q: np.ndarray) -> Candidates:
         forest = self.memory.forest
-        beam = sorted(forest.roots(), key=lambda n: -n.level)[:1]
+        beam = [self._cache.root(forest)]
         visited: list[int] = []
         width = self.config.beam_width
+        w = self.config.exemplar_weight
         while beam and beam[0].level > 1:
             ids_all, scores_all = [], []
             for node in beam:
                 visited.append(node.id)
-                ids, emb = self._cache.children(self.memory, node)
-                s = emb @ q
-                for cid, sc in zip(ids, s):
-                    child = forest.nodes[int(cid)]
-                    if child.exemplars is not None and len(child.exemplars):
-                        sc = max(float(sc), self.config.exemplar_weight * float(np.max(child.exemplars @ q)))
-                    ids_all.append(int(cid))
-                    scores_all.append(float(sc))
-            order = np.argsort(-np.asarray(scores_all))[:width]
-            beam = [forest.nodes[ids_all[i]] for i in order]
+                ids, emb, ex, offsets = self._cache.children(self.memory, node)
+                # A child scores by the better of its mean embedding and its best exemplar.
+                ids_all.append(ids)
+                scores_all.append(np.maximum(emb @ q, w * np.maximum.reduceat(ex @ q, offsets)))
+            ids_cat, scores = np.concatenate(ids_all), np.concatenate(scores_all)
+            order = np.argsort(-scores)[:width]
+            beam = [forest.nodes[int(ids_cat[i])] for i in order]
         leaves: list[tuple[int, float]] = []
         for node in beam:
             visited.append(node.id)
-            ids, emb = self._cache.children(self.memory, node)
+            ids, emb, _, _ = self._cache.children(self.memory, node)
             leaves.extend((int(k), float(s)) for k, s in zip(ids, emb @ q))
         leaves.sort(key=lambda t: -t[1])
         return Candidates(leaves[: max(self.config.top_k, width)], visited)
@@ -151,10 +165,10 @@ class Retriever:
     def _llm_walk(self, q: np.ndarray, query: str) -> Candidates:
         """One choice per level from the root down (by the LLM when there is one, else by embedding score)."""
         forest = self.memory.forest
-        node = max(forest.roots(), key=lambda n: n.level)
+        node = self._cache.root(forest)
         visited, calls, degraded = [node.id], 0, ""
         while True:
-            ids, emb = self._cache.children(self.memory, node)
+            ids, emb, _, _ = self._cache.children(self.memory, node)
             scores = emb @ q
             order = np.argsort(-scores)[:9]
             if node.level == 1:
