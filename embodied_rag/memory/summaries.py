@@ -80,10 +80,17 @@ class PlaceTyper:
         texts = [f"a {p} with {', '.join(objs)}" for p, objs in self.places.items()]
         return self.embedder.embed_documents(texts)
 
-    def guess(self, objects: list[str]) -> str | None:
-        if not objects or not self.places:
+    def guess(self, objects: list[str], area_embedding: np.ndarray | None = None) -> str | None:
+        """The place type whose prototype is closest to what the area's keyframes say (their mean embedding, which
+        includes any scene words in the captions) and the objects seen there."""
+        if not self.places or (not objects and area_embedding is None):
             return None
-        e = self.embedder.embed_documents([f"a place with {', '.join(objects)}"])[0]
+        e = np.zeros(self._prototypes.shape[1], dtype=np.float32)
+        if objects:
+            e += self.embedder.embed_documents([f"a place with {', '.join(objects)}"])[0]
+        if area_embedding is not None and area_embedding.shape == e.shape:
+            e += area_embedding.astype(np.float32)
+        e /= max(float(np.linalg.norm(e)), 1e-12)
         sims = self._prototypes @ e
         best = int(np.argmax(sims))
         return list(self.places)[best] if sims[best] >= self.min_similarity else None
@@ -170,7 +177,7 @@ def gather_facts(memory: Memory, node: ForestNode, typer: PlaceTyper | None = No
     weight = {o: c * math.log(1.0 + total / max(df.get(o, 1), 1)) for o, c in objects.items()}
     ranked = sorted(objects, key=lambda o: (-weight[o], o))
     common = [(o, objects[o]) for o in ranked[:8] if objects[o] >= 2 or len(leaf_ids) <= 3]
-    place = typer.guess(ranked[:8]) if typer and node.level == 1 else None
+    place = typer.guess(ranked[:8], node.embedding) if typer and node.level == 1 else None
     return AreaFacts(node, len(leaf_ids), texts, child_names, common, place)
 
 
