@@ -23,6 +23,7 @@ def generate_launch_description():
     config = LaunchConfiguration("config")
     use_sim_time = LaunchConfiguration("use_sim_time")
     one_process = LaunchConfiguration("one_process")
+    sigterm_timeout = LaunchConfiguration("sigterm_timeout")
 
     args = [
         DeclareLaunchArgument("memory_dir", default_value=os.path.join(os.path.expanduser("~"), ".ros",
@@ -33,6 +34,9 @@ def generate_launch_description():
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (bag replay)."),
         DeclareLaunchArgument("one_process", default_value="false",
                               description="Run both nodes in one process (embodied_rag_node)."),
+        DeclareLaunchArgument("sigterm_timeout", default_value="20",
+                              description="Seconds a node may take to stop after Ctrl-C before SIGTERM (the memory "
+                                          "node commits its queued keyframes on shutdown)."),
         DeclareLaunchArgument("image_topic", default_value="/camera/image_raw",
                               description="sensor_msgs/Image topic of the camera."),
         DeclareLaunchArgument("compressed_image_topic", default_value="/camera/image_raw/compressed",
@@ -61,11 +65,14 @@ def generate_launch_description():
 
     separate = [
         Node(package="embodied_rag", executable="memory_node", name="memory_node", output="screen",
-             parameters=parameters, remappings=remappings, condition=UnlessCondition(one_process)),
+             parameters=parameters, remappings=remappings, sigterm_timeout=sigterm_timeout,
+             condition=UnlessCondition(one_process)),
         Node(package="embodied_rag", executable="query_node", name="query_node", output="screen",
-             parameters=parameters, remappings=remappings, condition=UnlessCondition(one_process)),
+             parameters=parameters, remappings=remappings, sigterm_timeout=sigterm_timeout,
+             condition=UnlessCondition(one_process)),
     ]
     combined = Node(package="embodied_rag", executable="embodied_rag_node", output="screen",
-                    parameters=parameters, remappings=remappings, condition=IfCondition(one_process))
+                    parameters=parameters, remappings=remappings, sigterm_timeout=sigterm_timeout,
+                    condition=IfCondition(one_process))
 
     return LaunchDescription(args + separate + [combined])
