@@ -207,3 +207,13 @@ def test_no_unsafe_deserialisation_in_the_package():
         for bad in ("import pickle", "pickle.load", "torch.load(", "yaml.load(", "yaml.unsafe_load", "marshal.loads"):
             assert bad not in text, f"{path.relative_to(root.parent)} uses {bad}"
         assert not re.search(r"(?<![\w.])(eval|exec)\(", text), f"{path.relative_to(root.parent)} uses eval/exec"
+
+
+def test_instruction_like_sentences_are_left_out_of_answers():
+    from embodied_rag.memory.sanitize import OMITTED, strip_instructions
+
+    text = "A kitchen with a fridge. " + INJECTION + " A kettle on the counter."
+    out = strip_instructions(text)
+    assert out.startswith("A kitchen with a fridge.") and out.endswith("A kettle on the counter.")
+    assert OMITTED in out and "IGNORE" not in out and "OPENAI_API_KEY" not in out
+    assert strip_instructions("A sofa and a rug.") == "A sofa and a rug."

@@ -19,6 +19,7 @@ import yaml
 
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.models.protocols import TextEmbedder
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def extractive_summary(f: AreaFacts) -> tuple[str, str]:
         if top:
             parts.append(f"Notable things: {', '.join(top)}.")
         for t in f.central_texts[:1]:
-            parts.append(first_sentence(t))
+            parts.append(first_sentence(strip_instructions(t)))
         return name[:80], " ".join(parts)
     if f.place_type and top:
         name = f"{f.place_type} ({', '.join(top[:2])})"
@@ -132,7 +133,7 @@ def extractive_summary(f: AreaFacts) -> tuple[str, str]:
     parts = [f"{kind} seen in {f.views} view{'s' if f.views != 1 else ''}"
              + (f", with {', '.join(top)}." if top else ".")]
     for t in f.central_texts[:3]:
-        s = first_sentence(t)
+        s = first_sentence(strip_instructions(t))
         s = s if s.endswith((".", "!", "?", "…")) else s + "."
         if s and s not in parts and len(parts) < 3:
             parts.append(s)

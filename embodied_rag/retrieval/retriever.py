@@ -23,6 +23,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
 from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref
@@ -225,7 +226,8 @@ class Retriever:
     def _kf_text(self, kf: Keyframe) -> str:
         area = self.memory.forest.ancestors(kf.id)
         where = f" (in {area[0].name})" if area and area[0].name else ""
-        return (kf.name + ": " if kf.name else "") + first_sentence(kf.caption or kf.text(), 200) + where
+        return (kf.name + ": " if kf.name else "") + first_sentence(strip_instructions(kf.caption or kf.text()),
+                                                                     200) + where
 
     def _node_text(self, node: ForestNode) -> str:
         return f"{node.name}: {first_sentence(node.summary, 200)}" if node.name else first_sentence(node.summary)
@@ -293,7 +295,7 @@ class Retriever:
     def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
         x, y = kf.xy
         where = f" in {area[0].name}" if area and area[0].name else ""
-        seen = leading_sentences(kf.caption, 240) if kf.caption else kf.text()
+        seen = leading_sentences(strip_instructions(kf.caption), 240) if kf.caption else kf.text()
         label = f"{kf.name}: " if kf.name else ""
         if parsed.kind == "temporal":
             when = datetime.fromtimestamp(kf.stamp_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -340,7 +342,8 @@ class Retriever:
             if not parsed.global_scope and matching:
                 evidence_texts = [self._kf_text(kf) for kf in matching] + evidence_texts
                 refs = [kf_ref(kf.id) for kf in matching] + refs
-                views = list(dict.fromkeys(first_sentence(kf.caption or kf.text()) for kf in matching))
+                views = list(dict.fromkeys(first_sentence(strip_instructions(kf.caption or kf.text()))
+                                           for kf in matching))
                 text += " Closest views: " + " ".join(views)
             level = node.level
         written, used, why = self._llm_answer(parsed, evidence_texts)
