@@ -46,7 +46,15 @@ def run_clients(domain: int, clients: int, duration: float, out: Path) -> None:
     node = rclpy.create_node("load_clients", context=ctx)
     executor = MultiThreadedExecutor(num_threads=4, context=ctx)
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinning = threading.Event()
+    spinning.set()
+
+    def spin() -> None:
+        # Our own loop, stopped before the executor is shut down (shutting it down under spin() can abort).
+        while spinning.is_set():
+            executor.spin_once(timeout_sec=0.1)
+
+    spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     clis = [node.create_client(Query, "/embodied_rag/query") for _ in range(clients)]
     ready = all(c.wait_for_service(timeout_sec=60) for c in clis)
@@ -89,6 +97,8 @@ def run_clients(domain: int, clients: int, duration: float, out: Path) -> None:
               "latency_ms": [v for r in results for v in r["latency_ms"]],
               "stuck_threads": sum(t.is_alive() for t in threads)}
     out.write_text(json.dumps(report))
+    spinning.clear()
+    spinner.join(10)
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=ctx)
