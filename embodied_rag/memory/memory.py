@@ -74,11 +74,17 @@ class Memory:
             return False
         self._version = version
         last = max(self.keyframes, default=0)
-        new = self.store.load_keyframes(after_id=last)
+        # One read transaction: keyframes, edges and forest from the same snapshot of the writer's commits.
+        self.store.conn.execute("BEGIN")
+        try:
+            new = self.store.load_keyframes(after_id=last)
+            edges = self.store.load_edges(after_id=last)
+            rows, parents = self.store.load_forest()
+        finally:
+            self.store.conn.execute("COMMIT")
         self._add_loaded(new)
-        for a, b, kind, length in self.store.load_edges(after_id=last):
+        for a, b, kind, length in edges:
             self.graph.add_edge(a, b, kind, length)
-        rows, parents = self.store.load_forest()
         self.forest.load(rows, parents)
         return True
 

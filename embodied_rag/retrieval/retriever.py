@@ -198,6 +198,7 @@ class Retriever:
             try:
                 value = parse(self.llm.complete(*messages, max_tokens=max_tokens))
             except LLMError as exc:
+                self._calls_left = 0  # a server that is down or slow now will be so for the next call too
                 return None, calls, f"LLM unavailable ({exc})"
             if value is not None:
                 return value, calls, ""
@@ -339,6 +340,11 @@ class Retriever:
                 refs += [kf_ref(kf.id) for kf in kfs]
             text = " ".join([f"{node.name}." if node.name else "", node.summary] +
                             [self._node_text(n).rstrip(".") + "." for n in parts[1:] if n.name]).strip()
+            if not text:
+                # Areas not summarised yet (a live memory): say what their views show.
+                kfs = [self.memory.keyframes[k] for k in forest.leaf_ids(node)[:3]]
+                text = " ".join(dict.fromkeys(first_sentence(strip_instructions(kf.caption or kf.text()))
+                                              for kf in kfs if kf.text()))
             if not parsed.global_scope and matching:
                 evidence_texts = [self._kf_text(kf) for kf in matching] + evidence_texts
                 refs = [kf_ref(kf.id) for kf in matching] + refs

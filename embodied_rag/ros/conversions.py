@@ -118,6 +118,7 @@ def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> A
     response.llm_calls = int(answer.llm_calls)
     response.latency_ms = float(answer.latency_ms)
     response.error_message = ""
+    response.degraded = answer.degraded
     return response
 
 
