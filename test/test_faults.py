@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_helpers import Proc, ros_env
+from ros_helpers import domain_for as _domain_for
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -38,55 +40,14 @@ KILLS_SHORT, KILLS_LONG = 3, 20
 
 
 def domain_for(offset: int) -> int:
-    # Distinct per test and per pytest process; offsets 40+ keep clear of the other ROS test modules.
-    return 1 + (os.getpid() * 11 + (40 + offset) * 37) % 200
-
-
-def ros_env(domain: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("OPENAI_API_KEY", None)
-    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID=str(domain), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
-    return env
+    # Offsets 40+ keep clear of the other ROS test modules.
+    return _domain_for(40 + offset)
 
 
 def seed_for(name: str) -> int:
     seed = int(os.environ.get("FAULTS_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
     print(f"{name}: seed {seed} (replay with FAULTS_SEED={seed})")
     return seed
-
-
-class Proc:
-    """A child process with its output in a file; the test that starts one always stops it."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
-        self.log = log
-        self.fh = open(log, "w")  # noqa: SIM115 - closed in stop()/kill()
-        self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.p.poll() is None:
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(10)
-        self.fh.close()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-        self.fh.close()
-        return self.p.returncode
 
 
 def memory_node_args(memory: Path, *extra: str) -> list[str]:

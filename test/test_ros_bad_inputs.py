@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_helpers import ros_env
 
 pytestmark = pytest.mark.ros
 
@@ -21,13 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
-
-
-def ros_env(domain: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID=str(domain), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
-    return env
 
 
 def start_node(memory: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, object]:

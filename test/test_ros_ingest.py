@@ -4,56 +4,19 @@ independent subscriber. One scenario (module fixture) runs once and the tests ch
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import dataset
+from ros_helpers import Proc, domain_for, ros_env
 
 pytestmark = pytest.mark.ros
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RATE = 8.0  # coex_lobby spans 128 s of bag time: 16 s at this rate
-
-
-def ros_env(domain: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID=str(domain), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
-    return env
-
-
-def domain_for(offset: int) -> int:
-    # Distinct per test and per pytest process (other runs may share the machine); Fast DDS allows 0..232.
-    return 1 + (os.getpid() * 11 + offset * 37) % 200
-
-
-class Proc:
-    """A child process with its output in a file; always stopped (SIGINT, then kill) by the test that made it."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
-        self.log = log
-        self.fh = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 20.0) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-        self.fh.close()
-        return self.p.returncode
 
 
 def play_command(bag: Path) -> list[str]:

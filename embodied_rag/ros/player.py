@@ -65,6 +65,7 @@ def play(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[st
          delay: float = 0.0, wait_for_subscribers: float = 0.0, clock_hz: float = 40.0, node: Any = None) -> int:
     """Play a bag; returns the number of messages published. Uses ``node`` or creates its own (rclpy must be
     initialised by the caller)."""
+    from rclpy.duration import Duration
     from rosbags.rosbag2 import Reader
     from rosgraph_msgs.msg import Clock
 
@@ -116,6 +117,9 @@ def play(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[st
             if not loop:
                 break
             log.info("looping")
+        # Reliable subscribers must get the last messages before the publishers go away with the node.
+        for pub in by_topic.values():
+            pub.wait_for_all_acked(Duration(seconds=5.0))
         return sent
     finally:
         reader.close()

@@ -1,0 +1,56 @@
+"""What the ROS tests share: an environment that keeps DDS on this machine, a per-run domain id, child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def domain_for(offset: int) -> int:
+    """A ROS_DOMAIN_ID distinct per test (offset) and per pytest process; Fast DDS allows 0..232."""
+    return 1 + (os.getpid() * 11 + offset * 37) % 200
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPENAI_API_KEY", None)
+    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID=str(domain), HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
+    return env
+
+
+class Proc:
+    """A child process with its output in a file; the test that starts one always stops it."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
+        self.log = log
+        self.fh = open(log, "w")  # noqa: SIM115 - closed in stop()/kill()
+        self.p = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+
+    @property
+    def pid(self) -> int:
+        return self.p.pid
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            os.kill(self.p.pid, signal.SIGKILL)
+        self.p.wait(10)
+        self.fh.close()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        self.fh.close()
+        return self.p.returncode
