@@ -24,8 +24,9 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.pose import Pose
 
 SCHEMA_VERSION = 2
-# Upgrades from older schema versions, applied in order when a store is opened for writing.
-_MIGRATIONS = {1: "ALTER TABLE keyframes ADD COLUMN view_distance REAL"}
+# Upgrades from older schema versions, applied in order when a store is opened for writing:
+# version -> (table, column, type) added.
+_MIGRATIONS = {1: ("keyframes", "view_distance", "REAL")}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -153,7 +154,9 @@ class MemoryStore:
         elif int(row[0]) < SCHEMA_VERSION and self.writable:
             with self.transaction():
                 for version in range(int(row[0]), SCHEMA_VERSION):
-                    self.conn.execute(_MIGRATIONS[version])
+                    table, column, kind = _MIGRATIONS[version]
+                    if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         elif int(row[0]) < SCHEMA_VERSION:
             raise UserError(f"{self.dir} has the older store schema {row[0]}; open it once for writing (e.g. "

@@ -235,13 +235,10 @@ class Retriever:
 
     # -- find / temporal ------------------------------------------------------------------------------------
     def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
-        q = self.embedder.embed_query(parsed.text)
-        cands = self.search(q, mode, parsed.text)
+        cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
         calls, degraded = cands.llm_calls, cands.degraded
-        if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
-            return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
-                          llm_calls=calls, degraded=degraded, found=False)
-        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves)
+        if not ranked:
+            return self._nothing(parsed, cands)
         best_score = ranked[0][1]
         margin = self.config.nearest_margin * (2.0 if parsed.nearest else 1.0)
         close = [(k, s) for k, s in ranked if s >= best_score - margin]
@@ -277,6 +274,21 @@ class Retriever:
         if degraded:
             log.info("degraded answer: %s", degraded)
         return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded)
+
+    def _matches(self, parsed: ParsedQuery, mode: str, embed_text: str
+                 ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
+        """Search for ``embed_text``; ranked matches with mentions (empty when nothing is good enough)."""
+        q = self.embedder.embed_query(embed_text)
+        cands = self.search(q, mode, parsed.text)
+        if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
+            return cands, [], set()
+        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves)
+        return cands, ranked, phrase
+
+    @staticmethod
+    def _nothing(parsed: ParsedQuery, cands: Candidates) -> Answer:
+        return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
+                      llm_calls=cands.llm_calls, degraded=cands.degraded, found=False)
 
     def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]]
                        ) -> tuple[list[tuple[int, float]], set[int]]:
@@ -317,15 +329,12 @@ class Retriever:
             text, level = " ".join(evidence_texts[:3]), 0
         else:
             if parsed.global_scope:
-                node = max(forest.roots(), key=lambda n: n.level)
+                node = self._cache.root(forest)
             else:
-                q = self.embedder.embed_query(parsed.content)
-                cands = self.search(q, mode, parsed.text)
+                cands, ranked, _ = self._matches(parsed, mode, parsed.content)
                 calls, degraded = cands.llm_calls, cands.degraded
-                if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
-                    return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
-                                  llm_calls=calls, degraded=degraded, found=False)
-                ranked, _ = self._with_mentions(q, parsed.content, cands.leaves)
+                if not ranked:
+                    return self._nothing(parsed, cands)
                 node = self._best_area(ranked)
                 # The views of this area that match the query best say what the asker is interested in.
                 inside = set(forest.leaf_ids(node))
