@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,3 +55,41 @@ class Proc:
                 self.p.wait(5)
         self.fh.close()
         return self.p.returncode
+
+
+class RosTestClient:
+    """The test's own node in this process, on its own context and domain: the /diagnostics status of the
+    embodied_rag nodes, a client of the query service, and spinning until a condition holds."""
+
+    def __init__(self, domain: int, name: str):
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        from embodied_rag_msgs.srv import Query
+
+        self.rclpy, self.Query = rclpy, Query
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.ctx)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
+        self.executor.add_node(self.node)
+        self.status: dict[str, str] = {}
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_status, 10)
+        self.cli = self.node.create_client(Query, "/embodied_rag/query")
+
+    def _on_status(self, msg) -> None:
+        for st in msg.status:
+            if st.name.startswith("embodied_rag"):
+                self.status = {kv.key: kv.value for kv in st.values}
+
+    def spin_until(self, cond, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return bool(cond())
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.ctx)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import Proc
+from ros_helpers import Proc, RosTestClient
 from ros_helpers import domain_for as _domain_for
 from ros_helpers import ros_env as _ros_env
 
@@ -109,32 +109,21 @@ def check_store(memory: Path, at_least: int) -> int:
     return n
 
 
-class Robot:
+class Robot(RosTestClient):
     """Camera + odometry publisher (a 30 Hz stream on a thread, or single frames), status subscriber and service
     client, in the test process."""
 
     def __init__(self, domain: int, width: int = 160, height: int = 120):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
         from nav_msgs.msg import Odometry
         from sensor_msgs.msg import Image
 
         from embodied_rag_msgs.msg import Caption
-        from embodied_rag_msgs.srv import Query
 
-        self.rclpy = rclpy
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
-        self.node = rclpy.create_node("fault_robot", context=self.ctx)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
+        super().__init__(domain, "fault_robot")
         self.image_pub = self.node.create_publisher(Image, "/camera/image_raw", 10)
         self.odom_pub = self.node.create_publisher(Odometry, "/odom", 50)
         self.caption_pub = self.node.create_publisher(Caption, "/embodied_rag/caption", 10)
-        self.status: dict[str, str] = {}
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_status, 10)
-        self.cli = self.node.create_client(Query, "/embodied_rag/query")
-        self.Query, self.Image, self.Odometry, self.Caption = Query, Image, Odometry, Caption
+        self.Image, self.Odometry, self.Caption = Image, Odometry, Caption
         rng = np.random.default_rng(0)
         self.images = []
         for _ in range(8):
@@ -145,19 +134,6 @@ class Robot:
         self.sent = {"images": 0, "odom": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def _on_status(self, msg) -> None:
-        for st in msg.status:
-            if st.name.startswith("embodied_rag"):
-                self.status = {kv.key: kv.value for kv in st.values}
-
-    def spin_until(self, cond, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return bool(cond())
 
     def wait(self, seconds: float) -> None:
         self.spin_until(lambda: False, seconds)
@@ -226,8 +202,7 @@ class Robot:
 
     def close(self) -> None:
         self.stop_stream()
-        self.node.destroy_node()
-        self.rclpy.shutdown(context=self.ctx)
+        super().close()
 
 
 # -- 1a. SIGKILL of memory_node during live ingest --------------------------------------------------------------

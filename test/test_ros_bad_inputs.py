@@ -9,12 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import ros_env
+from ros_helpers import RosTestClient, ros_env
 
 pytestmark = pytest.mark.ros
 
@@ -44,44 +43,20 @@ def stop(proc: subprocess.Popen, fh, timeout: float = 20.0) -> int:
     return proc.returncode
 
 
-class Robot:
+class Robot(RosTestClient):
     """Publishes camera and odometry like a robot would, and calls the service."""
 
     def __init__(self, domain: int):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
         from nav_msgs.msg import Odometry
         from sensor_msgs.msg import Image
 
         from embodied_rag_msgs.msg import Caption
-        from embodied_rag_msgs.srv import Query
 
-        self.rclpy = rclpy
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
-        self.node = rclpy.create_node("test_robot", context=self.ctx)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
+        super().__init__(domain, "test_robot")
         self.image_pub = self.node.create_publisher(Image, "/camera/image_raw", 10)
         self.odom_pub = self.node.create_publisher(Odometry, "/odom", 50)
         self.caption_pub = self.node.create_publisher(Caption, "/embodied_rag/caption", 10)
-        self.status: dict[str, str] = {}
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_status, 10)
-        self.cli = self.node.create_client(Query, "/embodied_rag/query")
-        self.Query, self.Image, self.Odometry = Query, Image, Odometry
-
-    def _on_status(self, msg) -> None:
-        for st in msg.status:
-            if st.name.startswith("embodied_rag"):
-                self.status = {kv.key: kv.value for kv in st.values}
-
-    def spin_until(self, cond, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return bool(cond())
+        self.Image, self.Odometry = Image, Odometry
 
     def ready(self, timeout: float) -> bool:
         return self.spin_until(lambda: self.cli.service_is_ready() and self.image_pub.get_subscription_count() > 0
@@ -114,10 +89,6 @@ class Robot:
         fut = self.cli.call_async(self.Query.Request(query=text, **fields))
         assert self.spin_until(fut.done, timeout), f"no reply to {text[:40]!r}"
         return fut.result()
-
-    def close(self) -> None:
-        self.node.destroy_node()
-        self.rclpy.shutdown(context=self.ctx)
 
 
 def test_bad_inputs_are_reported_and_the_node_keeps_running(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import dataset
-from ros_helpers import Proc, domain_for, ros_env
+from ros_helpers import Proc, RosTestClient, domain_for, ros_env
 
 pytestmark = pytest.mark.ros
 
@@ -30,60 +30,30 @@ def play_command(bag: Path) -> list[str]:
     return base + [str(bag), "--rate", str(RATE), "--wait-for-subscribers", "60", "--delay", "1.0"]
 
 
-class Client:
+class Client(RosTestClient):
     """The independent process's side: service client and subscribers in the test process."""
 
     def __init__(self, domain: int):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from visualization_msgs.msg import MarkerArray
 
-        from embodied_rag_msgs.srv import Query
-
-        self.rclpy = rclpy
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
-        self.node = rclpy.create_node("test_client", context=self.ctx)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
-        self.status: dict[str, str] = {}
+        super().__init__(domain, "test_client")
         self.goals: list = []
         self.markers = None
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_status, 10)
         self.node.create_subscription(PoseStamped, "/goal_pose", self.goals.append, 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(MarkerArray, "/embodied_rag/markers", self._on_markers, latched)
-        self.cli = self.node.create_client(Query, "/embodied_rag/query")
-        self.Query = Query
-
-    def _on_status(self, msg) -> None:
-        for st in msg.status:
-            if st.name.startswith("embodied_rag"):
-                self.status = {kv.key: kv.value for kv in st.values}
 
     def _on_markers(self, msg) -> None:
         self.markers = msg
-
-    def spin_until(self, cond, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return bool(cond())
 
     def ask(self, text: str, navigate: bool = False, timeout: float = 20.0, **fields):
         req = self.Query.Request(query=text, navigate=navigate, **fields)
         fut = self.cli.call_async(req)
         assert self.spin_until(fut.done, timeout), f"no reply to {text[:40]!r} within {timeout} s"
         return fut.result()
-
-    def close(self) -> None:
-        self.node.destroy_node()
-        self.rclpy.shutdown(context=self.ctx)
 
 
 @pytest.fixture(scope="module")
