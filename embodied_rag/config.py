@@ -81,6 +81,15 @@ class ForestConfig:
 
 
 @dataclass
+class ObjectsConfig:
+    enabled: bool = True
+    min_observations: int = 2
+    gate_m: float = 1.0
+    max_depth_m: float = 10.0
+    floor_gap_m: float = 1.2
+
+
+@dataclass
 class RetrievalConfig:
     mode: str = "beam"
     beam_width: int = 8
@@ -94,6 +103,7 @@ class RetrievalConfig:
     max_llm_calls: int = 2
     goal_standoff_m: float = 1.0
     goal_max_advance_m: float = 3.0
+    object_min_score: float = 0.5
 
 
 @dataclass
@@ -128,6 +138,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     forest: ForestConfig = field(default_factory=ForestConfig)
+    objects: ObjectsConfig = field(default_factory=ObjectsConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
 

@@ -19,13 +19,17 @@ from embodied_rag.io.images import encode_jpeg
 from embodied_rag.io.rosbag import (
     CAPTION_MSGDEF,
     CAPTION_TYPE,
+    DETECTION_MSGDEF,
+    DETECTION_TYPE,
     STORAGES,
     RosbagRecording,
     convert_folder,
+    detection_msgs,
     typestore,
     write_bag,
 )
 from embodied_rag.io.tum import TumFolder
+from embodied_rag.memory.detection import Detection
 from embodied_rag.memory.pose import Pose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,8 +111,9 @@ class Bag:
         self.put(topic, self.t["sensor_msgs/msg/CompressedImage"](
             header=self.header(stamp, "camera"), format="jpeg", data=np.frombuffer(data, dtype=np.uint8)), bag_ns)
 
-    def caption(self, stamp, text, objects=(), topic=TOPICS.caption):
-        self.put(topic, self.t[CAPTION_TYPE](header=self.header(stamp, "camera"), text=text, objects=list(objects)))
+    def caption(self, stamp, text, objects=(), topic=TOPICS.caption, detections=()):
+        self.put(topic, self.t[CAPTION_TYPE](header=self.header(stamp, "camera"), text=text, objects=list(objects),
+                                             detections=detection_msgs(self.store, detections)))
 
 
 def rgb(h=4, w=6, seed=0) -> np.ndarray:
@@ -136,10 +141,13 @@ def yaw_q(deg: float) -> tuple[float, ...]:
 
 
 def test_caption_msgdef_matches_interface_package():
-    msg_file = (REPO / "embodied_rag_msgs" / "msg" / "Caption.msg").read_text()
-    assert get_types_from_msg(CAPTION_MSGDEF, CAPTION_TYPE) == get_types_from_msg(msg_file, CAPTION_TYPE)
+    msg_dir = REPO / "embodied_rag_msgs" / "msg"
+    caption, detection = (msg_dir / "Caption.msg").read_text(), (msg_dir / "Detection.msg").read_text()
+    assert get_types_from_msg(CAPTION_MSGDEF, CAPTION_TYPE) == get_types_from_msg(caption, CAPTION_TYPE)
+    assert get_types_from_msg(DETECTION_MSGDEF, DETECTION_TYPE) == get_types_from_msg(detection, DETECTION_TYPE)
     ref = get_typestore(Stores.ROS2_JAZZY)
-    ref.register(get_types_from_msg(msg_file, CAPTION_TYPE))
+    ref.register(get_types_from_msg(detection, DETECTION_TYPE))
+    ref.register(get_types_from_msg(caption, CAPTION_TYPE))
     assert typestore().hash_rihs01(CAPTION_TYPE) == ref.hash_rihs01(CAPTION_TYPE)
 
 
@@ -415,6 +423,45 @@ def test_captions_pair_by_nearest_stamp_within_gap(tmp_path):
     assert skips.counts["skipped:empty_caption"] == 1
 
 
+def test_detections_and_camera_info_travel_with_frames(tmp_path):
+    chair = Detection("chair", (1.0, 2.0, 30.0, 40.0), 0.75, {"colour": "red"})  # float32-exact score
+    with Bag(tmp_path / "bag") as bag:
+        bag.odom(T0, (0, 0, 0))
+        bag.odom(T0 + 5 * S, (0, 0, 0))
+        for s in (1, 2, 3):
+            bag.image(T0 + s * S, rgb(48, 64).tobytes(), h=48, w=64)
+        info = bag.t["sensor_msgs/msg/CameraInfo"]
+        for s, f in ((0, 50.0), (3, 60.0)):
+            bag.put(TOPICS.camera_info, info(
+                header=bag.header(T0 + s * S, "camera"), height=48, width=64, distortion_model="plumb_bob",
+                d=np.zeros(5), k=np.array([f, 0, 32, 0, f, 24, 0, 0, 1.0]), r=np.eye(3).ravel(), p=np.zeros(12),
+                binning_x=0, binning_y=0, roi=bag.t["sensor_msgs/msg/RegionOfInterest"](
+                    x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)))
+        bag.caption(T0 + S, "", [], detections=[chair])  # boxes only: still a caption
+        bag.caption(T0 + 2 * S, "a sofa", ["sofa"])
+    frames, skips = read(tmp_path / "bag", IngestConfig(max_pose_gap_s=30.0))
+    assert [f.detections for f in frames] == [[chair], [], []]
+    assert frames[0].detections[0].colour == "red" and frames[0].detections[0].score == 0.75
+    # Each image takes the camera info nearest in time.
+    assert [f.camera.fx for f in frames] == [50.0, 60.0, 60.0]
+    assert frames[0].camera.cx == 32 and skips.skipped == 0
+
+
+def test_captions_recorded_before_detections_existed_still_read(tmp_path):
+    """Bags recorded with the older Caption (text and objects only) keep their captions."""
+    old = get_typestore(Stores.ROS2_JAZZY)
+    old.register(get_types_from_msg("std_msgs/Header header\nstring text\nstring[] objects\n", CAPTION_TYPE))
+    with Bag(tmp_path / "bag") as bag:
+        bag.odom(T0, (0, 0, 0))
+        bag.odom(T0 + 5 * S, (0, 0, 0))
+        bag.image(T0 + S, rgb().tobytes())
+        msg = old.types[CAPTION_TYPE](header=bag.header(T0 + S, "camera"), text="an old caption", objects=["lamp"])
+        bag.raw(TOPICS.caption, CAPTION_TYPE, old.serialize_cdr(msg, CAPTION_TYPE), T0 + S)
+    frames, skips = read(tmp_path / "bag", IngestConfig(max_pose_gap_s=30.0))
+    assert [(f.caption, f.objects, f.detections) for f in frames] == [("an old caption", ["lamp"], [])]
+    assert skips.skipped == 0
+
+
 # -- topics and whole-bag errors --------------------------------------------------------------------------------
 
 
@@ -426,7 +473,7 @@ def test_unconfigured_topics_are_used_when_unambiguous(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="embodied_rag.io.rosbag"):
         rec = RosbagRecording(tmp_path / "bag")
     assert rec.topics == {"image": "/front/image/compressed", "depth": None, "pose": "/robot/pose",
-                          "caption": "/captioner/out"}
+                          "caption": "/captioner/out", "camera_info": None}
     assert "using /front/image/compressed as the image topic" in caplog.text
     (f,) = list(rec)
     assert f.caption == "hello" and f.pose.position == (1.0, 2.0, 3.0)

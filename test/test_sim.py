@@ -101,7 +101,9 @@ def test_tour_without_rendering_rides_the_elevator():
     b = generate_building(2, 2, 6)
     tour = robot_tour(b, render=False)
     frames = list(tour)
-    assert all(f.image is None and f.depth is None for f in frames)
+    # No colour, but a coarse depth image and detections for the object layer.
+    assert all(f.image is None and f.depth is not None and f.depth.shape == (48, 64) for f in frames)
+    assert all(f.camera is not None and f.camera.width == 64 for f in frames)
     assert {round(bp.z, 3) for bp in tour.base_poses} == {0.0, 3.2}
     assert {bp.room for bp in tour.base_poses} >= {r.id for r in b.rooms}
     seen_labels = {b.objects[i].cls for i in tour.seen}
@@ -144,7 +146,7 @@ def test_recorded_bag_round_trips(tmp_path):
     gt = json.loads(paths["ground_truth"].read_text())
     rec = RosbagRecording(paths["bag"], ingest_config())
     assert rec.topics == {"image": "/camera/image_raw/compressed", "depth": "/camera/depth/image_raw",
-                          "pose": "/odom", "caption": "/embodied_rag/caption"}
+                          "pose": "/odom", "caption": "/embodied_rag/caption", "camera_info": "/camera/camera_info"}
     frames = list(rec)
     assert len(frames) == gt["tour"]["frames"] == len(gt["frames"]) > 20
     for f, g in zip(frames, gt["frames"]):
@@ -154,6 +156,10 @@ def test_recorded_bag_round_trips(tmp_path):
         assert min(np.abs(q - qg).max(), np.abs(q + qg).max()) < 1e-4
         assert sorted(f.objects) == sorted({b.objects[i].cls for i in g["objects"]})
         assert f.image.shape == (60, 80, 3) and f.depth.shape == (60, 80)
+        # The detector's boxes and the camera model travel with the frame.
+        assert sorted({d.label for d in f.detections}) == sorted(f.objects)
+        assert all(0 <= d.box[0] < d.box[2] <= 80 and 0 <= d.box[1] < d.box[3] <= 60 for d in f.detections)
+        assert f.camera is not None and (f.camera.width, f.camera.height) == (80, 60)
     assert gt["body_to_camera"] == {"translation": [0.1, 0.0, 1.2], "rotation_xyzw": [-0.5, 0.5, -0.5, 0.5]}
     queries = load_queries(paths["queries"])
     assert queries and all(q["dataset"] == b.name for q in queries)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embodied_rag.memory.detection import CameraModel, Detection
 from embodied_rag.memory.pose import Pose
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ class Frame:
     objects: list[str] = field(default_factory=list)
     source: str = ""
     depth: np.ndarray | None = None  # metres, float32
+    detections: list[Detection] = field(default_factory=list)  # boxes in the image's pixels
+    camera: CameraModel | None = None  # intrinsics of the image (and of depth, scaled to its size)
 
     def text(self) -> str:
         parts = [self.name, self.caption]

@@ -4,6 +4,9 @@ Reading takes two passes over the bag so that memory stays bounded by the poses 
 pass 1 deserialises everything once to collect poses, captions, image and depth stamps (and drops duplicates and
 undecodable messages); pass 2 reads only the image and depth topics again and yields frames in header-stamp order.
 
+Captions carry object detections (boxes) when the detector gave them; each image takes the ``CameraInfo``
+nearest in time as its camera model.
+
 Stamps are header stamps; a zero (or negative) header stamp falls back to the bag's receive time. Images whose
 stamps go backwards in bag order are **not** dropped: frames are yielded sorted by stamp, and each image whose stamp
 precedes the previous image's is counted as ``stamp_backwards`` (a count, not a skip) and logged once.
@@ -11,14 +14,15 @@ precedes the previous image's is counted as ``stamp_backwards`` (a count, not a 
 Skip reasons (``SkipLog.skip``): ``bad_message`` (undecodable CDR), ``duplicate`` (same topic and stamp as an
 earlier message), ``bad_pose`` (NaN/inf, absurd position, zero quaternion), ``no_pose`` (no pose within
 ``max_pose_gap_s``), ``unsupported_encoding``, ``bad_image`` (corrupt, empty, wrong step or size), ``bad_depth``
-(the frame is kept without depth), ``empty_caption``, ``bag_read_error`` (a truncated or corrupt bag: what was read
-before the damage is kept). Counts (``SkipLog.count``): ``stamp_backwards``, ``stamp_from_bag_time``,
-``quaternion_normalised``, ``caption_unmatched``.
+(the frame is kept without depth), ``empty_caption``, ``bad_camera_info``, ``bag_read_error`` (a truncated or
+corrupt bag: what was read before the damage is kept). Counts (``SkipLog.count``): ``stamp_backwards``,
+``stamp_from_bag_time``, ``quaternion_normalised``, ``caption_unmatched``.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import shutil
 from collections import Counter
@@ -32,7 +36,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from embodied_rag.config import IngestConfig, TopicsConfig, TransformConfig
+from embodied_rag.config import IngestConfig, TopicsConfig
 from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.io.images import (
@@ -45,18 +49,31 @@ from embodied_rag.io.images import (
     encode_jpeg,
 )
 from embodied_rag.io.tum import TumFolder
-from embodied_rag.memory.pose import InvalidPose, Pose, PoseBuffer
+from embodied_rag.memory.detection import CameraModel, Detection
+from embodied_rag.memory.pose import InvalidPose, Pose, PoseBuffer, transform_pose
 
 log = logging.getLogger(__name__)
 
 CAPTION_TYPE = "embodied_rag_msgs/msg/Caption"
-# Kept here (not read from embodied_rag_msgs/msg/Caption.msg) because an installed package has no repo around it;
-# a test checks that it parses to the same fields and type hash as the .msg file.
+DETECTION_TYPE = "embodied_rag_msgs/msg/Detection"
+# Kept here (not read from embodied_rag_msgs/msg/*.msg) because an installed package has no repo around it;
+# a test checks that they parse to the same fields and type hashes as the .msg files.
+DETECTION_MSGDEF = """\
+string label
+float32 score
+float32 x_min
+float32 y_min
+float32 x_max
+float32 y_max
+string colour
+"""
 CAPTION_MSGDEF = """\
 std_msgs/Header header
 string text
 string[] objects
+embodied_rag_msgs/Detection[] detections
 """
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -71,9 +88,29 @@ NS = 1_000_000_000
 QUATERNION_UNIT_TOLERANCE = 1e-3
 
 
+def detections_from_msg(items: Iterable[Any]) -> list[Detection]:
+    """Detections of a Caption message (rosbags or rclpy object): boxes that are not finite or empty are left out."""
+    out = []
+    for d in items:
+        det = Detection(str(d.label).strip(), (float(d.x_min), float(d.y_min), float(d.x_max), float(d.y_max)),
+                        float(d.score), {"colour": str(d.colour).strip()} if str(d.colour).strip() else {})
+        if det.label and all(np.isfinite(det.box)) and det.box[2] > det.box[0] and det.box[3] > det.box[1]:
+            out.append(det)
+    return out
+
+
+@functools.cache
+def _legacy_store() -> Typestore:
+    """A typestore with the Caption of bags recorded before it had detections."""
+    store = get_typestore(Stores.ROS2_JAZZY)
+    store.register(get_types_from_msg("std_msgs/Header header\nstring text\nstring[] objects\n", CAPTION_TYPE))
+    return store
+
+
 def typestore() -> Typestore:
     """A ROS 2 Jazzy typestore with ``embodied_rag_msgs/msg/Caption`` registered."""
     store = get_typestore(Stores.ROS2_JAZZY)
+    store.register(get_types_from_msg(DETECTION_MSGDEF, DETECTION_TYPE))
     store.register(get_types_from_msg(CAPTION_MSGDEF, CAPTION_TYPE))
     return store
 
@@ -82,13 +119,6 @@ def _header_stamp(header: Any, bag_ns: int) -> tuple[int, bool]:
     """(stamp in ns, True when the bag receive time had to stand in for a zero or negative header stamp)."""
     ns = int(header.stamp.sec) * NS + int(header.stamp.nanosec)
     return (ns, False) if ns > 0 else (int(bag_ns), True)
-
-
-def transform_pose(t: TransformConfig, what: str = "ingest.body_to_camera") -> Pose:
-    try:
-        return Pose.checked(t.translation, t.rotation_xyzw)
-    except (InvalidPose, ValueError) as exc:
-        raise UserError(f"Config key '{what}' is not a valid transform: {exc}.") from None
 
 
 @dataclass
@@ -105,6 +135,7 @@ class _Caption:
     stamp: int
     text: str
     objects: list[str]
+    detections: list[Detection] = field(default_factory=list)
     used: bool = False
 
 
@@ -114,6 +145,7 @@ class _Plan:
     pose: Pose | None
     depth: _Ref | None = None
     caption: _Caption | None = None
+    camera: CameraModel | None = None
 
 
 @dataclass
@@ -122,6 +154,7 @@ class _Pass1:
     images: list[_Ref] = field(default_factory=list)
     depths: list[_Ref] = field(default_factory=list)
     captions: list[_Caption] = field(default_factory=list)
+    cameras: list[tuple[int, CameraModel]] = field(default_factory=list)  # (stamp, intrinsics) in stamp order
 
 
 class RosbagRecording:
@@ -201,6 +234,8 @@ class RosbagRecording:
             images = [min(images, key=len)]
         self.image_topic = self._pick("image", [t.image, t.compressed_image], IMAGE_TYPES, images)
         self.caption_topic = self._pick("caption", [t.caption], (CAPTION_TYPE,), of_type[CAPTION_TYPE])
+        infos = sorted(n for n, x in self.topic_types.items() if x == CAMERA_INFO)
+        self.camera_info_topic = self._pick("camera_info", [t.camera_info], (CAMERA_INFO,), infos)
         self.caption_only = self.image_topic is None and not images and self.caption_topic is not None
         if self.image_topic is None and not self.caption_only:
             which = "several image topics" if len(images) > 1 else "no image topic"
@@ -225,7 +260,7 @@ class RosbagRecording:
     def topics(self) -> dict[str, str | None]:
         """The topic chosen for each role (None: not used)."""
         return {"image": self.image_topic, "depth": self.depth_topic, "pose": self.pose_topic,
-                "caption": self.caption_topic}
+                "caption": self.caption_topic, "camera_info": self.camera_info_topic}
 
     def __len__(self) -> int:
         """Number of image messages (caption messages for a caption-only bag): a progress bar's total."""
@@ -256,13 +291,19 @@ class RosbagRecording:
         try:
             return self.store.deserialize_cdr(raw, msgtype)
         except Exception as exc:  # noqa: BLE001 - any malformed CDR is a bad message, never a crash
+            if msgtype == CAPTION_TYPE:
+                try:  # recorded before Caption had detections
+                    return _legacy_store().deserialize_cdr(raw, msgtype)
+                except Exception:  # noqa: BLE001, S110 - reported below as the original error
+                    pass
             self.skips.skip("bad_message", f"{topic} at {bag_ns / NS:.3f} s: {type(exc).__name__}: {exc}")
             return None
 
     def _pass1(self, reader: Reader) -> _Pass1:
         # Keep every pose (a bag longer than the buffer's default would otherwise lose its start).
         data = _Pass1(PoseBuffer(self.ingest.max_pose_gap_s, max_len=2**62))
-        wanted = {t for t in (self.image_topic, self.depth_topic, self.pose_topic, self.caption_topic) if t}
+        wanted = {t for t in (self.image_topic, self.depth_topic, self.pose_topic, self.caption_topic,
+                              self.camera_info_topic) if t}
         seen: set[tuple[str, int]] = set()
         prev_image_stamp: int | None = None
         for topic, msgtype, bag_ns, raw, key in self._messages(reader, wanted):
@@ -291,13 +332,21 @@ class RosbagRecording:
             elif topic == self.caption_topic:
                 text = str(msg.text).strip()
                 objects = [str(o).strip() for o in msg.objects if str(o).strip()]
-                if not text and not objects:
+                detections = detections_from_msg(getattr(msg, "detections", []))
+                if not text and not objects and not detections:
                     self.skips.skip("empty_caption", f"{topic} at {stamp / NS:.6f} s has no text and no objects")
                     continue
-                data.captions.append(_Caption(stamp, text, objects))
+                data.captions.append(_Caption(stamp, text, objects, detections))
+            elif topic == self.camera_info_topic:
+                camera = CameraModel.from_k(msg.width, msg.height, msg.k)
+                if camera is None:
+                    self.skips.skip("bad_camera_info", f"{topic} at {stamp / NS:.6f} s: unusable K or size")
+                else:
+                    data.cameras.append((stamp, camera))
         data.images.sort(key=lambda r: (r.stamp, r.key))
         data.depths.sort(key=lambda r: (r.stamp, r.key))
         data.captions.sort(key=lambda c: c.stamp)
+        data.cameras.sort(key=lambda c: c[0])
         return data
 
     def _add_pose(self, poses: PoseBuffer, msg: Any, topic: str, stamp: int) -> None:
@@ -346,11 +395,13 @@ class RosbagRecording:
                 self.skips.skip("no_pose", f"caption at {c.stamp / NS:.6f} s: no pose within "
                                 f"{self.ingest.max_pose_gap_s:g} s")
                 continue
-            yield Frame(c.stamp, pose, None, c.text, "", list(c.objects), source=f"{self.caption_topic}@{c.stamp}")
+            yield Frame(c.stamp, pose, None, c.text, "", list(c.objects), source=f"{self.caption_topic}@{c.stamp}",
+                        detections=list(c.detections))
 
     def _image_frames(self, reader: Reader, data: _Pass1) -> Iterator[Frame]:
         cap_stamps = [c.stamp for c in data.captions]
         depth_stamps = [d.stamp for d in data.depths]
+        cam_stamps = [c[0] for c in data.cameras]
         cap_gap = int(self.ingest.caption_max_gap_s * NS)
         plan: list[_Plan] = []
         for ref in data.images:
@@ -360,6 +411,9 @@ class RosbagRecording:
                 # Depth pairs with its image by stamp, with the same tolerance as captions.
                 p.depth = self._nearest(data.depths, depth_stamps, ref.stamp, cap_gap)
                 p.caption = self._nearest(data.captions, cap_stamps, ref.stamp, cap_gap)
+                if data.cameras:
+                    # Intrinsics rarely change: the info nearest in time, however far.
+                    p.camera = self._nearest(data.cameras, cam_stamps, ref.stamp, 2**62)[1]
             plan.append(p)
         need_image = {p.ref.key for p in plan if p.pose is not None}
         need_depth = Counter(p.depth.key for p in plan if p.depth is not None)
@@ -415,11 +469,12 @@ class RosbagRecording:
         image = self._image(ref, msgtypes[ref.topic], raw)
         if image is None:
             return None
-        text, objects = "", []
+        text, objects, detections = "", [], []
         if p.caption is not None:
             p.caption.used = True
-            text, objects = p.caption.text, list(p.caption.objects)
-        return Frame(ref.stamp, p.pose, image, text, "", objects, source=f"{ref.topic}@{ref.stamp}", depth=depth)
+            text, objects, detections = p.caption.text, list(p.caption.objects), list(p.caption.detections)
+        return Frame(ref.stamp, p.pose, image, text, "", objects, source=f"{ref.topic}@{ref.stamp}", depth=depth,
+                     detections=detections, camera=p.camera)
 
     def _image(self, ref: _Ref, msgtype: str, raw: Any) -> np.ndarray | None:
         where = f"{ref.topic}@{ref.stamp}"
@@ -495,6 +550,13 @@ def _raw_image_msg(bw: _BagWriter, img: np.ndarray, header: Any, encoding: str) 
                            step=data.strides[0], data=data.reshape(-1).view(np.uint8))
 
 
+def detection_msgs(store: Typestore, detections: Iterable[Detection]) -> list[Any]:
+    """Caption detections (rosbags objects) for writing a bag."""
+    make = store.types[DETECTION_TYPE]
+    return [make(label=d.label, score=float(d.score), x_min=float(d.box[0]), y_min=float(d.box[1]),
+                 x_max=float(d.box[2]), y_max=float(d.box[3]), colour=d.colour) for d in detections]
+
+
 def write_bag(frames: Iterable[Frame], out: str | Path, storage: str = "mcap", topics: TopicsConfig | None = None,
               frame_id: str = "map", compressed: bool = True, camera_frame_id: str = "camera_optical_frame",
               jpeg_quality: int = 95) -> dict[str, int]:
@@ -538,9 +600,10 @@ def write_bag(frames: Iterable[Frame], out: str | Path, storage: str = "mcap", t
                 bw.write(topics.depth, _raw_image_msg(bw, depth, bw.header(stamp, camera_frame_id), "32FC1"), stamp)
                 counts["depth"] += 1
             text = " ".join(p.strip() for p in (f.name, f.caption) if p and p.strip())
-            if text or f.objects:
+            if text or f.objects or f.detections:
                 msg = store.types[CAPTION_TYPE](header=bw.header(stamp, camera_frame_id), text=text,
-                                                objects=[str(o) for o in f.objects])
+                                                objects=[str(o) for o in f.objects],
+                                                detections=detection_msgs(store, f.detections))
                 bw.write(topics.caption, msg, stamp)
                 counts["captions"] += 1
             counts["frames"] += 1

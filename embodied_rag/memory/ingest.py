@@ -14,6 +14,7 @@ from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.memory.keyframe import Keyframe, view_distance
 from embodied_rag.memory.keyframe_policy import KeyframePolicy
 from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.objects import DEPTH, Observation, locate
 from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class IngestStats:
     frames: int = 0
     keyframes: int = 0
     dropped_by_policy: int = 0
+    observations: int = 0  # detections placed in the memory frame
+    from_depth: int = 0  # of those, placed with depth (the rest at their viewpoint)
     reasons: Counter = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=lambda: Counter())
 
@@ -101,12 +104,40 @@ class Ingestor:
         t0 = time.perf_counter()
         out = []
         for f, te, ie in zip(frames, text_emb, image_emb):
+            observations = self._observations(f)
+            base = self.memory.base_pose(f.pose)
+            if f.depth is not None and f.camera is not None:
+                self.memory.free_space.add_depth(f.depth, f.camera, f.pose, base)
+            else:
+                self.memory.free_space.add_robot(base)
             kf = Keyframe(id=self.memory.next_id(), session=self.memory.session or 0, stamp_ns=f.stamp_ns,
                           pose=f.pose, caption=f.caption, name=f.name, objects=list(f.objects), source=f.source,
                           text_embedding=te, image_embedding=ie, view_distance=view_distance(f.depth))
-            out.append(self.memory.add(kf, f.image))
+            out.append(self.memory.add(kf, f.image, observations))
+        self.memory.save_free_space()
         self.stats.keyframes += len(out)
         self.stats.timed("store_and_forest", t0)
+        return out
+
+    def _observations(self, f: Frame) -> list[Observation]:
+        """The frame's detections placed in the memory frame (with depth when it has it)."""
+        cfg = self.memory.config.objects
+        if not cfg.enabled or not f.detections:
+            return []
+        if f.camera is not None:
+            w, h = f.camera.width, f.camera.height
+        elif f.image is not None:
+            h, w = f.image.shape[:2]
+        else:
+            w = h = 2**31
+        out = []
+        for d in f.detections:
+            if not d.valid(w, h):
+                self.skips.skip("bad_detection", f"{f.source}: box {d.box} of '{d.label[:40]}' is outside the image")
+                continue
+            out.append(locate(d, f.depth, f.camera, f.pose, cfg.max_depth_m))
+        self.stats.observations += len(out)
+        self.stats.from_depth += sum(o.source == DEPTH for o in out)
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""One memory: keyframes, topological graph and semantic forest, kept in RAM and persisted in a store."""
+"""One memory: keyframes, topological graph, semantic forest, object instances and floors, kept in RAM and
+persisted in a store."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import numpy as np
 
 from embodied_rag.config import Config
 from embodied_rag.errors import UserError
+from embodied_rag.memory.floors import FloorIndex
 from embodied_rag.memory.forest import SemanticForest
+from embodied_rag.memory.free_space import FreeSpace
 from embodied_rag.memory.graph import TopologicalGraph
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.leaves import LeafIndex
 from embodied_rag.memory.lexical import LexicalIndex
+from embodied_rag.memory.objects import ObjectMap, Observation
+from embodied_rag.memory.pose import Pose, transform_pose
 from embodied_rag.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -36,8 +41,13 @@ class Memory:
         self.keyframes: dict[int, Keyframe] = {}
         self.leaves = LeafIndex()
         self.lexical = LexicalIndex()
-        self.graph = TopologicalGraph(config.graph.proximity_radius_m, config.graph.max_travel_edge_m)
+        self.graph = TopologicalGraph(config.graph.proximity_radius_m, config.graph.max_travel_edge_m,
+                                      config.objects.floor_gap_m)
         self.forest = SemanticForest(config.forest, self.leaves)
+        self.objects = ObjectMap(config.objects)
+        self.floors = FloorIndex(config.objects.floor_gap_m)
+        self.free_space = FreeSpace()
+        self._base_to_camera = transform_pose(config.ingest.body_to_camera).inverse()
         self.session: int | None = None
         self._previous: int | None = None
         self._version: tuple[int, int] = (0, 0)
@@ -51,6 +61,8 @@ class Memory:
             self.graph.add_edge(a, b, kind, length)
         rows, parents = self.store.load_forest()
         self.forest.load(rows, parents)
+        self.objects.load(self.store.load_objects())
+        self.free_space.load(self.store.load_free_space())
         if self.writable and self.forest.check():
             # A forest written by an older or interrupted process that does not match the keyframes: rebuild it.
             log.warning("forest of %s is inconsistent (%s); rebuilding it", self.dir, self.forest.check()[0])
@@ -66,6 +78,7 @@ class Memory:
             if kf.text_embedding is not None:
                 self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
             self.graph.add_node(kf.id, kf.pose.position)
+            self.floors.add(kf.pose.position[2])
 
     def refresh(self) -> bool:
         """Pick up keyframes and forest changes committed by a writer in another process; True if any."""
@@ -80,8 +93,12 @@ class Memory:
             new = self.store.load_keyframes(after_id=last)
             edges = self.store.load_edges(after_id=last)
             rows, parents = self.store.load_forest()
+            objects = self.store.load_objects()
+            free = self.store.load_free_space()
         finally:
             self.store.conn.execute("COMMIT")
+        self.objects.load(objects)
+        self.free_space.load(free)
         self._add_loaded(new)
         for a, b, kind, length in edges:
             self.graph.add_edge(a, b, kind, length)
@@ -122,8 +139,9 @@ class Memory:
     def next_id(self) -> int:
         return max(self.keyframes, default=0) + 1
 
-    def add(self, kf: Keyframe, image: np.ndarray | None = None) -> Keyframe:
-        """Commit one keyframe (image file, row, edges, forest update) in one transaction."""
+    def add(self, kf: Keyframe, image: np.ndarray | None = None,
+            observations: list[Observation] | None = None) -> Keyframe:
+        """Commit one keyframe (image file, row, edges, forest update, the objects it saw) in one transaction."""
         if self.session is None:
             raise RuntimeError("begin_session() first")
         if kf.text_embedding is None:
@@ -139,10 +157,13 @@ class Memory:
             neighbours = self.graph.within(kf.pose.position, self.forest.scale(1))
             edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
             self.forest.insert(kf.id, neighbours)
+            if observations:
+                self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
             with self.store.transaction():
                 self.store.insert_keyframe(kf)
                 self.store.insert_edges(edges)
                 self.store.save_forest(*self.forest.flush())
+                self.store.save_objects(*self.objects.flush())
         except (OSError, sqlite3.Error) as exc:
             # The transaction rolled back, so the store holds every earlier keyframe and nothing of this one;
             # the copy in RAM may not match it any more, so refuse further writes until reopened.
@@ -152,8 +173,21 @@ class Memory:
                             f"the {kf.id - 1} keyframes before it are safe.") from None
         self.keyframes[kf.id] = kf
         self.lexical.add(kf.id, kf.text())
+        self.floors.add(kf.pose.position[2])
         self._previous = kf.id
         return kf
+
+    def base_pose(self, camera: Pose) -> Pose:
+        """Where the robot base was when its camera had pose ``camera`` (``ingest.body_to_camera``)."""
+        return camera.compose(self._base_to_camera)
+
+    def save_free_space(self) -> None:
+        """Persist the free-space tiles changed since the last call (derived data: written per batch, not per
+        keyframe, so a crash loses at most the last batch's free-space counts)."""
+        tiles = self.free_space.flush()
+        if tiles:
+            with self.store.transaction():
+                self.store.save_free_space(tiles)
 
     def rebuild_forest(self) -> None:
         self.forest.rebuild()

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from embodied_rag.config import TransformConfig
+from embodied_rag.errors import UserError
+
 # Positions beyond this are treated as corrupt (no robot maps 100 km).
 MAX_ABS_COORD_M = 1.0e5
 
@@ -50,6 +53,11 @@ class Pose:
         p = np.asarray(self.position) + r.apply(other.position)
         q = (r * other.rotation).as_quat()
         return Pose(tuple(float(v) for v in p), tuple(float(v) for v in q))
+
+    def inverse(self) -> Pose:
+        r = self.rotation.inv()
+        p = -r.apply(self.position)
+        return Pose(tuple(float(v) for v in p), tuple(float(v) for v in r.as_quat()))
 
     def view_direction(self, optical: bool = True) -> np.ndarray:
         """Unit vector the camera looks along (optical frames look along +z, body frames along +x)."""
@@ -138,3 +146,11 @@ def interpolate(a: Pose, b: Pose, t: float) -> Pose:
     slerp = Slerp([0.0, 1.0], Rotation.from_quat([a.orientation, b.orientation]))
     q = slerp([t]).as_quat()[0]
     return Pose(tuple(float(v) for v in p), tuple(float(v) for v in q))
+
+
+def transform_pose(t: TransformConfig, what: str = "ingest.body_to_camera") -> Pose:
+    """A configured transform as a Pose; a bad one is a one-sentence error naming the key."""
+    try:
+        return Pose.checked(t.translation, t.rotation_xyzw)
+    except (InvalidPose, ValueError) as exc:
+        raise UserError(f"Config key '{what}' is not a valid transform: {exc}.") from None

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Upgrades from older schema versions, applied in order when a store is opened for writing:
-# version -> (table, column, type) added.
-_MIGRATIONS = {1: ("keyframes", "view_distance", "REAL")}
+# version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA).
+_MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -49,6 +51,16 @@ CREATE TABLE IF NOT EXISTS forest_nodes (
 CREATE TABLE IF NOT EXISTS counters (
     session INTEGER NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (session, name));
 CREATE TABLE IF NOT EXISTS caption_cache (hash TEXT PRIMARY KEY, caption TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    id INTEGER PRIMARY KEY, label TEXT NOT NULL, px REAL NOT NULL, py REAL NOT NULL, pz REAL NOT NULL,
+    sigma REAL NOT NULL, extent REAL NOT NULL, level_z REAL NOT NULL, n INTEGER NOT NULL,
+    first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL, source TEXT NOT NULL, weight REAL NOT NULL,
+    labels TEXT NOT NULL, colours TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS free_space (
+    floor INTEGER NOT NULL, tx INTEGER NOT NULL, ty INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (floor, tx, ty));
+CREATE TABLE IF NOT EXISTS object_views (
+    object INTEGER NOT NULL, keyframe INTEGER NOT NULL, stamp_ns INTEGER NOT NULL, PRIMARY KEY (object, keyframe))
+    WITHOUT ROWID;
 """
 
 
@@ -154,7 +166,10 @@ class MemoryStore:
         elif int(row[0]) < SCHEMA_VERSION and self.writable:
             with self.transaction():
                 for version in range(int(row[0]), SCHEMA_VERSION):
-                    table, column, kind = _MIGRATIONS[version]
+                    step = _MIGRATIONS[version]
+                    if step is None:
+                        continue
+                    table, column, kind = step
                     if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
                         self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
@@ -298,6 +313,42 @@ class MemoryStore:
             nodes.append(ForestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), emb, ex, bool(r[8])))
         parents = {int(r[0]): r[1] for r in self.conn.execute("SELECT id, parent FROM keyframes")}
         return nodes, parents
+
+    # -- objects --------------------------------------------------------------------------------------------
+    def save_objects(self, changed: list[ObjectInstance], removed: list[int], views: list[tuple[int, int, int]],
+                     merges: list[tuple[int, int]]) -> None:
+        """Upsert changed instances, drop merged ones and record which keyframes saw what (inside the caller's
+        transaction)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(o.id, o.label, *(float(v) for v in o.position), o.sigma, o.extent, o.level_z, o.n, o.first_ns,
+              o.last_ns, o.source, o.weight, json.dumps(dict(o.labels)), json.dumps(dict(o.colours)))
+             for o in changed])
+        for a, b in merges:
+            self.conn.execute("UPDATE OR IGNORE object_views SET object=? WHERE object=?", (b, a))
+        if removed:
+            self.conn.executemany("DELETE FROM objects WHERE id=?", [(i,) for i in removed])
+            self.conn.executemany("DELETE FROM object_views WHERE object=?", [(i,) for i in removed])
+        self.conn.executemany("INSERT OR IGNORE INTO object_views VALUES (?, ?, ?)", views)
+
+    def load_objects(self) -> list[ObjectInstance]:
+        views: dict[int, list[int]] = {}
+        for obj, kf in self.conn.execute("SELECT object, keyframe FROM object_views ORDER BY object, keyframe"):
+            views.setdefault(obj, []).append(kf)
+        out = []
+        for r in self.conn.execute("SELECT id, label, px, py, pz, sigma, extent, level_z, n, first_ns, last_ns,"
+                                   " source, weight, labels, colours FROM objects ORDER BY id"):
+            out.append(ObjectInstance(r[0], r[1], np.array(r[2:5], dtype=float), r[5], r[6], r[7], r[8], r[9],
+                                      r[10], r[11], r[12], Counter(json.loads(r[13])), Counter(json.loads(r[14])),
+                                      views.get(r[0], [])))
+        return out
+
+    # -- free space -----------------------------------------------------------------------------------------
+    def save_free_space(self, tiles: list[tuple[int, int, int, bytes]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO free_space VALUES (?, ?, ?, ?)", tiles)
+
+    def load_free_space(self) -> list[tuple[int, int, int, bytes]]:
+        return [tuple(r) for r in self.conn.execute("SELECT floor, tx, ty, data FROM free_space")]
 
     # -- caption cache --------------------------------------------------------------------------------------
     def cached_caption(self, key: str) -> str | None:

@@ -29,16 +29,22 @@ class Answer:
     # Why the LLM path was not (fully) used, e.g. "llm unavailable: connection refused"; empty when it was.
     degraded: str = ""
     found: bool = True
+    # The object instance the answer is about (id, label, colour, position, ...), when it is about one.
+    object: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The stable shape: answer, kind, goal, evidence, level, llm_calls, latency_ms."""
+        """The stable shape: answer, kind, goal, evidence, level, llm_calls, latency_ms, object."""
         return {"answer": self.answer, "kind": self.kind, "goal": self.goal.to_json() if self.goal else None,
                 "evidence": list(self.evidence), "level": self.level, "llm_calls": self.llm_calls,
-                "latency_ms": round(self.latency_ms, 3)}
+                "latency_ms": round(self.latency_ms, 3), "object": self.object}
 
 
 def kf_ref(kf_id: int) -> str:
     return f"kf:{kf_id}"
+
+
+def object_ref(object_id: int) -> str:
+    return f"obj:{object_id}"
 
 
 def node_ref(node_id: int) -> str:

@@ -1,7 +1,8 @@
 """Scoring query files (the format of shared/datasets/dev_queries.jsonl) against a memory.
 
 find: success when the goal lies within ``radius_m`` (ground plane) of a target frame's camera position or of a
-target position. explain: success when the answer mentions one of ``expect_any`` (case-insensitive).
+target position (``[x, y]``, or ``[x, y, floor height]`` when the goal must also be on that floor).
+explain: success when the answer mentions one of ``expect_any`` (case-insensitive).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from typing import Any
 from embodied_rag.errors import UserError
 from embodied_rag.retrieval.answer import Answer
 from embodied_rag.retrieval.retriever import Retriever
+
+# Goals are at the robot base's height (the floor), or at a camera's height above it: within this of a target's
+# floor height is the same floor (storeys are at least ~2.5 m apart).
+FLOOR_TOLERANCE_M = 1.5
 
 
 @dataclass
@@ -60,13 +65,15 @@ def score(q: dict[str, Any], answer: Answer, sources: dict[str, tuple[float, flo
         return bool(hit), {"matched": hit}
     if answer.goal is None:
         return False, {"error": "no goal"}
-    gx, gy = answer.goal.position[:2]
-    targets = [tuple(t[:2]) for t in q.get("target_positions", [])]
+    gx, gy, gz = answer.goal.position[:3]
+    # A target [x, y, floor height] must also be on the goal's floor (heights within FLOOR_TOLERANCE_M).
+    targets = [tuple(t[:2]) for t in q.get("target_positions", []) if len(t) < 3 or abs(gz - t[2]) <= FLOOR_TOLERANCE_M]
+    wrong_floor = len(targets) < len(q.get("target_positions", []))
     for name in q.get("targets", []):
         if sources and name in sources:
             targets.append(sources[name])
     if not targets:
-        return False, {"error": "targets not in this memory"}
+        return False, {"error": "goal on another floor" if wrong_floor else "targets not in this memory"}
     d = min(math.dist((gx, gy), t) for t in targets)
     return d <= float(q.get("radius_m", 3.0)), {"distance_m": round(d, 2)}
 

@@ -23,11 +23,13 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
-from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref
-from embodied_rag.retrieval.goal import goal_for
+from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref, object_ref
+from embodied_rag.retrieval.goal import goal_at_object, goal_for
+from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch
 from embodied_rag.retrieval.query import ParsedQuery, clean_query, parse_query
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class Retriever:
         self.llm = llm
         self.config = config or memory.config.retrieval
         self._cache = _NodeCache()
+        self._objects = ObjectSearch(memory, text_embedder)
         self._calls_left = 0
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -235,6 +238,9 @@ class Retriever:
 
     # -- find / temporal ------------------------------------------------------------------------------------
     def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
+        found = self._find_object(parsed, robot)
+        if found is not None:
+            return found
         cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
         calls, degraded = cands.llm_calls, cands.degraded
         if not ranked:
@@ -274,6 +280,96 @@ class Retriever:
         if degraded:
             log.info("degraded answer: %s", degraded)
         return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded)
+
+    # -- objects --------------------------------------------------------------------------------------------
+    def _find_object(self, parsed: ParsedQuery, robot: tuple[float, ...] | None) -> Answer | None:
+        """Answer with an object instance when one matches the question well enough, else None (keyframes then)."""
+        if not self.memory.objects.instances:
+            return None
+        texts = list(dict.fromkeys(t for t in (parsed.text, parsed.target) if t))
+        q = np.asarray([self.embedder.embed_query(t) for t in texts], dtype=np.float32)
+        matches = self._objects.rank(parsed, q)
+        floor = parsed.floor
+        if parsed.relative_floor and robot is not None and len(robot) > 2:
+            floor = self.memory.floors.floor_of(robot[2]) + parsed.relative_floor
+        if floor is not None:
+            everywhere = matches
+            matches = self._objects.on_floor(matches, floor)
+            if everywhere and everywhere[0].score >= self.config.object_min_score and (
+                    not matches or matches[0].score < self.config.object_min_score):
+                return self._not_on_floor(parsed, everywhere[0], floor)
+        if not matches or matches[0].score < self.config.object_min_score:
+            return None
+        chosen = self._objects.choose(parsed, matches, self._path_from(robot) if robot is not None else None)
+        return self._object_answer(parsed, chosen, robot)
+
+    def _path_from(self, robot: tuple[float, ...]):
+        """Path distances (m) from the robot to instances along the topological graph: to the keyframe nearest the
+        robot (on its floor when its height is known), then along the graph to a keyframe that saw the instance,
+        then straight to it."""
+        mem = self.memory
+        ids, pos = mem.leaves.ids[: len(mem.leaves)], mem.leaves.positions
+        d2 = (pos[:, 0] - robot[0]) ** 2 + (pos[:, 1] - robot[1]) ** 2
+        if len(robot) > 2:
+            floor = mem.floors.floor_of(robot[2])
+            other = np.array([mem.floors.floor_of(z) != floor for z in pos[:, 2]])
+            if not other.all():
+                d2 = np.where(other, np.inf, d2)
+        start = int(np.argmin(d2))
+        lengths = mem.graph.path_lengths(int(ids[start]))
+        offset = float(np.sqrt(d2[start]))
+
+        def distances(insts) -> list[float]:
+            out = []
+            for inst in insts:
+                best = np.inf
+                for k in inst.keyframes:
+                    if k in lengths:
+                        kf = mem.keyframes[k]
+                        best = min(best, lengths[k] + float(np.hypot(*(inst.position[:2] - kf.xy))))
+                out.append(offset + best)
+            return out
+
+        return distances
+
+    def _object_answer(self, parsed: ParsedQuery, match: ObjectMatch, robot: tuple[float, ...] | None) -> Answer:
+        inst = match.instance
+        goal = goal_at_object(self.memory, inst)
+        views = sorted(inst.keyframes, key=lambda k: float(np.hypot(*(inst.position[:2] -
+                                                                     self.memory.keyframes[k].xy)))
+                       if k in self.memory.keyframes else np.inf)
+        area = self.memory.forest.ancestors(views[0]) if views and views[0] in self.memory.keyframes else []
+        evidence = [object_ref(inst.id)] + [kf_ref(k) for k in views[:2]] + [node_ref(a.id) for a in area[:1]]
+        text = self._object_sentence(parsed, inst, area[0].name if area and area[0].name else "")
+        calls, degraded = 0, ""
+        if self.llm is not None:
+            facts = [f"{inst.name} ({inst.n} sightings)"] + [self._node_text(a) for a in area[:1] if a.summary]
+            written, calls, degraded = self._llm_answer(parsed, facts)
+            text = written or text
+        info = inst.to_json() | {"floor": self._objects.floor_of(inst)}
+        return Answer(text, parsed.kind, goal, evidence, 0, calls, degraded=degraded, object=info)
+
+    def _object_sentence(self, parsed: ParsedQuery, inst: ObjectInstance, area: str) -> str:
+        article = "an" if inst.name[:1].lower() in "aeiou" else "a"
+        where = f" in the {area}" if area else ""
+        floors = len(self.memory.floors)
+        if floors > 1:
+            where += f" on the {_floor_name(self._objects.floor_of(inst))}"
+        when = datetime.fromtimestamp(
+            (inst.last_ns if parsed.recency != "first" else inst.first_ns) / 1e9, tz=timezone.utc)
+        stamp = when.strftime("%H:%M:%S UTC on %Y-%m-%d")
+        if parsed.kind == "temporal" or parsed.recency:
+            which = "first" if parsed.recency == "first" else "last"
+            return f"I {which} saw {article} {inst.name}{where} at {stamp}."
+        return f"There is {article} {inst.name}{where}; I last saw it at {stamp}."
+
+    def _not_on_floor(self, parsed: ParsedQuery, match: ObjectMatch, floor: int) -> Answer:
+        inst = match.instance
+        n = len(self.memory.floors)
+        asked = _floor_name(n - 1 if floor < 0 else floor)
+        seen = _floor_name(self._objects.floor_of(inst))
+        return Answer(f"I have not seen {inst.label} on the {asked}; the nearest match I saw is a {inst.name} on the "
+                      f"{seen}.", parsed.kind, None, [object_ref(inst.id)], found=False)
 
     def _matches(self, parsed: ParsedQuery, mode: str, embed_text: str
                  ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
@@ -386,3 +482,8 @@ class Retriever:
             if node.n >= 3:
                 return node
         return area[-1]
+
+
+def _floor_name(floor: int) -> str:
+    names = ["ground floor", "second floor", "third floor", "fourth floor", "fifth floor", "sixth floor"]
+    return names[floor] if 0 <= floor < len(names) else f"floor {floor + 1}"

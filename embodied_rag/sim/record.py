@@ -3,7 +3,9 @@
 ``out_dir/bag/`` holds, per frame and with one header stamp: ``nav_msgs/Odometry`` of the robot base on
 ``/odom`` (frame ``map``, child ``base_link``), ``sensor_msgs/CameraInfo``, the colour image (JPEG
 ``CompressedImage`` or raw ``rgb8`` ``Image``), the depth image (``32FC1``, metres) and an ``embodied_rag_msgs/Caption``
-with the visible object labels; ``/tf_static`` holds base_link -> camera_optical_frame once. Topic names are those of
+with the detected objects' labels and boxes (a detector with the faults of ``faults``, see
+:class:`~embodied_rag.sim.detector.SensorFaults`; the depth image carries its depth faults);
+``/tf_static`` holds base_link -> camera_optical_frame once. Topic names are those of
 :class:`~embodied_rag.config.TopicsConfig`, so the default config reads the bag, provided ``ingest.body_to_camera``
 is :data:`~embodied_rag.sim.tour.BODY_TO_CAMERA` (see :func:`ingest_config`).
 
@@ -26,11 +28,11 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from embodied_rag.config import IngestConfig, TopicsConfig, TransformConfig
 from embodied_rag.errors import UserError
 from embodied_rag.io.images import encode_jpeg
-from embodied_rag.io.rosbag import CAPTION_TYPE, typestore
+from embodied_rag.io.rosbag import CAPTION_TYPE, detection_msgs, typestore
+from embodied_rag.memory.detection import CameraModel
 from embodied_rag.memory.pose import Pose
 from embodied_rag.sim.building import Building
 from embodied_rag.sim.queries import make_queries
-from embodied_rag.sim.render import Intrinsics
 from embodied_rag.sim.tour import BODY_TO_CAMERA, NS, Tour
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -81,7 +83,7 @@ class _Msgs:
             pose=t["geometry_msgs/msg/PoseWithCovariance"](pose=p, covariance=cov),
             twist=t["geometry_msgs/msg/TwistWithCovariance"](twist=twist, covariance=cov.copy()))
 
-    def camera_info(self, stamp: int, k: Intrinsics) -> Any:
+    def camera_info(self, stamp: int, k: CameraModel) -> Any:
         t = self.t
         return t["sensor_msgs/msg/CameraInfo"](
             header=self.header(stamp, CAMERA_FRAME), height=k.height, width=k.width, distortion_model="plumb_bob",
@@ -154,7 +156,8 @@ def record(building: Building, out_dir: str | Path, fps: float = 2.0, width: int
             if depth and f.depth is not None:
                 m.write(topics.depth, m.image(stamp, f.depth.astype(np.float32), "32FC1"), stamp)
             m.write(topics.caption, m.t[CAPTION_TYPE](header=m.header(stamp, CAMERA_FRAME), text=f.caption,
-                                                      objects=list(f.objects)), stamp)
+                                                      objects=list(f.objects),
+                                                      detections=detection_msgs(m.store, f.detections)), stamp)
             frames_gt.append({"stamp_ns": stamp, "camera": [*f.pose.position, *f.pose.orientation],
                               "room": bp.room, "objects": sorted(tour.visible[i])})
         writer.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import open3d as o3d
 
+from embodied_rag.memory.detection import CameraModel
 from embodied_rag.memory.pose import Pose
 from embodied_rag.sim.building import Building
 
@@ -34,30 +35,12 @@ class Rendered:
     visible: dict[int, int]  # object id -> pixels, only objects covering at least min_fraction of the image
 
 
-@dataclass(frozen=True)
-class Intrinsics:
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    @staticmethod
-    def from_fov(width: int, height: int, fov_deg: float) -> Intrinsics:
-        f = (width / 2) / math.tan(math.radians(fov_deg) / 2)
-        return Intrinsics(width, height, f, f, width / 2, height / 2)
-
-    @property
-    def k(self) -> list[float]:
-        return [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
-
-    def directions(self) -> np.ndarray:
-        """HxWx3 ray directions in the optical frame through pixel centres, with z = 1."""
-        u = (np.arange(self.width) + 0.5 - self.cx) / self.fx
-        v = (np.arange(self.height) + 0.5 - self.cy) / self.fy
-        uu, vv = np.meshgrid(u, v)
-        return np.stack([uu, vv, np.ones_like(uu)], axis=-1).astype(np.float32)
+def directions(k: CameraModel) -> np.ndarray:
+    """HxWx3 ray directions in the optical frame through pixel centres, with z = 1."""
+    u = (np.arange(k.width) + 0.5 - k.cx) / k.fx
+    v = (np.arange(k.height) + 0.5 - k.cy) / k.fy
+    uu, vv = np.meshgrid(u, v)
+    return np.stack([uu, vv, np.ones_like(uu)], axis=-1).astype(np.float32)
 
 
 class Renderer:
@@ -69,7 +52,7 @@ class Renderer:
         if width < 8 or height < 8:
             raise ValueError("images must be at least 8x8 pixels")
         self.building = building
-        self.intrinsics = Intrinsics.from_fov(width, height, fov_deg)
+        self.intrinsics = CameraModel.from_fov(width, height, fov_deg)
         self.fov_deg = fov_deg
         self.min_fraction = min_fraction
         verts, tris, owner = building.mesh()
@@ -80,7 +63,7 @@ class Renderer:
         self._part_rgb = np.array([p.rgb for p in parts], dtype=np.float32) / 255.0
         self._part_obj = np.array([p.obj for p in parts], dtype=np.int32)
         self._part_surface = np.array([SURFACES.index(p.surface) for p in parts], dtype=np.int8)
-        self._dirs = self.intrinsics.directions()
+        self._dirs = directions(self.intrinsics)
         self._coarse: dict[tuple[int, int], np.ndarray] = {}
 
     # -- casting ---------------------------------------------------------------------------------------------------
@@ -139,14 +122,21 @@ class Renderer:
     def visible_objects(self, poses: Sequence[Pose], width: int = 64, height: int = 48) -> list[dict[int, int]]:
         """Visible objects (id -> pixels at this coarse size) for many poses, cast in large batches without shading:
         the cheap path for building huge memories. Same field of view and ``min_fraction`` as full renders."""
+        return [r.visible for r in self.coarse(poses, width, height)]
+
+    def coarse(self, poses: Sequence[Pose], width: int = 64, height: int = 48) -> list[Rendered]:
+        """Depth, object ids and visible objects at a coarse size for many poses (no colour: ``rgb`` is empty),
+        cast in large batches: what a detector and depth camera need for huge memories, without shading."""
         key = (width, height)
         if key not in self._coarse:
-            self._coarse[key] = Intrinsics.from_fov(width, height, self.fov_deg).directions()
+            self._coarse[key] = directions(CameraModel.from_fov(width, height, self.fov_deg))
         dirs = self._coarse[key]
         per_cast = max(1, MAX_RAYS_PER_CAST // (width * height))
-        out: list[dict[int, int]] = []
+        out: list[Rendered] = []
+        empty = np.zeros((0, 0, 3), dtype=np.uint8)
         for i in range(0, len(poses), per_cast):
             res = self._cast(self._rays(poses[i:i + per_cast], dirs))
             ids = self._ids(res["primitive_ids"])
-            out.extend(self._visible(frame) for frame in ids)
+            depth = np.where(np.isfinite(res["t_hit"]), res["t_hit"], 0.0).astype(np.float32)
+            out.extend(Rendered(empty, d, frame, self._visible(frame)) for d, frame in zip(depth, ids))
         return out

@@ -7,7 +7,8 @@ sampled at ``fps`` while it moves or turns; the elevator ride itself is not film
 Frames carry the camera pose (optical frame), the rendered image and depth (``render=True``) or nothing but labels
 (``render=False``: visibility from a coarse ray-cast id image, cheap enough for tens of thousands of frames), and a
 detector-style caption: the room type (a stand-in for a scene classifier) and the coloured labels of the objects
-that cover at least a few pixels (a stand-in for an object detector).
+that cover at least a few pixels, with their boxes (from the object-id image, through :class:`SimDetector`: perfect,
+or with realistic faults) and the depth image.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import networkx as nx
 import numpy as np
 
 from embodied_rag.io.frame import Frame
+from embodied_rag.memory.detection import CameraModel, Detection
 from embodied_rag.memory.pose import Pose, yaw_quaternion
 from embodied_rag.sim.building import FLOOR_HEIGHT_M, Building, view_point
+from embodied_rag.sim.detector import SensorFaults, SimDetector, object_boxes
 from embodied_rag.sim.render import Renderer
 
 NS = 1_000_000_000
@@ -117,7 +120,8 @@ class Tour:
     def __init__(self, building: Building, fps: float = 2.0, speed_mps: float = 1.0, turn_deg_s: float = 60.0,
                  render: bool = True, width: int = 320, height: int = 240, fov_deg: float = 70.0,
                  start_ns: int = START_NS, scene_label: bool = True, label_size: tuple[int, int] = (64, 48),
-                 renderer: Renderer | None = None, body_to_camera: Pose = BODY_TO_CAMERA):
+                 renderer: Renderer | None = None, body_to_camera: Pose = BODY_TO_CAMERA,
+                 faults: SensorFaults | None = None, sensor_seed: int = 0):
         if fps <= 0 or speed_mps <= 0 or turn_deg_s <= 0:
             raise ValueError("fps, speed_mps and turn_deg_s must be positive")
         self.building = building
@@ -127,6 +131,7 @@ class Tour:
         self.label_size = label_size
         self.body_to_camera = body_to_camera
         self.renderer = renderer or Renderer(building, width, height, fov_deg)
+        self.detector = SimDetector(building, faults, seed=sensor_seed)
         self.start_ns = start_ns
         self.base_poses = self._plan()
         self.seen: dict[int, list[int]] = {}
@@ -224,16 +229,14 @@ class Tour:
 
     # -- frames ----------------------------------------------------------------------------------------------------
 
-    def caption(self, room: int, visible: dict[int, int]) -> tuple[str, list[str]]:
-        """(caption text, object labels) of one frame: the largest objects first."""
-        objs = self.building.objects
+    def caption(self, room: int, detections: list[Detection]) -> tuple[str, list[str]]:
+        """(caption text, object labels) of one frame from its detections (largest objects first)."""
         items: list[str] = []
         labels: list[str] = []
-        for oid, _px in sorted(visible.items(), key=lambda kv: (-kv[1], kv[0])):
-            o = objs[oid]
-            if o.cls not in labels:
-                labels.append(o.cls)
-            item = f"{o.colour} {o.cls}"
+        for d in detections:
+            if d.label not in labels:
+                labels.append(d.label)
+            item = f"{d.colour} {d.label}".strip()
             if item not in items:
                 items.append(item)
         text = []
@@ -254,21 +257,20 @@ class Tour:
         for c0 in range(0, len(self.base_poses), chunk):
             bps = self.base_poses[c0:c0 + chunk]
             poses = [self.camera_pose(bp) for bp in bps]
-            coarse = None if self.render else self.renderer.visible_objects(poses, *self.label_size)
+            coarse = None if self.render else self.renderer.coarse(poses, *self.label_size)
             for j, (bp, pose) in enumerate(zip(bps, poses)):
                 i = c0 + j
-                image = depth = None
-                if self.render:
-                    r = self.renderer.render(pose)
-                    image, depth, vis = r.rgb, r.depth, r.visible
-                else:
-                    assert coarse is not None
-                    vis = coarse[j]
-                self.visible.append(vis)
-                for oid in vis:
+                r = self.renderer.render(pose) if self.render else coarse[j]  # type: ignore[index]
+                image = r.rgb if self.render else None
+                h, w = r.depth.shape
+                self.visible.append(r.visible)
+                for oid in r.visible:
                     self.seen.setdefault(oid, []).append(i)
-                text, labels = self.caption(bp.room, vis)
-                yield Frame(bp.stamp_ns, pose, image, text, "", labels, source=f"tour@{i}", depth=depth)
+                detections = self.detector.detect(r.visible, object_boxes(r.object_ids, r.visible), w, h)
+                text, labels = self.caption(bp.room, detections)
+                yield Frame(bp.stamp_ns, pose, image, text, "", labels, source=f"tour@{i}",
+                            depth=self.detector.depth(r.depth), detections=detections,
+                            camera=CameraModel.from_fov(w, h, self.renderer.fov_deg))
 
 
 def _join(items: list[str]) -> str:

@@ -1,0 +1,145 @@
+"""Finding object instances for a question: by label, by what things are for, by colour, floor, distance and time.
+
+An instance scores by the best cosine similarity between the question (whole, and its target words) and texts that
+name it: its label, its colour and label, and what such things are for (``data/object_uses.yaml``), so that
+"I'm thirsty" finds a vending machine. A label named in the question (as words) adds a bonus; a colour named in
+the question adds one to instances of that colour and takes one from instances of another. Then the question's
+qualifiers choose among the good matches: a floor filters, "nearest" takes the shortest path along the topological
+graph from the robot, "most recently" / "first" the latest or earliest sighting.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.objects import ObjectInstance
+from embodied_rag.models.protocols import TextEmbedder
+from embodied_rag.retrieval.query import COLOURS, ParsedQuery
+
+LABEL_BONUS = 0.15
+COLOUR_BONUS = 0.1
+COLOUR_PENALTY = 0.2
+TIE_MARGIN = 0.06  # matches this close to the best are equally good answers; qualifiers choose among them
+
+
+@functools.cache
+def object_uses() -> dict[str, list[str]]:
+    text = resources.files("embodied_rag").joinpath("data/object_uses.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    return {str(k).lower(): [str(v) for v in vs] for k, vs in data.items()}
+
+
+def _stem(word: str) -> str:
+    w = word.lower()
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "sses", "xes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+def _words(text: str) -> list[str]:
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+# Words that may stand before a thing's name without making it another thing ("the red chair", "a big chair").
+_MODIFIERS = {"the", "a", "an", "that", "this", "nearest", "closest", "last", "first", "other", "big", "small",
+              "large", "little", "one", "some", "any", "my", "your", "same", "old", "new", "recent", "next", "to",
+              "of", "for", "near", "by", "at", "in", "on", "from", "where", "is", "are", "was", "see", "saw", "seen",
+              "find", "get", "me", "need", "want", "use", "coloured", "colored", "dark", "light",
+              *(_stem(c) for c in COLOURS)}
+
+
+def _naming(words: list[str], label: list[str]) -> float:
+    """1 when the question names the label (its words in a row), 0.5 when another word stands right before them
+    ("easy chair" names a chair only partly), 0 when it does not name it."""
+    n = len(label)
+    if not n:
+        return 0.0
+    best = 0.0
+    for i in range(len(words) - n + 1):
+        if words[i:i + n] == label:
+            before = words[i - 1] if i > 0 else ""
+            best = max(best, 1.0 if not before or before in _MODIFIERS or before.isdigit() else 0.5)
+    return best
+
+
+@dataclass
+class ObjectMatch:
+    instance: ObjectInstance
+    score: float
+    named: bool  # the question names its label
+
+
+class ObjectSearch:
+    """Scores a memory's confirmed object instances against questions; label texts are embedded once."""
+
+    def __init__(self, memory: Memory, embedder: TextEmbedder):
+        self.memory = memory
+        self.embedder = embedder
+        self._label_vecs: dict[str, np.ndarray] = {}
+
+    def _texts_of(self, label: str, colour: str) -> list[str]:
+        texts = [label] + [f"{use} ({label})" for use in object_uses().get(label.lower(), [])]
+        if colour:
+            texts.append(f"{colour} {label}")
+        return texts
+
+    def _vectors(self, label: str, colour: str) -> np.ndarray:
+        key = f"{colour}|{label}"
+        if key not in self._label_vecs:
+            self._label_vecs[key] = np.asarray(self.embedder.embed_documents(self._texts_of(label, colour)),
+                                               dtype=np.float32)
+        return self._label_vecs[key]
+
+    def rank(self, parsed: ParsedQuery, query_vecs: np.ndarray) -> list[ObjectMatch]:
+        """Confirmed instances by score (best first). ``query_vecs``: unit rows embedding the question."""
+        words = _words(parsed.text)
+        out = []
+        named_cache: dict[str, float] = {}
+        for inst in self.memory.objects.confirmed():
+            sim = float((self._vectors(inst.label, inst.colour) @ query_vecs.T).max())
+            if inst.label not in named_cache:
+                named_cache[inst.label] = _naming(words, _words(inst.label))
+            named = named_cache[inst.label]
+            score = sim + LABEL_BONUS * named
+            if parsed.colour and inst.colour:
+                score += COLOUR_BONUS if inst.colour == parsed.colour else -COLOUR_PENALTY
+            out.append(ObjectMatch(inst, score, named > 0))
+        out.sort(key=lambda m: (-m.score, -m.instance.n, m.instance.id))
+        return out
+
+    def floor_of(self, inst: ObjectInstance) -> int:
+        return self.memory.floors.floor_of(inst.level_z)
+
+    def on_floor(self, matches: list[ObjectMatch], floor: int) -> list[ObjectMatch]:
+        n = len(self.memory.floors)
+        want = n - 1 if floor < 0 else floor
+        return [m for m in matches if self.floor_of(m.instance) == want]
+
+    def choose(self, parsed: ParsedQuery, matches: list[ObjectMatch], path_from=None) -> ObjectMatch:
+        """The answer among the good matches, by the question's qualifiers. ``path_from``: a function giving
+        path distances (m) from the robot to instances, when the robot's position is known."""
+        best = matches[0]
+        good = [m for m in matches if m.score >= best.score - TIE_MARGIN * (2 if parsed.nearest else 1)]
+        if best.named:
+            # The question named a label: other kinds of thing do not qualify, however close their score.
+            same = {best.instance.label}
+            good = [m for m in matches if m.instance.label in same and m.score >= best.score - 2 * TIE_MARGIN]
+        if parsed.recency == "last":
+            return max(good, key=lambda m: (m.instance.last_ns, m.score))
+        if parsed.recency == "first":
+            return min(good, key=lambda m: (m.instance.first_ns, -m.score))
+        if path_from is not None and len(good) > 1:
+            dist = path_from([m.instance for m in good])
+            return min(zip(good, dist), key=lambda t: (t[1], -t[0].score))[0]
+        return best
