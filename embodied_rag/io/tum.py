@@ -1,4 +1,5 @@
-"""TUM RGB-D style folders: rgb.txt + groundtruth.txt (+ captions.jsonl or labels.jsonl), or caption-only sets.
+"""TUM RGB-D style folders: rgb.txt + groundtruth.txt (+ captions.jsonl or labels.jsonl, whose boxes become
+detections), or caption-only sets.
 
 ``groundtruth.txt`` holds camera-to-world poses of the optical frame (``timestamp tx ty tz qx qy qz qw``).
 """
@@ -8,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.io.images import BadImage, read_image_file
+from embodied_rag.memory.detection import Detection
 from embodied_rag.memory.pose import InvalidPose, Pose, PoseBuffer
 
 
@@ -34,6 +36,7 @@ class _Text:
     caption: str = ""
     name: str = ""
     objects: list[str] | None = None
+    detections: list[Detection] = field(default_factory=list)
 
 
 def _objects_of(record: dict[str, Any]) -> list[str]:
@@ -46,6 +49,24 @@ def _objects_of(record: dict[str, Any]) -> list[str]:
         label = str(label).strip()
         if label and label not in out:
             out.append(label)
+    return out
+
+
+def _detections_of(record: dict[str, Any]) -> list[Detection]:
+    """Objects with a ``bbox`` [x0, y0, x1, y1] (pixels) as detections; a single colour becomes an attribute."""
+    out = []
+    for o in record.get("objects") or []:
+        if not isinstance(o, dict) or not isinstance(o.get("bbox"), list) or not str(o.get("label", "")).strip():
+            continue
+        colour = o.get("colour") or []
+        colour = [colour] if isinstance(colour, str) else [c for c in colour if isinstance(c, str)]
+        try:
+            box = tuple(float(v) for v in o["bbox"])
+        except (TypeError, ValueError):
+            continue
+        if len(box) == 4 and box[2] > box[0] and box[3] > box[1]:
+            out.append(Detection(str(o["label"]).strip(), box, float(o.get("score", 1.0)),  # type: ignore[arg-type]
+                                 {"colour": colour[0]} if len(colour) == 1 else {}))
     return out
 
 
@@ -120,7 +141,8 @@ class TumFolder:
                     self.skips.skip("bad_caption", f"{name} line {n}: {exc}")
                     continue
                 caption = str(rec.get("caption") or "") or _labels_caption(rec)
-                t = _Text(caption=caption, name=str(rec.get("name") or ""), objects=_objects_of(rec))
+                t = _Text(caption=caption, name=str(rec.get("name") or ""), objects=_objects_of(rec),
+                          detections=_detections_of(rec))
                 if rec.get("image"):
                     self.texts_by_image[str(rec["image"])] = t
                 if rec.get("timestamp") is not None:
@@ -164,4 +186,5 @@ class TumFolder:
                 self.skips.skip("bad_image", str(exc).replace(str(self.folder) + "/", ""))
                 continue
             t = self.texts_by_image.get(rel) or self.texts_by_stamp.get(stamp) or _Text()
-            yield Frame(stamp, pose, image, t.caption, t.name, list(t.objects or []), source=rel)
+            yield Frame(stamp, pose, image, t.caption, t.name, list(t.objects or []), source=rel,
+                        detections=list(t.detections))

@@ -94,20 +94,30 @@ class ObjectSearch:
             texts.append(f"{colour} {label}")
         return texts
 
-    def _vectors(self, label: str, colour: str) -> np.ndarray:
-        key = f"{colour}|{label}"
-        if key not in self._label_vecs:
-            self._label_vecs[key] = np.asarray(self.embedder.embed_documents(self._texts_of(label, colour)),
-                                               dtype=np.float32)
-        return self._label_vecs[key]
+    def _vectors(self, insts: list[ObjectInstance]) -> dict[str, np.ndarray]:
+        """Embedding rows of each instance's texts by "colour|label"; texts not seen before are embedded in one
+        batch."""
+        missing = {f"{i.colour}|{i.label}": (i.label, i.colour) for i in insts}
+        missing = {k: v for k, v in missing.items() if k not in self._label_vecs}
+        if missing:
+            texts = {k: self._texts_of(*v) for k, v in missing.items()}
+            flat = [t for ts in texts.values() for t in ts]
+            rows = np.asarray(self.embedder.embed_documents(flat), dtype=np.float32)
+            start = 0
+            for k, ts in texts.items():
+                self._label_vecs[k] = rows[start:start + len(ts)]
+                start += len(ts)
+        return self._label_vecs
 
     def rank(self, parsed: ParsedQuery, query_vecs: np.ndarray) -> list[ObjectMatch]:
         """Confirmed instances by score (best first). ``query_vecs``: unit rows embedding the question."""
         words = _words(parsed.text)
         out = []
         named_cache: dict[str, float] = {}
-        for inst in self.memory.objects.confirmed():
-            sim = float((self._vectors(inst.label, inst.colour) @ query_vecs.T).max())
+        insts = self.memory.objects.confirmed()
+        vectors = self._vectors(insts)
+        for inst in insts:
+            sim = float((vectors[f"{inst.colour}|{inst.label}"] @ query_vecs.T).max())
             if inst.label not in named_cache:
                 named_cache[inst.label] = _naming(words, _words(inst.label))
             named = named_cache[inst.label]

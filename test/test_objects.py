@@ -1,0 +1,197 @@
+"""The object layer without ROS: back-projection at known geometry, association, floors, free space, persistence,
+query slots, and goals at objects in a simulated building (outside geometry, on the right floor)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from embodied_rag.config import Config, ObjectsConfig
+from embodied_rag.memory.detection import CameraModel, Detection
+from embodied_rag.memory.floors import FloorIndex
+from embodied_rag.memory.free_space import FreeSpace
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.objects import DEPTH, VIEWPOINT, ObjectMap, Observation, locate
+from embodied_rag.memory.pose import Pose
+from embodied_rag.retrieval.query import parse_query
+
+# An optical camera at (0, 0, 1.2) looking along world +x (x right = -y world, y down = -z world).
+LOOK_X = (-0.5, 0.5, -0.5, 0.5)
+CAM = CameraModel.from_fov(160, 120, 90.0)  # fx = 80
+
+
+def camera_at(x=0.0, y=0.0, z=1.2, q=LOOK_X) -> Pose:
+    return Pose((x, y, z), q)
+
+
+def test_back_projection_at_known_geometry():
+    depth = np.full((120, 160), 6.0, dtype=np.float32)  # a wall 6 m ahead
+    depth[40:80, 100:140] = 3.0  # a box 3 m ahead, right of centre, at camera height
+    det = Detection("box", (100, 40, 140, 80))
+    obs = locate(det, depth, CAM, camera_at())
+    assert obs.source == DEPTH
+    # Pixel column 120 is 40 px right of the centre: 40/80 * 3 m = 1.5 m to the right (world -y).
+    assert obs.position == pytest.approx([3.0, -1.5, 1.2], abs=0.08)
+    assert obs.sigma < 0.3 and obs.extent == pytest.approx(0.55, abs=0.15)
+
+
+def test_back_projection_keeps_the_front_surface_of_thin_things():
+    depth = np.full((120, 160), 6.0, dtype=np.float32)
+    depth[60:100, 70:74] = 2.0  # two legs of a chair in front of the wall, most of the box shows the wall
+    depth[60:100, 86:90] = 2.0
+    depth[60:64, 70:90] = 2.0
+    obs = locate(Detection("chair", (70, 60, 90, 100)), depth, CAM, camera_at())
+    assert obs.position[0] == pytest.approx(2.0, abs=0.1)
+
+
+def test_back_projection_scales_the_camera_to_the_depth_size_and_falls_back_without_depth():
+    depth = np.full((60, 80), 4.0, dtype=np.float32)  # half the image's resolution
+    obs = locate(Detection("box", (60, 40, 100, 80)), depth, CAM, camera_at())
+    assert obs.source == DEPTH and obs.position == pytest.approx([4.0, 0.0, 1.2], abs=0.1)
+    holes = np.zeros((120, 160), dtype=np.float32)  # no return anywhere
+    for d in (holes, None):
+        obs = locate(Detection("box", (120, 50, 160, 70)), d, CAM, camera_at())
+        assert obs.source == VIEWPOINT
+        # At the viewpoint, along the box centre's bearing (right of the optical axis: towards -y).
+        assert obs.position[0] > 0 and obs.position[1] < 0 and math.dist(obs.position[:2], (0, 0)) == \
+            pytest.approx(1.0)
+
+
+def obs_at(label: str, x: float, y: float, z: float = 0.5, sigma: float = 0.1, colour: str = "") -> Observation:
+    return Observation(label, np.array([x, y, z]), sigma, 0.2, DEPTH, 1.0, colour)
+
+
+def test_association_fuses_repeat_sightings_and_keeps_neighbours_apart():
+    rng = np.random.default_rng(0)
+    objects = ObjectMap(ObjectsConfig())
+    for k in range(10):
+        n = rng.normal(0, 0.1, 4)
+        seen = [obs_at("chair", 2 + n[0], 1 + n[1], colour="red"), obs_at("chair", 4.2 + n[2], 1 + n[3], colour="blue")]
+        if k == 3:
+            seen.append(obs_at("toaster", 9, 9))  # a one-off spurious box
+        objects.observe(k + 1, k * 10**9, 1.2, seen)
+    confirmed = sorted(objects.confirmed(), key=lambda o: o.position[0])
+    assert [(o.label, o.colour, o.n) for o in confirmed] == [("chair", "red", 10), ("chair", "blue", 10)]
+    assert confirmed[0].position[:2] == pytest.approx([2, 1], abs=0.1)
+    assert confirmed[0].keyframes == list(range(1, 11)) and confirmed[0].last_ns == 9 * 10**9
+    assert len(objects) == 3  # the spurious toaster exists but is not confirmed
+
+
+def test_association_respects_floors_and_merges_instances_that_drift_together():
+    objects = ObjectMap(ObjectsConfig())
+    objects.observe(1, 0, 1.2, [obs_at("sink", 0, 0)])
+    objects.observe(2, 1, 4.4, [obs_at("sink", 0, 0, z=3.7)])  # same place, one floor up
+    assert len(objects) == 2
+    objects.observe(3, 2, 1.2, [obs_at("sink", 2.2, 0)])  # beyond the gate (1.2 m here): a second sink
+    assert len(objects) == 3
+    # A precise sighting joins the first sink and pulls it within the gate of the second: they merge.
+    objects.observe(4, 3, 1.2, [obs_at("sink", 1.1, 0, sigma=0.02)])
+    ground = [o for o in objects.instances.values() if o.level_z < 2]
+    assert len(ground) == 1 and ground[0].n == 3 and sorted(ground[0].keyframes) == [1, 3, 4]
+    changed, removed, views, merges = objects.flush()
+    assert removed and merges and {v[1] for v in views} == {1, 2, 3, 4}
+
+
+def test_floors_from_camera_heights():
+    floors = FloorIndex(gap_m=1.2)
+    for z in [1.2] * 50 + [4.4] * 40 + [7.6] * 30 + [2.8]:  # one frame on the stairs
+        floors.add(z)
+    assert len(floors) == 3 and floors.levels == pytest.approx([1.2, 4.4, 7.6], abs=0.06)
+    assert [floors.floor_of(z) for z in (0.0, 1.3, 3.2, 4.4, 9.0)] == [0, 0, 1, 1, 2]
+
+
+def test_free_space_from_depth():
+    fs = FreeSpace()
+    cam = camera_at()
+    base = Pose((0.0, 0.0, 0.0))
+    # Look along +x at a floor that ends in a wall 4 m ahead: upper half wall, lower half floor.
+    v = (np.arange(120) + 0.5 - CAM.cy) / CAM.fy  # ray slope downwards per row
+    depth = np.where(v[:, None] > 1.2 / 4.0, 1.2 / np.maximum(v[:, None], 1e-6), 4.0).repeat(160, axis=1)
+    fs.add_depth(depth.astype(np.float32), CAM, cam, base)
+    assert fs.clear(2.0, 0.0, 0.0)
+    assert fs.state(4.05, 0.0, 0.0) == "occupied" and not fs.clear(3.85, 0.0, 0.0)
+    assert fs.state(0.0, 5.0, 0.0) == "unknown" and fs.state(2.0, 0.0, 3.2) == "unknown"  # not seen; other floor
+    fs2 = FreeSpace()
+    fs2.load(fs.flush())
+    assert fs2.clear(2.0, 0.0, 0.0) and fs2.occupancy(0.0)[0].max() == 1
+
+
+def test_objects_persist_with_their_views(tmp_path, minilm):
+    cfg = Config()
+    emb = minilm.embed_documents(["a room"])[0]
+    with Memory(tmp_path / "m", cfg) as m:
+        m.begin_session("t")
+        for k in range(1, 5):
+            kf = Keyframe(k, 0, k * 10**9, camera_at(x=0.1 * k), caption="a room", text_embedding=emb)
+            m.add(kf, None, [obs_at("lamp", 2, 2, colour="yellow")] + ([obs_at("bed", 5, 5)] if k > 2 else []))
+        before = {o.id: (o.label, o.colour, o.n, o.keyframes, o.position.tolist())
+                  for o in m.objects.instances.values()}
+    with Memory(tmp_path / "m", cfg, writable=False) as m:
+        after = {o.id: (o.label, o.colour, o.n, o.keyframes, o.position.tolist())
+                 for o in m.objects.instances.values()}
+        assert after == before and len(after) == 2
+        assert {o.label for o in m.objects.confirmed()} == {"lamp", "bed"}
+
+
+@pytest.mark.parametrize("text,floor,recency,colour,target", [
+    ("where is the desk on the second floor?", 1, "", "", "desk"),
+    ("take me to the lamp on floor 3", 2, "", "", "lamp"),
+    ("go to the ground floor fridge", 0, "", "", "fridge"),
+    ("the sofa on the top floor", -1, "", "", "sofa"),
+    ("where did you most recently see a plant?", None, "last", "", "plant"),
+    ("go back to the last printer you noticed", None, "last", "", "printer"),
+    ("where did you first see the first aid kit?", None, "first", "", "first aid kit"),
+    ("take me to the grey trash can", None, "", "grey", "grey trash"),
+])
+def test_query_slots(text, floor, recency, colour, target):
+    p = parse_query(text)
+    assert (p.floor, p.recency, p.colour) == (floor, recency, colour)
+    assert target in p.target
+
+
+@pytest.fixture(scope="module")
+def sim_memory(tmp_path_factory, minilm):
+    from embodied_rag.sim import generate_building
+    from embodied_rag.sim.detector import SensorFaults
+    from embodied_rag.sim.evaluation import build_sim_memory
+
+    building = generate_building(seed=7, floors=2, rooms_per_floor=5)
+    memory, tour, _ = build_sim_memory(tmp_path_factory.mktemp("sim") / "m", building, Config(), minilm,
+                                       SensorFaults.realistic(), width=96, height=72, seed=7)
+    yield building, tour, memory
+    memory.close()
+
+
+def test_sim_instances_match_the_ground_truth(sim_memory):
+    from embodied_rag.sim.evaluation import association
+
+    building, tour, memory = sim_memory
+    a = association(building, tour, memory)
+    assert a["precision"] >= 0.8 and a["recall"] >= 0.8, a
+    assert len(memory.floors) == 2
+
+
+def test_sim_finds_put_goals_at_the_object_outside_geometry(sim_memory, minilm):
+    from embodied_rag.retrieval.evaluate import score
+    from embodied_rag.retrieval.retriever import Retriever
+    from embodied_rag.sim.evaluation import inside_geometry
+    from embodied_rag.sim.find_queries import make_find_queries
+
+    building, tour, memory = sim_memory
+    queries = make_find_queries(building, tour, pool="dev", seed=7, per_category=6)
+    assert {q["category"] for q in queries} >= {"object", "purpose", "floor", "recent"}
+    retriever = Retriever(memory, minilm)
+    ok, inside, dists = 0, [], []
+    for q in queries:
+        ans = retriever.ask(q["query"], robot_position=q.get("from"))
+        good, detail = score(q, ans)
+        ok += good
+        if ans.goal is not None:
+            inside += [inside_geometry(building, ans.goal.position)]
+            dists.append(detail.get("distance_m", 99.0))
+            assert ans.object is not None and ans.evidence[0].startswith("obj:")
+    assert ok >= 0.8 * len(queries), f"{ok}/{len(queries)}"
+    assert not any(inside) and float(np.median(dists)) <= 1.5
