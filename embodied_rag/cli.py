@@ -265,13 +265,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_viz(args: argparse.Namespace) -> int:
     from embodied_rag.memory.memory import Memory
-    from embodied_rag.viz import write_html, write_png
+    from embodied_rag.viz import load_outline, write_html, write_png
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".html"):
         raise UserError(f"--out must end in .png or .html, got '{out.name}'.")
+    outline = load_outline(Path(args.outline)) if args.outline else []
     with Memory(args.memory, _config(args), writable=False) as memory:
-        (write_png if out.suffix.lower() == ".png" else write_html)(memory, out, title=Path(args.memory).name)
+        (write_png if out.suffix.lower() == ".png" else write_html)(memory, out, title=Path(args.memory).name,
+                                                                     outline=outline)
     print(f"wrote {out}")
     return 0
 
@@ -381,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = with_config(sub.add_parser("viz", help="draw a memory's top-down map as PNG or HTML"))
     v.add_argument("memory", metavar="MEMORY_DIR")
     v.add_argument("--out", required=True, metavar="FILE.png|FILE.html")
+    v.add_argument("--outline", metavar="FILE.json",
+                   help="building outline to draw under the memory: {\"rooms\": [{\"extent\": [x0, y0, x1, y1], "
+                        "\"z\": floor height, \"name\": ...}]} in the memory frame (a simulated recording's "
+                        "ground_truth.json is one)")
     v.set_defaults(func=cmd_viz)
 
     d = with_config(sub.add_parser(
