@@ -5,6 +5,7 @@ the service, and drawn as a map (HTML + PNG). Orchestration only: every step is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -165,12 +166,18 @@ def run_demo(out: Path, config: Config, seed: int = 0, rooms: int = 8, rate: flo
             c.stop()
     _say("5/5", "drawing the map")
     from embodied_rag.memory.memory import Memory
-    from embodied_rag.viz import write_html, write_png
+    from embodied_rag.sim.record import ingest_config
+    from embodied_rag.viz import outline_from_rooms, write_html, write_png
 
-    with Memory(memory_dir, config, writable=False) as memory:
+    # The simulated robot's camera mount (as the nodes had it) puts the free space on the right floor; the
+    # simulator's rooms are the building outline drawn under the memory.
+    viz_config = dataclasses.replace(config, ingest=dataclasses.replace(
+        config.ingest, body_to_camera=ingest_config().body_to_camera))
+    outline = outline_from_rooms(building.rooms)
+    with Memory(memory_dir, viz_config, writable=False) as memory:
         title = f"embodied_rag demo: {building.name}"
-        write_png(memory, out / "map.png", asked, title)
-        write_html(memory, out / "map.html", asked, title)
+        write_png(memory, out / "map.png", asked, title, outline)
+        write_html(memory, out / "map.html", asked, title, outline)
         n = len(memory.keyframes)
     print(f"done: {n} keyframes in {memory_dir}; {ok}/{len(asked)} answers correct by the ground truth; "
           f"map in {out / 'map.html'} and {out / 'map.png'}")
