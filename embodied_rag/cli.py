@@ -105,6 +105,7 @@ def build_memory(input_path: Path, out: Path, config: Config, rebuild_forest: bo
     return {
         "memory": str(out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
         "keyframes": info["keyframes"], "sessions": len(info["sessions"]),
+        "objects": info["objects"]["confirmed"], "floors": info["floors"],
         "dropped_by_policy": s.dropped_by_policy, "skipped": {k.split(":", 1)[1]: v for k, v in skips.counts.items()
                                                               if k.startswith("skipped:")},
         "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
@@ -121,7 +122,8 @@ def _print_build(report: dict[str, Any]) -> None:
     for reason, n in report["skipped"].items():
         print(f"  skipped {n:>6}  {reason}")
     print(f"  memory now: {report['keyframes']} keyframes in {report['sessions']} session(s), "
-          f"forest of {report['forest_nodes']} areas in {report['forest_levels']} levels")
+          f"forest of {report['forest_nodes']} areas in {report['forest_levels']} levels, "
+          f"{report['objects']} objects on {report['floors']} floor(s)")
     print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
 
 
@@ -150,6 +152,9 @@ def _inspect(memory) -> dict[str, Any]:
         "with_image": sum(1 for kf in kfs if kf.image),
         "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
         "models": {"text_embedder": memory.store.get_meta("text_embedder")},
+        "objects": {"instances": len(memory.objects), "confirmed": len(memory.objects.confirmed()),
+                    "labels": len({o.label for o in memory.objects.confirmed()})},
+        "floors": len(memory.floors),
         "counters": memory.store.counters(),
         "forest": {"nodes": len(forest.nodes), "levels": forest.depth,
                    "per_level": {lvl: len(forest.level_nodes(lvl)) for lvl in range(1, forest.depth + 1)},
@@ -172,6 +177,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
           f"image embeddings: {info['with_image_embedding']}")
     print(f"  text embedder: {info['models']['text_embedder']}")
+    o = info["objects"]
+    print(f"  objects: {o['confirmed']} instances of {o['labels']} kinds (seen at least twice; {o['instances']} in "
+          f"all), {info['floors']} floor(s)")
     f = info["forest"]
     print(f"  forest: {f['nodes']} areas in {f['levels']} levels {f['per_level']}, {f['dirty']} summaries pending")
     if f["root"]:
@@ -251,6 +259,11 @@ def _print_answer(answer) -> None:
         p, q = answer.goal.position, answer.goal.orientation
         print(f"  goal ({answer.goal.frame_id}): position ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}), "
               f"orientation ({q[0]:.3f}, {q[1]:.3f}, {q[2]:.3f}, {q[3]:.3f})")
+    if answer.object:
+        o = answer.object
+        x, y, z = o["position"]
+        print(f"  object {o['id']}: {(o['colour'] or '') + ' ' if o['colour'] else ''}{o['label']} at ({x:.2f}, "
+              f"{y:.2f}, {z:.2f}), floor {o['floor']}, seen {o['observations']} times ({o['source']})")
     print(f"  [{answer.kind}, level {answer.level}, evidence {' '.join(answer.evidence[:6])}, "
           f"{answer.llm_calls} LLM call(s), {answer.latency_ms:.0f} ms]")
     if answer.degraded:

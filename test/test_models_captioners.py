@@ -194,7 +194,8 @@ def test_cached_captioner_uses_the_store(tiny_clip, tmp_path):
     again = cached.caption([b.copy(), a, a])  # equal pixels, new arrays
     assert inner.seen == 2 and cached.hits == 3 and again == [first[1], first[0], first[0]]
     raw = store.cached_caption(f"{inner.name}:{image_hash(a)}")
-    assert json.loads(raw) == {"text": first[0].text, "name": first[0].name, "objects": first[0].objects}
+    assert json.loads(raw) == {"text": first[0].text, "name": first[0].name, "objects": first[0].objects,
+                               "detections": []}
 
 
 def test_cached_captioner_skips_failures_and_corrupt_entries():

@@ -109,3 +109,15 @@ def test_parse_caption():
     assert cap.objects == ["fridge", "sink"]
     assert prompts.parse_caption('{"name": "kitchen", "objects": []}') is None
     assert prompts.parse_caption('{"name": "k", "description": "A kitchen.", "objects": "fridge"}') is None
+
+
+def test_parse_caption_boxes_become_detections_in_pixels():
+    reply = ('{"name": "kitchen", "description": "A small kitchen with a fridge.", "objects": ["fridge"], "boxes": ['
+             '{"label": "Fridge", "box": [100, 200, 300, 900]}, {"label": "sink", "box": [10, 10, 10, 10]}, '
+             '{"label": "", "box": [0, 0, 500, 500]}, {"label": "cup", "box": [0, 0, "x", 5]}, '
+             '{"label": "lamp", "box": [-50, 0, 2000, 1000]}]}')
+    cap = prompts.parse_caption(reply, 640, 480)
+    assert [(d.label, d.box) for d in cap.detections] == [("fridge", (64.0, 96.0, 192.0, 432.0)),
+                                                          ("lamp", (0.0, 0.0, 640.0, 480.0))]
+    assert prompts.parse_caption(reply).detections == []  # no image size: boxes cannot be placed
+    assert set(prompts.CAPTION_SCHEMA["required"]) == {"name", "description", "objects", "boxes"}

@@ -87,6 +87,7 @@ class Ingestor:
                 t0 = time.perf_counter()
                 for f, cap in zip(need, self.captioner.caption([f.image for f in need])):
                     f.caption, f.name, f.objects = cap.text, cap.name or f.name, cap.objects or f.objects
+                    f.detections = cap.detections or f.detections
                 self.stats.timed("caption", t0)
         t0 = time.perf_counter()
         texts = [f.text() or "(no description)" for f in frames]

@@ -23,6 +23,7 @@ import yaml
 
 from embodied_rag.config import ModelConfig
 from embodied_rag.errors import ModelUnavailable
+from embodied_rag.memory.detection import Detection
 from embodied_rag.models import prompts
 from embodied_rag.models.llm import OpenAICompatibleLLM
 from embodied_rag.models.open_clip_model import OpenClipEmbedder
@@ -71,12 +72,13 @@ def _join(items: list[str]) -> str:
 
 
 class OpenAIVisionCaptioner:
-    """Asks an OpenAI-compatible vision model (Ollama, vLLM, OpenAI) for {"name", "description", "objects"} JSON."""
+    """Asks an OpenAI-compatible vision model (Ollama, vLLM, OpenAI) for {"name", "description", "objects",
+    "boxes"} JSON; the boxes become detections (placed in 3-D with depth when the robot has it)."""
 
     def __init__(self, config: ModelConfig, setting: str = "models.captioner"):
         self.client = OpenAICompatibleLLM(config, setting=setting)
         self.name = f"openai-vision:{config.model}"
-        self.max_tokens = min(config.max_tokens, 200)
+        self.max_tokens = min(max(config.max_tokens, 400), 600)  # boxes need room
         self.failures = 0
         self.last_error = ""
 
@@ -88,7 +90,7 @@ class OpenAIVisionCaptioner:
                     {"role": "user", "content": [{"type": "text", "text": text},
                                                  {"type": "image_url", "image_url": {"url": to_data_url(image)}}]}]
         reply = self.client.chat(messages, max_tokens=self.max_tokens, json_schema=prompts.CAPTION_SCHEMA)
-        return prompts.parse_caption(reply)
+        return prompts.parse_caption(reply, image.shape[1], image.shape[0])
 
     def caption_one(self, image: np.ndarray) -> Caption:
         try:
@@ -227,7 +229,8 @@ class CachedCaptioner:
             try:
                 d = json.loads(raw)
                 out[i] = Caption(text=str(d["text"]), name=str(d.get("name", "")),
-                                 objects=[str(o) for o in d.get("objects", [])])
+                                 objects=[str(o) for o in d.get("objects", [])],
+                                 detections=[Detection.from_json(x) for x in d.get("detections", [])])
             except (ValueError, KeyError, TypeError):
                 log.warning("Ignoring a corrupt cached caption %s", k)
         missing = [i for i, c in enumerate(out) if c is None]

@@ -7,6 +7,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from embodied_rag.memory.detection import Detection
+
 
 @runtime_checkable
 class TextEmbedder(Protocol):
@@ -36,6 +38,7 @@ class Caption:
     text: str
     name: str = ""
     objects: list[str] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)  # boxes in the captioned image's pixels
 
 
 @runtime_checkable

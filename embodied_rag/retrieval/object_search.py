@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 
@@ -128,6 +129,16 @@ class ObjectSearch:
         out.sort(key=lambda m: (-m.score, -m.instance.n, m.instance.id))
         return out
 
+    def in_area(self, leaf_ids: set[int]) -> list[ObjectInstance]:
+        """Confirmed instances whose nearest sighting is one of an area's keyframes, most seen first."""
+        kfs = self.memory.keyframes
+        out = []
+        for inst in self.memory.objects.confirmed():
+            seen = [k for k in inst.keyframes if k in kfs]
+            if seen and min(seen, key=lambda k: float(np.hypot(*(inst.position[:2] - kfs[k].xy)))) in leaf_ids:
+                out.append(inst)
+        return sorted(out, key=lambda o: (-o.n, o.id))
+
     def floor_of(self, inst: ObjectInstance) -> int:
         return self.memory.floors.floor_of(inst.level_z)
 
@@ -153,3 +164,29 @@ class ObjectSearch:
             dist = path_from([m.instance for m in good])
             return min(zip(good, dist), key=lambda t: (t[1], -t[0].score))[0]
         return best
+
+
+_IRREGULAR = {"shelf": "shelves", "person": "people", "mouse": "mice", "knife": "knives", "man": "men"}
+
+
+def plural(label: str) -> str:
+    head, _, last = label.rpartition(" ")
+    if last in _IRREGULAR:
+        word = _IRREGULAR[last]
+    elif last.endswith(("s", "x", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}".strip()
+
+
+def holdings(insts: list[ObjectInstance], most: int = 8) -> str:
+    """"2 chairs, a fridge and a sink": instances counted by label, the most common first."""
+    counts = Counter(i.label for i in insts)
+    items = [f"{n} {plural(label)}" if n > 1 else f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
+             for label, n in counts.most_common(most)]
+    if len(counts) > most:
+        items.append(f"{len(counts) - most} other kinds of thing")
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -29,7 +29,7 @@ from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
 from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
-from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch
+from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings
 from embodied_rag.retrieval.query import ParsedQuery, clean_query, parse_query
 
 log = logging.getLogger(__name__)
@@ -456,6 +456,13 @@ class Retriever:
                 views = list(dict.fromkeys(first_sentence(strip_instructions(kf.caption or kf.text()))
                                            for kf in matching))
                 text += " Closest views: " + " ".join(views)
+            held = self._objects.in_area(set(forest.leaf_ids(node)))
+            if held:
+                # Areas know their objects: list and count what this one holds.
+                listing = holdings(held)
+                text += f" It holds {listing}."
+                evidence_texts.append(f"Objects here: {listing}.")
+                refs += [object_ref(o.id) for o in held[:8]]
             level = node.level
         written, used, why = self._llm_answer(parsed, evidence_texts)
         calls += used
