@@ -270,7 +270,7 @@ def _draw_floor(ax, memory: Memory, fl: _Floor, colour_of: dict[int, tuple], are
         yaw = math.atan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz))
         ax.add_patch(FancyArrow(x, y, 0.04 * span * math.cos(yaw), 0.04 * span * math.sin(yaw),
                                 width=0.006 * span, color="crimson", zorder=7))
-        ax.text(x, y, f" Q{i}", color="crimson", fontsize=9, fontweight="bold", zorder=8, va="top")
+        ax.text(x, y, f" Q{i}", color="crimson", fontsize=9, fontweight="bold", zorder=10, va="top")  # above labels
     return labels
 
 
