@@ -41,6 +41,7 @@ class TopicsConfig:
     camera_info: str = "/camera/camera_info"
     pose: str = "/odom"
     caption: str = "/embodied_rag/caption"
+    detections: str = "/detections"
 
 
 @dataclass

@@ -199,3 +199,115 @@ def test_markers_match_the_memory(scenario):
     assert goal.type == Marker.ARROW
     # Parents are drawn above their children.
     assert min(p.z for x in by_ns["areas"] for p in x.points) > max(p.z for p in points.points)
+
+
+# -- detections with depth become object instances ----------------------------------------------------------------
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+W, H, F = 64, 48, 50.0  # image size and focal length (pixels); principal point at the centre
+BOX = (22, 14, 42, 34)  # the chair's box (x0, y0, x1, y1): depth inside it, nothing valid outside
+LOOK_ALONG_X = (-0.5, 0.5, -0.5, 0.5)  # optical frame (z forward, x right, y down) looking along world +x
+CHAIR_AT = (3.0, 0.0, 0.5)
+
+
+class Camera(RosTestClient):
+    """A robot with an RGB-D camera and a detector node publishing Caption boxes."""
+
+    def __init__(self, domain: int):
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from embodied_rag_msgs.msg import Caption
+
+        super().__init__(domain, "test_camera")
+        self.pubs = {
+            "image": self.node.create_publisher(Image, "/camera/image_raw", 10),
+            "depth": self.node.create_publisher(Image, "/camera/depth/image_raw", 10),
+            "info": self.node.create_publisher(CameraInfo, "/camera/camera_info", 10),
+            "caption": self.node.create_publisher(Caption, "/embodied_rag/caption", 10),
+            "odom": self.node.create_publisher(Odometry, "/odom", 10),
+        }
+
+    def ready(self, timeout: float) -> bool:
+        return self.spin_until(lambda: bool(self.status) and all(
+            p.get_subscription_count() > 0 for p in self.pubs.values()), timeout)
+
+    def publish(self, i: int, x: float) -> None:
+        """Frame i: the camera at (x, 0, 0.5) sees the chair at CHAIR_AT."""
+        import numpy as np
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from embodied_rag_msgs.msg import Caption, Detection
+
+        stamp = T0 + i * S
+        sec, nsec = stamp // S, stamp % S
+
+        def stamped(msg, frame_id="camera_optical_frame"):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
+            msg.header.frame_id = frame_id
+            return msg
+
+        info = stamped(CameraInfo(width=W, height=H))
+        info.k = [F, 0.0, W / 2, 0.0, F, H / 2, 0.0, 0.0, 1.0]
+        self.pubs["info"].publish(info)
+        depth = np.zeros((H, W), np.float32)
+        x0, y0, x1, y1 = BOX
+        depth[y0:y1, x0:x1] = CHAIR_AT[0] - x
+        self.pubs["depth"].publish(stamped(Image(height=H, width=W, encoding="32FC1", step=W * 4,
+                                                 data=depth.tobytes())))
+        self.pubs["caption"].publish(stamped(Caption(text="A room with a chair.", detections=[
+            Detection(label="chair", score=0.9, x_min=float(x0), y_min=float(y0), x_max=float(x1), y_max=float(y1),
+                      colour="red")])))
+        odom = stamped(Odometry(), "map")
+        odom.pose.pose.position.x, odom.pose.pose.position.z = x, CHAIR_AT[2]
+        o = odom.pose.pose.orientation
+        o.x, o.y, o.z, o.w = LOOK_ALONG_X
+        self.pubs["odom"].publish(odom)
+        rgb = np.full((H, W, 3), 30 * i, np.uint8)
+        self.pubs["image"].publish(stamped(Image(height=H, width=W, encoding="rgb8", step=W * 3, data=rgb.tobytes())))
+
+
+def test_caption_boxes_with_depth_become_object_instances(tmp_path):
+    from embodied_rag.config import Config
+    from embodied_rag.memory.memory import Memory
+
+    env = ros_env(domain_for(4))
+    memory = tmp_path / "memory"
+    node = Proc([str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={memory}", "-p", "use_depth:=true",
+                 "-p", "pose_type:=odometry", "-p", "image_type:=raw", "-p", "reliable:=true",
+                 "-p", "status_period_s:=0.3", "-p", "pose_wait_s:=3.0", "-p", "caption_wait_s:=3.0"],
+                tmp_path / "memory_node.log", env)
+    cam = None
+    xs = [0.0, 0.6, 1.2, 1.8]
+    try:
+        cam = Camera(domain_for(4))
+        assert cam.ready(90), node.text()[-3000:]
+        cam.spin_until(lambda: False, 0.5)  # the node's side of the matches
+        for i, x in enumerate(xs):
+            cam.publish(i, x)
+            cam.spin_until(lambda: False, 0.2)
+
+        def settled() -> bool:
+            s = cam.status
+            return (s.get("memory_keyframes") == str(len(xs)) and s.get("queue") == "0"
+                    and s.get("images_waiting") == "0" and s.get("committing") == "0")
+
+        assert cam.spin_until(settled, 60), (cam.status, node.text()[-3000:])
+        status = dict(cam.status)
+        assert node.stop() == 0
+        log = node.text()
+        assert "Traceback" not in log and "skipped" not in log, log[-3000:]
+    finally:
+        node.stop()
+        if cam is not None:
+            cam.close()
+    assert status["camera_info"] == "1" and status["object_observations"] == str(len(xs))
+    assert status["object_observations_depth"] == str(len(xs))
+    with Memory(memory, Config(), writable=False) as m:
+        confirmed = m.objects.confirmed()
+        assert len(confirmed) == 1, [i.to_json() for i in m.objects.instances.values()]
+        (chair,) = confirmed
+        assert chair.name == "red chair" and chair.n == len(xs) and chair.source == "depth"
+        assert chair.position == pytest.approx(CHAIR_AT, abs=0.3)
+        assert {kf.caption for kf in m.keyframes.values()} == {"A room with a chair."}

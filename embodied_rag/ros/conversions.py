@@ -19,6 +19,8 @@ from embodied_rag.io.images import (
     decode_depth,
     decode_image,
 )
+from embodied_rag.io.rosbag import detections_from_msg
+from embodied_rag.memory.detection import Detection
 from embodied_rag.memory.pose import Pose
 from embodied_rag.retrieval.answer import Answer, Goal
 
@@ -88,6 +90,38 @@ def pose_from_msg(msg: Odometry | PoseStamped | PoseWithCovarianceStamped) -> tu
     pose = Pose.checked([p.position.x, p.position.y, p.position.z],
                         [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w])
     return stamp_ns(msg.header), pose
+
+
+def caption_from_msg(msg: Any) -> tuple[int, str, list[str], list[Detection]]:
+    """(stamp, text, object labels, boxes) of an ``embodied_rag_msgs/Caption``; the pairing drops empty ones."""
+    return stamp_ns(msg.header), str(msg.text), [str(o) for o in msg.objects], detections_from_msg(msg.detections)
+
+
+def detection2d_array_type() -> type | None:
+    """``vision_msgs/msg/Detection2DArray``, or None when vision_msgs is not installed (it is optional)."""
+    try:
+        from vision_msgs.msg import Detection2DArray
+    except ImportError:
+        return None
+    return Detection2DArray
+
+
+def detections_from_detection2d_array(msg: Any) -> tuple[int, list[Detection]]:
+    """(header stamp, boxes) of a ``vision_msgs/Detection2DArray``: each Detection2D's box from its centre and size,
+    its label and score from its first result's hypothesis. Detections without a result, a label, a finite score or
+    a non-empty finite box are left out."""
+    out = []
+    for d in msg.detections:
+        if not len(d.results):
+            continue
+        hyp = d.results[0].hypothesis
+        c = d.bbox.center.position
+        cx, cy, sx, sy = float(c.x), float(c.y), float(d.bbox.size_x), float(d.bbox.size_y)
+        det = Detection(str(hyp.class_id).strip(), (cx - sx / 2, cy - sy / 2, cx + sx / 2, cy + sy / 2),
+                        float(hyp.score))
+        if det.label and np.all(np.isfinite(det.box)) and np.isfinite(det.score) and sx > 0 and sy > 0:
+            out.append(det)
+    return stamp_ns(msg.header), out
 
 
 def pose_stamped(frame_id: str, position: Any, orientation: Any, stamp: Time | None = None) -> PoseStamped:

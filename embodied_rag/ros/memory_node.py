@@ -1,13 +1,17 @@
 """``memory_node``: live memory from a camera and a pose stream.
 
-Subscription callbacks stay cheap: they check messages, pair each image with the pose at its stamp (interpolated,
-``ingest.max_pose_gap_s``) and with an external caption (``embodied_rag_msgs/Caption``, ``ingest.caption_max_gap_s``),
-and apply the keyframe policy. Captioning, embedding and committing run on one worker thread that takes keyframes
-from a bounded queue; when it is full the oldest waiting keyframe is dropped (the newest wins) and counted.
-Summaries of changed areas are refreshed on the worker, in batches, every ``summary_period_s``, never per frame.
+Subscription callbacks stay cheap: they check and convert messages, hand them to the stamp pairing
+(:mod:`embodied_rag.io.pairing`: each image with the pose at its stamp, interpolated, ``ingest.max_pose_gap_s``;
+with an external caption and its boxes, ``embodied_rag_msgs/Caption``, detections, ``vision_msgs/Detection2DArray``
+when that package is installed, and depth, each within ``ingest.caption_max_gap_s``; with the latest ``CameraInfo``)
+and apply the keyframe policy to the frames it releases. Captioning, embedding, placing detected objects and
+committing run on one worker thread that takes keyframes from a bounded queue; when it is full the oldest waiting
+keyframe is dropped (the newest wins) and counted. Summaries of changed areas are refreshed on the worker, in
+batches, every ``summary_period_s``, never per frame.
 
-Images that arrive before the poses that bracket their stamp (or before their caption, when a caption publisher
-exists) wait in a small bounded buffer for at most ``pose_wait_s`` / ``caption_wait_s`` of wall time.
+Images that arrive before the poses that bracket their stamp (or before their caption, detections or depth, when a
+publisher of them exists) wait in a small bounded buffer for at most ``pose_wait_s`` / ``caption_wait_s`` of wall
+time.
 
 Status: ``diagnostic_msgs/DiagnosticArray`` on ``status_topic`` (default ``/diagnostics``) every
 ``status_period_s``: frames, keyframes, drops by cause, queue length and high-water mark, skips by reason.
@@ -16,7 +20,6 @@ A restarted node continues the same memory directory as a new session.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import sys
 import threading
@@ -38,8 +41,9 @@ from embodied_rag.config import Config
 from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.io.images import BadImage
-from embodied_rag.io.rosbag import transform_pose
-from embodied_rag.memory.pose import InvalidPose, Pose, PoseBuffer
+from embodied_rag.io.pairing import CAPTION, DEPTH, DETECTIONS, Paired, StampPairer
+from embodied_rag.memory.detection import CameraModel
+from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
 from embodied_rag.ros.params import NodeParam, declare_config, read_config, read_params
 
@@ -52,12 +56,16 @@ MEMORY_PARAMS = [
                                    "pose_stamped or pose_with_covariance"),
     NodeParam("image_type", "auto", "camera transport: auto (raw and compressed topics, the first to deliver wins), "
                                     "raw or compressed"),
-    NodeParam("use_depth", False, "subscribe ingest.topics.depth and camera_info and keep depth with frames"),
-    NodeParam("use_caption_topic", True, "pair images with embodied_rag_msgs/Caption on ingest.topics.caption"),
+    NodeParam("use_depth", False, "subscribe ingest.topics.depth and camera_info and keep depth with frames "
+                                  "(detected objects are placed with it)"),
+    NodeParam("use_caption_topic", True, "pair images with embodied_rag_msgs/Caption (text, labels, boxes) on "
+                                         "ingest.topics.caption, and with vision_msgs/Detection2DArray on "
+                                         "ingest.topics.detections when vision_msgs is installed"),
     NodeParam("reliable", False, "subscribe reliable instead of the sensor-data QoS (best effort): for replays "
                                  "that must not lose a frame"),
     NodeParam("pose_wait_s", 0.5, "wall time an image waits for poses at or after its stamp"),
-    NodeParam("caption_wait_s", 0.5, "wall time an image waits for its caption while a caption publisher exists"),
+    NodeParam("caption_wait_s", 0.5, "wall time an image waits for its caption (detections, depth) while a "
+                                     "publisher of them exists"),
     NodeParam("image_buffer", 16, "images waiting for poses/captions; beyond this the oldest is dropped"),
     NodeParam("queue_size", 64, "keyframes waiting for captions/embeddings; beyond this the oldest is dropped"),
     NodeParam("status_topic", "/diagnostics", "diagnostic_msgs/DiagnosticArray status topic"),
@@ -82,17 +90,6 @@ class NodeSkipLog(SkipLog):
             self.logger.warning(f"skipped ({reason}): {detail}")
         elif n == self.max_lines + 1:
             self.logger.warning(f"skipped ({reason}): more of these follow; only counted from now on")
-
-
-@dataclass
-class _Waiting:
-    """An image waiting for its pose (and caption)."""
-
-    stamp: int
-    msg: Any
-    topic: str
-    arrived: float  # monotonic seconds
-    image: Any = None  # decoded pixels (raw images are decoded at once: cheap, and it validates them)
 
 
 @dataclass
@@ -130,7 +127,6 @@ class MemoryNode(Node):
         if self.p["image_type"] not in ("auto", "raw", "compressed"):
             raise UserError(f"Parameter image_type must be auto, raw or compressed, got '{self.p['image_type']}'.")
         cfg = self.config
-        self.body_to_camera = transform_pose(cfg.ingest.body_to_camera)
         self.models = (models_factory or Models)(cfg)
         self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
         self.memory = Memory(self.memory_dir, cfg, writable=True)
@@ -143,14 +139,13 @@ class MemoryNode(Node):
         self.get_logger().info(f"memory {self.memory_dir}: {len(self.memory.keyframes)} keyframes, "
                                f"session {self.session}")
 
-        self.poses = PoseBuffer(cfg.ingest.max_pose_gap_s, max_len=20_000)
-        self.captions: deque[tuple[int, str, list[str]]] = deque(maxlen=512)
-        self.depths: deque[tuple[int, Any]] = deque(maxlen=16)
-        self.camera_info: CameraInfo | None = None
-        self.waiting: deque[_Waiting] = deque()
+        self.subs: dict[str, Any] = {}  # the side streams subscribed: CAPTION, DETECTIONS, DEPTH
+        self.pairer = StampPairer(cfg.ingest, pose_wait_s=float(self.p["pose_wait_s"]),
+                                  side_wait_s=float(self.p["caption_wait_s"]),
+                                  image_buffer=int(self.p["image_buffer"]), skips=self.skips,
+                                  expects=self._stream_published, decode_depth=conv.depth_to_numpy)
         self.image_source: str | None = None
-        self.counts = {"images": 0, "dropped_image_buffer": 0, "dropped_queue_full": 0, "queue_high_water": 0,
-                       "poses": 0, "captions": 0, "committed": 0, "committing": 0}
+        self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0}
         self.queue: deque[_Job] = deque()
         self.cond = threading.Condition()
         self.stopping = False
@@ -172,11 +167,16 @@ class MemoryNode(Node):
         if self.p["use_caption_topic"]:
             from embodied_rag_msgs.msg import Caption
 
-            self.caption_sub = self.create_subscription(Caption, t.caption, self.on_caption, stream)
-        else:
-            self.caption_sub = None
+            self.subs[CAPTION] = self.create_subscription(Caption, t.caption, self.on_caption, stream)
+            detection_array = conv.detection2d_array_type()
+            if detection_array is None:
+                self.get_logger().info(f"vision_msgs is not installed: {t.detections} (Detection2DArray) is not "
+                                       "subscribed; boxes come with embodied_rag_msgs/Caption only")
+            else:
+                self.subs[DETECTIONS] = self.create_subscription(detection_array, t.detections, self.on_detections,
+                                                                 stream)
         if self.p["use_depth"]:
-            self.create_subscription(Image, t.depth, self.on_depth, sensor)
+            self.subs[DEPTH] = self.create_subscription(Image, t.depth, self.on_depth, sensor)
             self.create_subscription(CameraInfo, t.camera_info, self.on_camera_info, sensor)
         self.pose_topic = t.pose
         self.pose_qos = stream
@@ -220,26 +220,27 @@ class MemoryNode(Node):
         except InvalidPose as exc:
             self.skips.skip("bad_pose", f"{self.pose_topic} at {conv.stamp_ns(msg.header) / NS:.6f} s: {exc}")
             return
-        self.counts["poses"] += 1
-        self.poses.add(stamp, pose)
-        self._release()
+        self._offer(self.pairer.add_pose(stamp, pose, time.monotonic()))
 
     def on_caption(self, msg: Any) -> None:
-        stamp = conv.stamp_ns(msg.header)
-        text = str(msg.text).strip()
-        objects = [str(o).strip() for o in msg.objects if str(o).strip()]
-        if not text and not objects:
-            self.skips.skip("empty_caption", f"caption at {stamp / NS:.6f} s has no text and no objects")
-            return
-        self.counts["captions"] += 1
-        self.captions.append((stamp, text, objects))
-        self._release()
+        stamp, text, objects, detections = conv.caption_from_msg(msg)
+        self._offer(self.pairer.add_caption(stamp, text, objects, detections, time.monotonic()))
+
+    def on_detections(self, msg: Any) -> None:
+        stamp, detections = conv.detections_from_detection2d_array(msg)
+        self._offer(self.pairer.add_detections(stamp, detections, time.monotonic()))
 
     def on_depth(self, msg: Image) -> None:
-        self.depths.append((conv.stamp_ns(msg.header), msg))
+        # Decoded only when an image is paired with it.
+        self._offer(self.pairer.add_depth(conv.stamp_ns(msg.header), msg, time.monotonic()))
 
     def on_camera_info(self, msg: CameraInfo) -> None:
-        self.camera_info = msg  # kept for status; the core does not use intrinsics yet
+        camera = CameraModel.from_k(msg.width, msg.height, msg.k)
+        if camera is None:
+            self.skips.skip("bad_camera_info", f"{self.config.ingest.topics.camera_info} at "
+                                               f"{conv.stamp_ns(msg.header) / NS:.6f} s: unusable K or size")
+            return
+        self.pairer.set_camera(camera)
 
     def on_image(self, msg: Image | CompressedImage, topic: str) -> None:
         if self.image_source is None:
@@ -258,95 +259,39 @@ class MemoryNode(Node):
             reason = "unsupported_encoding" if "encoding" in str(exc) or "depth" in str(exc) else "bad_image"
             self.skips.skip(reason, f"{where}: {exc}")
             return
-        if len(self.waiting) >= int(self.p["image_buffer"]):
-            old = self.waiting.popleft()
-            self.counts["dropped_image_buffer"] += 1
-            self.skips.skip("image_buffer_full", f"{old.topic}@{old.stamp}: no pose/caption in time and the "
-                                                 "waiting buffer is full")
-        self.waiting.append(_Waiting(stamp, None if image is not None else msg, topic, time.monotonic(), image))
-        self._release()
+        self._offer(self.pairer.add_image(stamp, topic, time.monotonic(), image, None if image is not None else msg))
 
     # -- pairing ----------------------------------------------------------------------------------------------
-    def _captions_expected(self) -> bool:
-        return self.caption_sub is not None and self.count_publishers(self.config.ingest.topics.caption) > 0
-
-    def _caption_for(self, stamp: int) -> tuple[int, str, list[str]] | None:
-        gap = int(self.config.ingest.caption_max_gap_s * NS)
-        best = None
-        for c in self.captions:
-            d = abs(c[0] - stamp)
-            if d <= gap and (best is None or d < abs(best[0] - stamp)):
-                best = c
-        return best
+    def _stream_published(self, stream: str) -> bool:
+        """Whether images should wait for ``stream`` (CAPTION, DETECTIONS, DEPTH): subscribed and published."""
+        sub = self.subs.get(stream)
+        return sub is not None and self.count_publishers(sub.topic_name) > 0
 
     def _release(self) -> None:
-        """Turn waiting images whose pose (and caption) is known, or whose wait is over, into frames."""
-        now = time.monotonic()
-        expect_captions = None
-        while self.waiting:
-            w = self.waiting[0]
-            waited = now - w.arrived
-            latest = self.poses.latest_stamp
-            pose_ready = latest is not None and latest >= w.stamp
-            if not pose_ready and waited < float(self.p["pose_wait_s"]):
-                return
-            caption = self._caption_for(w.stamp) if self.caption_sub is not None else None
-            if caption is None:
-                if expect_captions is None:
-                    expect_captions = self._captions_expected()
-                gap = int(self.config.ingest.caption_max_gap_s * NS)
-                passed = bool(self.captions) and self.captions[-1][0] > w.stamp + gap
-                if expect_captions and not passed and waited < float(self.p["caption_wait_s"]):
-                    return
-            self.waiting.popleft()
-            self._offer(w, caption)
+        """Wall-time limits of waiting images."""
+        self._offer(self.pairer.release(time.monotonic()))
 
-    def _offer(self, w: _Waiting, caption: tuple[int, str, list[str]] | None) -> None:
-        robot = self.poses.at(w.stamp)
-        if robot is None:
-            self.skips.skip("no_pose", f"{w.topic}@{w.stamp}: no pose within {self.config.ingest.max_pose_gap_s:g} "
-                                       f"s of {w.stamp / NS:.6f} s")
-            return
-        # Interpolate the robot pose, then compose (as the bag reader does).
-        pose: Pose = robot.compose(self.body_to_camera)
-        # Forget poses no waiting image can need (stamps may go backwards: keep what the oldest one needs).
-        oldest = min([w.stamp, *(x.stamp for x in self.waiting)])
-        self.poses.drop_before(oldest - 2 * self.poses.max_gap_ns)
-        text, objects = (caption[1], list(caption[2])) if caption else ("", [])
-        frame = Frame(w.stamp, pose, w.image, text, "", objects, source=f"{w.topic}@{w.stamp}",
-                      depth=self._depth_for(w.stamp))
-        if frame.image is None and self.config.keyframes.novelty:
-            # The novelty test compares pixels, so it needs them now.
-            try:
-                frame.image = conv.image_to_numpy(w.msg)
-            except BadImage as exc:
-                self.skips.skip("bad_image", f"{w.topic}@{w.stamp}: {exc}")
-                return
-        if not self.policy.offer(frame):
-            return
-        self.policy.pending.clear()
-        with self.cond:
-            if len(self.queue) >= int(self.p["queue_size"]):
-                self.queue.popleft()
-                self.counts["dropped_queue_full"] += 1
-            self.queue.append(_Job(frame, w.msg if frame.image is None else None))
-            self.counts["queue_high_water"] = max(self.counts["queue_high_water"], len(self.queue))
-            self.cond.notify()
-
-    def _depth_for(self, stamp: int) -> Any:
-        if not self.depths:
-            return None
-        stamps = [d[0] for d in self.depths]
-        i = bisect.bisect_left(stamps, stamp)
-        gap = int(self.config.ingest.caption_max_gap_s * NS)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
-        if abs(stamps[best] - stamp) > gap:
-            return None
-        try:
-            return conv.depth_to_numpy(self.depths[best][1])
-        except BadImage as exc:
-            self.skips.skip("bad_depth", f"depth at {stamp / NS:.6f} s: {exc}; the frame is kept without depth")
-            return None
+    def _offer(self, released: list[Paired]) -> None:
+        """Apply the keyframe policy to paired frames; queue the keyframes for the worker."""
+        for p in released:
+            frame = p.frame
+            if frame.image is None and self.config.keyframes.novelty:
+                # The novelty test compares pixels, so it needs them now.
+                try:
+                    frame.image = conv.image_to_numpy(p.payload)
+                except BadImage as exc:
+                    self.skips.skip("bad_image", f"{frame.source}: {exc}")
+                    continue
+            if not self.policy.offer(frame):
+                continue
+            self.policy.pending.clear()
+            with self.cond:
+                if len(self.queue) >= int(self.p["queue_size"]):
+                    self.queue.popleft()
+                    self.counts["dropped_queue_full"] += 1
+                self.queue.append(_Job(frame, p.payload if frame.image is None else None))
+                self.counts["queue_high_water"] = max(self.counts["queue_high_water"], len(self.queue))
+                self.cond.notify()
 
     # -- worker -----------------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -403,17 +348,21 @@ class MemoryNode(Node):
 
     # -- status -----------------------------------------------------------------------------------------------
     def status(self) -> dict[str, int | str]:
-        c = self.counts
+        c, pc = self.counts, self.pairer.counts
         values: dict[str, int | str] = {
             "frames": self.policy.stats.frames, "keyframes": self.writer.stats.keyframes,
             "memory_keyframes": len(self.memory.keyframes), "dropped_by_policy": self.policy.stats.dropped_by_policy,
-            "dropped_queue_full": c["dropped_queue_full"], "dropped_image_buffer": c["dropped_image_buffer"],
+            "dropped_queue_full": c["dropped_queue_full"], "dropped_image_buffer": pc["dropped_image_buffer"],
             "queue": len(self.queue), "committing": c["committing"], "queue_high_water": c["queue_high_water"],
-            "images_waiting": len(self.waiting),
-            "images": c["images"], "poses": c["poses"], "captions": c["captions"], "session": self.session,
+            "images_waiting": len(self.pairer.waiting),
+            "images": c["images"], "poses": pc["poses"], "captions": pc["captions"],
+            "detections": pc["detections"], "session": self.session,
             # Keyframes the configured captioner could not caption (server down, slow, garbage): kept uncaptioned.
             "caption_failures": int(getattr(self.models.captioner, "failures", 0)),
-            "camera": self.image_source or "", "camera_info": int(self.camera_info is not None),
+            "camera": self.image_source or "", "camera_info": int(self.pairer.camera is not None),
+            # Detections placed in the memory frame (with depth: the rest at their viewpoint), and the instances.
+            "object_observations": self.writer.stats.observations,
+            "object_observations_depth": self.writer.stats.from_depth, "object_instances": len(self.memory.objects),
         }
         for key, n in sorted(self.skips.counts.items()):
             values[key] = n
