@@ -268,7 +268,7 @@ class Camera(RosTestClient):
         self.pubs["image"].publish(stamped(Image(height=H, width=W, encoding="rgb8", step=W * 3, data=rgb.tobytes())))
 
 
-def test_caption_boxes_with_depth_become_object_instances(tmp_path):
+def test_caption_boxes_with_depth_become_object_instances_the_service_names(tmp_path):
     from embodied_rag.config import Config
     from embodied_rag.memory.memory import Memory
 
@@ -278,11 +278,13 @@ def test_caption_boxes_with_depth_become_object_instances(tmp_path):
                  "-p", "pose_type:=odometry", "-p", "image_type:=raw", "-p", "reliable:=true",
                  "-p", "status_period_s:=0.3", "-p", "pose_wait_s:=3.0", "-p", "caption_wait_s:=3.0"],
                 tmp_path / "memory_node.log", env)
+    qry = Proc([str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={memory}", "-p", "pose_type:=odometry",
+                "-p", "refresh_period_s:=0.5"], tmp_path / "query_node.log", env)
     cam = None
     xs = [0.0, 0.6, 1.2, 1.8]
     try:
         cam = Camera(domain_for(4))
-        assert cam.ready(90), node.text()[-3000:]
+        assert cam.ready(90) and cam.spin_until(cam.cli.service_is_ready, 60), node.text()[-3000:] + qry.text()
         cam.spin_until(lambda: False, 0.5)  # the node's side of the matches
         for i, x in enumerate(xs):
             cam.publish(i, x)
@@ -295,13 +297,22 @@ def test_caption_boxes_with_depth_become_object_instances(tmp_path):
 
         assert cam.spin_until(settled, 60), (cam.status, node.text()[-3000:])
         status = dict(cam.status)
-        assert node.stop() == 0
+        fut = cam.cli.call_async(cam.Query.Request(query="where is the red chair?"))
+        assert cam.spin_until(fut.done, 30), qry.text()[-3000:]
+        reply = fut.result()
+        assert node.stop() == 0 and qry.stop() == 0
         log = node.text()
         assert "Traceback" not in log and "skipped" not in log, log[-3000:]
     finally:
         node.stop()
+        qry.stop()
         if cam is not None:
             cam.close()
+    # The service names the object the answer is about.
+    assert reply.success and reply.has_object, (reply.answer, reply.error_message)
+    assert reply.object_label == "chair" and reply.object_id > 0
+    p = reply.object_position
+    assert (p.x, p.y, p.z) == pytest.approx(CHAIR_AT, abs=0.3)
     assert status["camera_info"] == "1" and status["object_observations"] == str(len(xs))
     assert status["object_observations_depth"] == str(len(xs))
     with Memory(memory, Config(), writable=False) as m:
@@ -309,5 +320,5 @@ def test_caption_boxes_with_depth_become_object_instances(tmp_path):
         assert len(confirmed) == 1, [i.to_json() for i in m.objects.instances.values()]
         (chair,) = confirmed
         assert chair.name == "red chair" and chair.n == len(xs) and chair.source == "depth"
-        assert chair.position == pytest.approx(CHAIR_AT, abs=0.3)
+        assert chair.position == pytest.approx(CHAIR_AT, abs=0.3) and chair.id == reply.object_id
         assert {kf.caption for kf in m.keyframes.values()} == {"A room with a chair."}

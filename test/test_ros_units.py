@@ -109,7 +109,12 @@ def test_answer_to_response():
     assert r.goal.header.stamp.sec == 3 and r.goal.header.stamp.nanosec == 1
     assert list(r.evidence) == ["kf:3", "node:1"] and r.llm_calls == 1 and r.latency_ms == 12.5
     r = conv.fill_response(Query.Response(), Answer("Nothing.", "explain", found=False))
-    assert r.success and not r.has_goal
+    assert r.success and not r.has_goal and not r.has_object
+    obj = {"id": 7, "label": "armchair", "colour": "red", "position": [1.5, -2.0, 0.4], "sigma_m": 0.1,
+           "observations": 3, "source": "depth", "floor": 0}
+    r = conv.fill_response(Query.Response(), Answer("The red armchair.", "find", ans.goal, ["obj:7"], object=obj))
+    assert r.has_object and r.object_label == "armchair" and r.object_id == 7
+    assert (r.object_position.x, r.object_position.y, r.object_position.z) == pytest.approx((1.5, -2.0, 0.4))
     r = conv.fail_response(Query.Response(), "The query is empty.")
     assert not r.success and r.error_message == "The query is empty."
 
@@ -151,6 +156,98 @@ def test_markers_of_a_memory(tmp_path, tum_folder, minilm):
     assert {m.header.frame_id for m in arr.markers} == {"map"}
     ev = next(m for m in arr.markers if m.ns == "evidence")
     assert len(ev.points) == len(answer.evidence)
+
+
+def test_caption_and_detection2d_array_conversions():
+    from types import SimpleNamespace as NS
+
+    from embodied_rag.memory.detection import Detection
+    from embodied_rag.ros import conversions as conv
+    from embodied_rag_msgs.msg import Caption
+    from embodied_rag_msgs.msg import Detection as DetectionMsg
+
+    cap = Caption(text=" A red chair. ", objects=["chair", ""], detections=[
+        DetectionMsg(label="chair", score=0.9, x_min=10.0, y_min=5.0, x_max=30.0, y_max=25.0, colour="red"),
+        DetectionMsg(label="lamp", score=0.5, x_min=10.0, y_min=5.0, x_max=10.0, y_max=25.0)])  # empty box
+    cap.header.stamp.sec, cap.header.stamp.nanosec = 3, 5
+    stamp, text, objects, dets = conv.caption_from_msg(cap)
+    assert stamp == 3_000_000_005 and text.strip() == "A red chair." and "chair" in objects
+    assert dets == [Detection("chair", (10.0, 5.0, 30.0, 25.0), pytest.approx(0.9))] and dets[0].colour == "red"
+
+    # vision_msgs/Detection2DArray (not installed here): stand-ins with its attribute names.
+    def det2d(label, cx, cy, sx, sy, score=0.8, results=True):
+        hyp = NS(hypothesis=NS(class_id=label, score=score))
+        return NS(bbox=NS(center=NS(position=NS(x=cx, y=cy), theta=0.0), size_x=sx, size_y=sy),
+                  results=[hyp] if results else [])
+
+    arr = NS(header=NS(stamp=NS(sec=2, nanosec=7)), detections=[
+        det2d("sofa", 40.0, 30.0, 20.0, 10.0), det2d("tv", 5.0, 5.0, 0.0, 4.0),  # empty box
+        det2d("", 5.0, 5.0, 2.0, 2.0), det2d("cup", math.nan, 5.0, 2.0, 2.0),  # no label, NaN
+        det2d("plant", 5.0, 5.0, 2.0, 2.0, results=False), det2d("bed", 5.0, 5.0, 2.0, 2.0, score=math.inf)])
+    stamp, dets = conv.detections_from_detection2d_array(arr)
+    assert stamp == 2_000_000_007
+    assert dets == [Detection("sofa", (30.0, 25.0, 50.0, 35.0), 0.8)]
+    assert conv.detection2d_array_type() is None or conv.detection2d_array_type().__name__ == "Detection2DArray"
+
+
+def _object_frames(depth_m: list[float], xs: list[float]):
+    """Frames of a camera at (x, 0, 0.5) looking along +x, each seeing a red chair as a 20x20 pixel box with
+    depth ``d`` inside it (nothing valid outside): the chair is at (x + d, 0, 0.5)."""
+    from embodied_rag.io.frame import Frame
+    from embodied_rag.memory.detection import CameraModel, Detection
+    from embodied_rag.memory.pose import Pose
+
+    cam = CameraModel(64, 48, 50.0, 50.0, 32.0, 24.0)
+    frames = []
+    for i, (x, d) in enumerate(zip(xs, depth_m)):
+        depth = np.zeros((48, 64), np.float32)
+        depth[14:34, 22:42] = d
+        image = np.full((48, 64, 3), 40 * i, np.uint8)
+        frames.append(Frame((i + 1) * 1_000_000_000, Pose((x, 0.0, 0.5), (-0.5, 0.5, -0.5, 0.5)), image,
+                            "A room with a red chair.", "", ["chair"], source=f"test@{i}", depth=depth,
+                            detections=[Detection("chair", (22.0, 14.0, 42.0, 34.0), 0.9, {"colour": "red"})],
+                            camera=cam))
+    return frames
+
+
+def test_markers_of_object_instances(tmp_path, minilm):
+    from visualization_msgs.msg import Marker
+
+    from embodied_rag.config import Config
+    from embodied_rag.memory.ingest import Ingestor
+    from embodied_rag.memory.memory import Memory
+    from embodied_rag.retrieval.answer import Answer
+    from embodied_rag.ros.markers import build_markers, count_by_namespace
+
+    with Memory(tmp_path / "m", Config()) as memory:
+        memory.begin_session("test")
+        ing = Ingestor(memory, minilm)
+        for f in _object_frames([3.0, 2.4, 1.8], [0.0, 0.6, 1.2]):
+            ing.offer(f)
+        ing.finish()
+        (inst,) = memory.objects.confirmed()
+        plain = build_markers(memory, None)
+        answered = build_markers(memory, Answer("The red chair.", "find", evidence=[f"obj:{inst.id}"],
+                                                object=inst.to_json()))
+        one_view = Memory(tmp_path / "m1", Config())
+        one_view.begin_session("test")
+        ing1 = Ingestor(one_view, minilm)
+        ing1.offer(_object_frames([3.0], [0.0])[0])
+        ing1.finish()
+        unconfirmed = build_markers(one_view, None)
+        one_view.close()
+    assert inst.position == pytest.approx([3.0, 0.0, 0.5], abs=0.1)
+    assert count_by_namespace(plain)["objects"] == 2 and "objects" not in count_by_namespace(unconfirmed)
+    cube, text = (m for m in plain.markers if m.ns == "objects")
+    assert cube.type == Marker.CUBE and (cube.id, text.id) == (2 * inst.id, 2 * inst.id + 1)
+    assert (cube.pose.position.x, cube.pose.position.y) == pytest.approx((3.0, 0.0), abs=0.1)
+    assert cube.color.r > 0.8 and cube.color.g < 0.2  # red
+    assert text.type == Marker.TEXT_VIEW_FACING and text.text == "red chair"
+    assert text.pose.position.z > cube.pose.position.z and text.header.frame_id == "map"
+    big = next(m for m in answered.markers if m.ns == "objects" and m.type == Marker.CUBE)
+    assert big.scale.x > cube.scale.x  # the answer's object stands out
+    (ev,) = (m for m in answered.markers if m.ns == "evidence")
+    assert [(p.x, p.y) for p in ev.points] == [pytest.approx((cube.pose.position.x, cube.pose.position.y))]
 
 
 def test_launch_file_declares_arguments_and_starts_the_console_scripts():

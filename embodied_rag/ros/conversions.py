@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from geometry_msgs.msg import Point, PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -147,6 +147,13 @@ def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> A
     response.has_goal = answer.goal is not None
     if answer.goal is not None:
         response.goal = goal_to_pose_stamped(answer.goal, stamp)
+    obj = answer.object
+    response.has_object = obj is not None
+    if obj is not None:
+        response.object_label = str(obj.get("label") or "")
+        response.object_id = int(obj.get("id") or 0)
+        x, y, z = (float(v) for v in obj.get("position") or (0.0, 0.0, 0.0))
+        response.object_position = Point(x=x, y=y, z=z)
     response.evidence = list(answer.evidence)
     response.level = int(answer.level)
     response.llm_calls = int(answer.llm_calls)

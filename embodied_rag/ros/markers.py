@@ -6,7 +6,10 @@ Namespaces (``Marker.ns``), in array order after one DELETEALL that clears what 
 - ``areas``: one SPHERE_LIST marker per forest level, a sphere per area at its centroid raised to
   ``base + level * level_height``; ``links``: one LINE_LIST per level from each area to its children;
 - ``labels``: a TEXT_VIEW_FACING marker per area (its name), id = area id;
-- ``evidence``: a SPHERE_LIST over the last answer's evidence (keyframes and areas); ``goal``: an ARROW.
+- ``objects``: per confirmed object instance a CUBE at its position (id = 2 * instance id), sized by what depth
+  showed of it and coloured by its colour name when it has one, and a TEXT_VIEW_FACING label above it ("red
+  armchair", id = 2 * instance id + 1); the object of the last answer is drawn larger;
+- ``evidence``: a SPHERE_LIST over the last answer's evidence (keyframes, areas, objects); ``goal``: an ARROW.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from embodied_rag.memory.memory import Memory
 from embodied_rag.retrieval.answer import Answer
 
 GOLDEN = 0.618033988749895
+# Colour names detectors report, drawn as themselves; other objects are drawn in OBJECT_DEFAULT.
+NAMED_COLOURS = {"red": (0.9, 0.1, 0.1), "green": (0.1, 0.75, 0.2), "blue": (0.15, 0.35, 0.95),
+                 "yellow": (0.95, 0.85, 0.1), "orange": (1.0, 0.55, 0.0), "purple": (0.6, 0.2, 0.8),
+                 "pink": (1.0, 0.5, 0.7), "brown": (0.55, 0.35, 0.15), "black": (0.1, 0.1, 0.1),
+                 "white": (0.95, 0.95, 0.95), "grey": (0.55, 0.55, 0.55), "gray": (0.55, 0.55, 0.55)}
+OBJECT_DEFAULT = (0.0, 0.8, 0.8)
 
 
 def area_colour(area_id: int | None, alpha: float = 1.0) -> ColorRGBA:
@@ -30,6 +39,11 @@ def area_colour(area_id: int | None, alpha: float = 1.0) -> ColorRGBA:
     if area_id is None:
         return ColorRGBA(r=0.6, g=0.6, b=0.6, a=alpha)
     r, g, b = colorsys.hsv_to_rgb((area_id * GOLDEN) % 1.0, 0.75, 0.95)
+    return ColorRGBA(r=r, g=g, b=b, a=alpha)
+
+
+def object_colour(colour: str, alpha: float = 0.8) -> ColorRGBA:
+    r, g, b = NAMED_COLOURS.get(colour.strip().lower(), OBJECT_DEFAULT)
     return ColorRGBA(r=r, g=g, b=b, a=alpha)
 
 
@@ -106,6 +120,20 @@ def build_markers(memory: Memory, answer: Answer | None = None, frame_id: str = 
             out.markers.append(label)
         out.markers += [spheres, links]
 
+    answered = (answer.object or {}).get("id") if answer is not None else None
+    for inst in sorted(memory.objects.confirmed(), key=lambda i: i.id):
+        side = min(2.0, max(0.3, 2.0 * float(inst.extent)))
+        if inst.id == answered:
+            side *= 1.5
+        cube = _marker(frame_id, stamp, "objects", 2 * inst.id, Marker.CUBE, (side, side, side),
+                       object_colour(inst.colour, 1.0 if inst.id == answered else 0.8))
+        cube.pose.position = _point(inst.position)
+        text = _marker(frame_id, stamp, "objects", 2 * inst.id + 1, Marker.TEXT_VIEW_FACING, (0.0, 0.0, 0.3),
+                       ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0))
+        text.pose.position = _point(inst.position, float(inst.position[2]) + side / 2 + 0.25)
+        text.text = inst.name
+        out.markers += [cube, text]
+
     if answer is not None:
         ev = _marker(frame_id, stamp, "evidence", 0, Marker.SPHERE_LIST, (0.6, 0.6, 0.6),
                      ColorRGBA(r=1.0, g=0.85, b=0.0, a=0.9))
@@ -117,6 +145,8 @@ def build_markers(memory: Memory, answer: Answer | None = None, frame_id: str = 
                 ev.points.append(_point(kfs[int(num)].pose.position))
             elif kind == "node" and int(num) in forest.nodes:
                 ev.points.append(node_point(int(num)))
+            elif kind == "obj" and int(num) in memory.objects.instances:
+                ev.points.append(_point(memory.objects.instances[int(num)].position))
         out.markers.append(ev)
         if answer.goal is not None:
             g = answer.goal
