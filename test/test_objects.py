@@ -195,3 +195,27 @@ def test_sim_finds_put_goals_at_the_object_outside_geometry(sim_memory, minilm):
             assert ans.object is not None and ans.evidence[0].startswith("obj:")
     assert ok >= 0.8 * len(queries), f"{ok}/{len(queries)}"
     assert not any(inside) and float(np.median(dists)) <= 1.5
+
+
+def test_bearings_without_depth_triangulate():
+    from embodied_rag.memory.objects import TRIANGULATED, triangulate
+
+    target = np.array([2.0, 3.0])
+
+    def bearing_obs(cx: float, cy: float) -> Observation:
+        d = (target - (cx, cy)) / np.linalg.norm(target - (cx, cy))
+        return Observation("plant", np.array([cx + d[0], cy + d[1], 1.2]), 3.0, 0.0, VIEWPOINT, 1.0, "",
+                           (cx, cy, float(d[0]), float(d[1])))
+
+    objects = ObjectMap(ObjectsConfig())
+    objects.observe(1, 0, 1.2, [bearing_obs(0.0, 0.0)])
+    (inst,) = objects.instances.values()
+    assert inst.source == VIEWPOINT  # one bearing: it stays at the viewpoint and says so
+    objects.observe(2, 1, 1.2, [bearing_obs(4.0, 0.0)])
+    objects.observe(3, 2, 1.2, [bearing_obs(4.0, 4.0)])
+    (inst,) = objects.instances.values()
+    assert inst.source == TRIANGULATED and inst.n == 3
+    assert inst.position[:2] == pytest.approx(target, abs=0.05)
+    # Parallel bearings, or a point behind a camera, fix nothing.
+    assert triangulate([(0, 0, 1, 0), (0, 1, 1, 0)]) is None
+    assert triangulate([(0, 0, 1, 0), (4, 0, 0, 1), (0, 4, 0, 1)]) is None

@@ -3,8 +3,10 @@
 Keyframes say where the robot stood; objects say where things are. Each detection with depth becomes a 3-D point:
 the depth pixels inside its box are read, the nearest dense surface (a low percentile, so the background seen
 around a chair's legs does not count) is kept, and its pixels are back-projected through the camera model and the
-keyframe's camera pose. Without usable depth the observation falls back to the viewpoint (the camera's position,
-looking along the box centre's bearing) and says so in ``source``.
+keyframe's camera pose. Without usable depth an observation is a bearing: a ray from the camera through the box
+centre. Rays of one label that meet in front of their cameras are triangulated (least squares over all of an
+instance's rays, ``source`` "triangulated"); an instance seen along one direction only stays at its viewpoint (the
+camera's position, looking along the bearing) and says so in ``source`` ("viewpoint").
 
 Association is incremental and local: an observation joins the nearest instance of the same label on the same floor
 within a gate (``gate_m``, widened by the instances' size and uncertainty), else it opens a new instance. Positions
@@ -26,7 +28,11 @@ from embodied_rag.memory.detection import CameraModel, Detection
 from embodied_rag.memory.pose import Pose
 
 DEPTH = "depth"
+TRIANGULATED = "triangulated"
 VIEWPOINT = "viewpoint"
+_MAX_BEARING_RANGE_M = 8.0  # bearings meet within this range of their cameras, or not at all
+_MIN_RAY_ANGLE = math.radians(12)  # rays closer in direction than this do not fix a position
+_MAX_RAYS = 16
 _CELL_M = 2.0
 _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
@@ -44,6 +50,7 @@ class Observation:
     source: str  # DEPTH or VIEWPOINT
     score: float = 1.0
     colour: str = ""
+    ray: tuple[float, float, float, float] | None = None  # (x, y, dx, dy): camera and unit bearing, no depth
 
 
 @dataclass
@@ -64,6 +71,7 @@ class ObjectInstance:
     labels: Counter = field(default_factory=Counter)  # label votes (detector scores)
     colours: Counter = field(default_factory=Counter)
     keyframes: list[int] = field(default_factory=list)
+    rays: list[tuple[float, float, float, float]] = field(default_factory=list)  # bearings without depth
 
     @property
     def colour(self) -> str:
@@ -117,8 +125,51 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
     flat = np.array([d[0], d[1], 0.0])
     norm = float(np.linalg.norm(flat))
     ahead = flat / norm * _VIEWPOINT_AHEAD_M if norm > 1e-6 else np.zeros(3)
+    ray = (float(pose.position[0]), float(pose.position[1]), float(ahead[0]), float(ahead[1])) if norm > 1e-6 \
+        else None
     return Observation(det.label, np.asarray(pose.position, dtype=float) + ahead, _VIEWPOINT_SIGMA_M, 0.0,
-                       VIEWPOINT, det.score, colour)
+                       VIEWPOINT, det.score, colour, ray)
+
+
+def _ray_gap(ray: tuple[float, float, float, float], p: np.ndarray) -> float | None:
+    """Distance of point ``p`` from a ray (ground plane), or None when it is behind the camera or out of range."""
+    ox, oy, dx, dy = ray
+    vx, vy = p[0] - ox, p[1] - oy
+    t = vx * dx + vy * dy
+    if t <= 0 or t > _MAX_BEARING_RANGE_M:
+        return None
+    return abs(vx * dy - vy * dx)
+
+
+def _rays_meet(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Two bearings that cross in front of both cameras, within range, at a useful angle."""
+    det = a[2] * b[3] - a[3] * b[2]
+    if abs(det) < math.sin(_MIN_RAY_ANGLE):
+        return False
+    wx, wy = b[0] - a[0], b[1] - a[1]
+    t = (wx * b[3] - wy * b[2]) / det
+    s = (wx * a[3] - wy * a[2]) / det
+    return 0 < t <= _MAX_BEARING_RANGE_M and 0 < s <= _MAX_BEARING_RANGE_M
+
+
+def triangulate(rays: list[tuple[float, float, float, float]]) -> tuple[np.ndarray, float] | None:
+    """The ground-plane point nearest to all rays (least squares) and the RMS distance to them; None when the rays
+    are (nearly) parallel or the point is not in front of every camera."""
+    if len(rays) < 2:
+        return None
+    a = np.zeros((2, 2))
+    b = np.zeros(2)
+    for ox, oy, dx, dy in rays:
+        m = np.eye(2) - np.outer((dx, dy), (dx, dy))
+        a += m
+        b += m @ (ox, oy)
+    if np.linalg.cond(a) > 1.0 / math.sin(_MIN_RAY_ANGLE) ** 2:
+        return None
+    p = np.linalg.solve(a, b)
+    gaps = [_ray_gap(r, p) for r in rays]
+    if any(g is None for g in gaps):
+        return None
+    return p, float(np.sqrt(np.mean(np.square(gaps))))
 
 
 def _front_surface(depths: np.ndarray) -> float:
@@ -190,18 +241,41 @@ class ObjectMap:
             g = max(g, self.config.gate_m * 1.5)
         return min(g, 3.0 * self.config.gate_m)
 
+    def _distance(self, inst: ObjectInstance, obs: Observation) -> float | None:
+        d = float(np.linalg.norm(inst.position - obs.position))
+        if inst.source == VIEWPOINT and inst.rays:
+            return None  # only a bearing: a point cannot be compared with it (depth needs no guesswork)
+        return d if d <= self._gate(inst, obs) else None
+
+    def _bearing_distance(self, inst: ObjectInstance, obs: Observation) -> float | None:
+        """How well a bearing fits an instance: its distance from a located instance, or 0.5 when it crosses one of
+        a viewpoint instance's bearings (1 when it looks the same way from the same place)."""
+        ray = obs.ray
+        assert ray is not None
+        if inst.source != VIEWPOINT:
+            gap = _ray_gap(ray, inst.position)
+            return gap if gap is not None and gap <= self.config.gate_m + 0.5 * inst.extent else None
+        best = None
+        for r in inst.rays:
+            if math.dist(r[:2], ray[:2]) < 0.5 and r[2] * ray[2] + r[3] * ray[3] > math.cos(math.radians(20)):
+                best = min(best if best is not None else 1.0, 1.0)
+            elif _rays_meet(r, ray):
+                best = 0.5
+        return best
+
     def observe(self, keyframe: int, stamp_ns: int, camera_z: float, observations: list[Observation]) -> None:
         """Fuse one keyframe's observations (each joins or opens an instance; no two join the same one)."""
         taken: set[int] = set()
         self._merged_into: dict[int, int] = {}
         pairs = []
         for i, obs in enumerate(observations):
-            reach = 3.0 * self.config.gate_m
-            for inst in self.near(obs.position, reach):
+            bearing = obs.source == VIEWPOINT and obs.ray is not None
+            reach = _MAX_BEARING_RANGE_M if bearing else 3.0 * self.config.gate_m
+            for inst in self.near(obs.ray[:2] if bearing else obs.position, reach):  # type: ignore[index]
                 if inst.label != obs.label or abs(inst.level_z - camera_z) > self.config.floor_gap_m:
                     continue
-                d = float(np.linalg.norm(inst.position - obs.position))
-                if d <= self._gate(inst, obs):
+                d = self._bearing_distance(inst, obs) if bearing else self._distance(inst, obs)
+                if d is not None:
                     pairs.append((d, i, inst.id))
         pairs.sort()
         assigned: dict[int, int] = {}
@@ -226,7 +300,8 @@ class ObjectMap:
         w = 1.0 / obs.sigma ** 2
         inst = ObjectInstance(self._next_id, obs.label, obs.position.astype(float).copy(), obs.sigma, obs.extent,
                               camera_z, 1, stamp_ns, stamp_ns, obs.source, w, Counter({obs.label: obs.score}),
-                              Counter({obs.colour: obs.score}) if obs.colour else Counter(), [keyframe])
+                              Counter({obs.colour: obs.score}) if obs.colour else Counter(), [keyframe],
+                              [obs.ray] if obs.ray is not None and obs.source == VIEWPOINT else [])
         self._next_id += 1
         self.instances[inst.id] = inst
         self._index(inst)
@@ -235,12 +310,16 @@ class ObjectMap:
 
     def _fuse(self, inst: ObjectInstance, obs: Observation, keyframe: int, stamp_ns: int, camera_z: float) -> None:
         w = 1.0 / obs.sigma ** 2
-        if obs.source == DEPTH and inst.source == VIEWPOINT:
-            # The first real measurement replaces viewpoint guesses.
+        if obs.source == DEPTH and inst.source != DEPTH:
+            # The first real measurement replaces bearings and viewpoint guesses.
             inst.position, inst.weight, inst.source = obs.position.astype(float).copy(), w, DEPTH
-        elif obs.source == inst.source:
+        elif obs.source == DEPTH:
             inst.position = (inst.position * inst.weight + obs.position * w) / (inst.weight + w)
             inst.weight += w
+        elif obs.ray is not None and inst.source != DEPTH:
+            if len(inst.rays) < _MAX_RAYS:
+                inst.rays.append(obs.ray)
+            self._triangulate(inst)
         inst.sigma = max(0.03, 1.0 / math.sqrt(inst.weight))
         inst.extent = max(inst.extent, obs.extent)
         inst.level_z = (inst.level_z * inst.n + camera_z) / (inst.n + 1)
@@ -253,10 +332,22 @@ class ObjectMap:
         self._index(inst)
         self._changed.add(inst.id)
 
+    def _triangulate(self, inst: ObjectInstance) -> None:
+        fix = triangulate(inst.rays)
+        if fix is None or fix[1] > self.config.gate_m:
+            return
+        p, rms = fix
+        inst.position = np.array([p[0], p[1], inst.position[2]])
+        inst.source = TRIANGULATED
+        inst.weight = 1.0 / max(0.2, rms) ** 2
+
     def _merge_neighbours(self, inst: ObjectInstance) -> None:
-        """Merge same-label instances that now lie within each other's gate into ``inst``."""
+        """Merge same-label located instances that now lie within each other's gate into ``inst`` (instances known
+        only by a bearing have no position to compare)."""
+        if inst.source == VIEWPOINT:
+            return
         for other in self.near(inst.position, 3.0 * self.config.gate_m):
-            if other.id == inst.id or other.label != inst.label:
+            if other.id == inst.id or other.label != inst.label or other.source == VIEWPOINT:
                 continue
             if abs(other.level_z - inst.level_z) > self.config.floor_gap_m:
                 continue
@@ -269,6 +360,7 @@ class ObjectMap:
                 inst.weight += other.weight
             elif other.source == DEPTH:
                 inst.position, inst.weight, inst.source = other.position.copy(), other.weight, DEPTH
+            inst.rays = (inst.rays + other.rays)[:_MAX_RAYS]
             inst.sigma = max(0.03, 1.0 / math.sqrt(inst.weight))
             inst.extent = max(inst.extent, other.extent)
             inst.level_z = (inst.level_z * inst.n + other.level_z * other.n) / (inst.n + other.n)

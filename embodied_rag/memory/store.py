@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS objects (
     id INTEGER PRIMARY KEY, label TEXT NOT NULL, px REAL NOT NULL, py REAL NOT NULL, pz REAL NOT NULL,
     sigma REAL NOT NULL, extent REAL NOT NULL, level_z REAL NOT NULL, n INTEGER NOT NULL,
     first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL, source TEXT NOT NULL, weight REAL NOT NULL,
-    labels TEXT NOT NULL, colours TEXT NOT NULL);
+    labels TEXT NOT NULL, colours TEXT NOT NULL, rays TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS free_space (
     floor INTEGER NOT NULL, tx INTEGER NOT NULL, ty INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (floor, tx, ty));
 CREATE TABLE IF NOT EXISTS object_views (
@@ -320,10 +320,10 @@ class MemoryStore:
         """Upsert changed instances, drop merged ones and record which keyframes saw what (inside the caller's
         transaction)."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(o.id, o.label, *(float(v) for v in o.position), o.sigma, o.extent, o.level_z, o.n, o.first_ns,
-              o.last_ns, o.source, o.weight, json.dumps(dict(o.labels)), json.dumps(dict(o.colours)))
-             for o in changed])
+              o.last_ns, o.source, o.weight, json.dumps(dict(o.labels)), json.dumps(dict(o.colours)),
+              json.dumps([[round(v, 4) for v in r] for r in o.rays])) for o in changed])
         for a, b in merges:
             self.conn.execute("UPDATE OR IGNORE object_views SET object=? WHERE object=?", (b, a))
         if removed:
@@ -337,10 +337,10 @@ class MemoryStore:
             views.setdefault(obj, []).append(kf)
         out = []
         for r in self.conn.execute("SELECT id, label, px, py, pz, sigma, extent, level_z, n, first_ns, last_ns,"
-                                   " source, weight, labels, colours FROM objects ORDER BY id"):
+                                   " source, weight, labels, colours, rays FROM objects ORDER BY id"):
             out.append(ObjectInstance(r[0], r[1], np.array(r[2:5], dtype=float), r[5], r[6], r[7], r[8], r[9],
                                       r[10], r[11], r[12], Counter(json.loads(r[13])), Counter(json.loads(r[14])),
-                                      views.get(r[0], [])))
+                                      views.get(r[0], []), [tuple(v) for v in json.loads(r[15])]))
         return out
 
     # -- free space -----------------------------------------------------------------------------------------

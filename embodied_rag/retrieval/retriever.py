@@ -23,7 +23,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
-from embodied_rag.memory.objects import ObjectInstance
+from embodied_rag.memory.objects import VIEWPOINT, ObjectInstance
 from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
@@ -358,10 +358,11 @@ class Retriever:
         when = datetime.fromtimestamp(
             (inst.last_ns if parsed.recency != "first" else inst.first_ns) / 1e9, tz=timezone.utc)
         stamp = when.strftime("%H:%M:%S UTC on %Y-%m-%d")
+        caveat = " I had no depth for it, so the goal is where I saw it from." if inst.source == VIEWPOINT else ""
         if parsed.kind == "temporal" or parsed.recency:
             which = "first" if parsed.recency == "first" else "last"
-            return f"I {which} saw {article} {inst.name}{where} at {stamp}."
-        return f"There is {article} {inst.name}{where}; I last saw it at {stamp}."
+            return f"I {which} saw {article} {inst.name}{where} at {stamp}.{caveat}"
+        return f"There is {article} {inst.name}{where}; I last saw it at {stamp}.{caveat}"
 
     def _not_on_floor(self, parsed: ParsedQuery, match: ObjectMatch, floor: int) -> Answer:
         inst = match.instance
