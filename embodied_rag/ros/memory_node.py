@@ -14,7 +14,9 @@ publisher of them exists) wait in a small bounded buffer for at most ``pose_wait
 time.
 
 Status: ``diagnostic_msgs/DiagnosticArray`` on ``status_topic`` (default ``/diagnostics``) every
-``status_period_s``: frames, keyframes, drops by cause, queue length and high-water mark, skips by reason.
+``status_period_s``: frames, keyframes, drops by cause, queue length and high-water mark, skips by reason,
+captions and detection messages received, whether a camera model is known, object observations (with depth) and
+object instances.
 A restarted node continues the same memory directory as a new session.
 """
 
