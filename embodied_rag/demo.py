@@ -53,7 +53,7 @@ class _Child:
 
 def _played_topics(config: Config) -> list[str]:
     t = config.ingest.topics
-    return [t.pose, t.compressed_image, t.depth, t.caption]
+    return [t.pose, t.compressed_image, t.depth, t.camera_info, t.caption]
 
 
 def pick_queries(path: Path, n: int = 6) -> list[dict]:
