@@ -13,6 +13,7 @@ from typing import Any
 
 from embodied_rag.config import Config, load_config
 from embodied_rag.errors import UserError
+from embodied_rag.retrieval.query import KINDS
 
 log = logging.getLogger("embodied_rag")
 
@@ -372,10 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("memory", metavar="MEMORY_DIR")
     q.add_argument("text", help='the question, e.g. "where can I get a drink?"')
     q.add_argument("--mode", choices=["beam", "llm-walk", "flat"], default=None, help="retrieval mode (default beam)")
-    q.add_argument("--kind", choices=["auto", "find", "explain", "temporal"], default="auto")
+    q.add_argument("--kind", choices=["auto", *KINDS, "temporal"], default="auto",
+                   help="question kind (default: understood from the question)")
     q.add_argument("--from", dest="from_", metavar="X,Y[,Z]", help="robot position in the memory frame")
     q.add_argument("--json", action="store_true",
-                   help='print {"answer","kind","goal","evidence","level","llm_calls","latency_ms"}')
+                   help='print {"answer","kind","goal","evidence","level","llm_calls","latency_ms","object",'
+                        '"time","duration_s","count","yes_no"}')
     q.set_defaults(func=cmd_query)
 
     e = with_config(sub.add_parser("eval", help="score a query file (dev_queries.jsonl format)"))

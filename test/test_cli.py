@@ -58,7 +58,8 @@ def test_query_json_shape_and_goal(built):
     proc = cli("query", str(built), "where can I get a drink?", "--json")
     assert proc.returncode == 0, proc.stderr
     ans = json.loads(proc.stdout)
-    assert set(ans) == {"answer", "kind", "goal", "evidence", "level", "llm_calls", "latency_ms", "object"}
+    assert set(ans) == {"answer", "kind", "goal", "evidence", "level", "llm_calls", "latency_ms", "object", "time",
+                        "duration_s", "count", "yes_no"}
     assert ans["kind"] == "find" and ans["goal"]["frame_id"] == "map"
     assert 40.0 <= ans["goal"]["position"][0] <= 46.0  # the lobby with the vending machine
     assert len(ans["goal"]["orientation"]) == 4 and ans["llm_calls"] == 0

@@ -39,7 +39,7 @@ def test_parse_choice(reply, n, expected):
 
 
 def test_write_answer_numbers_evidence_and_hints_the_kind():
-    system, user = prompts.write_answer("when did you see the bag?", "temporal", ["Seen at 10:02 in the lobby."])
+    system, user = prompts.write_answer("when did you see the bag?", "time", ["Seen at 10:02 in the lobby."])
     assert "only the evidence" in system
     assert "[1] Seen at 10:02 in the lobby." in user and "when" in user.split("</data>")[1].lower()
 

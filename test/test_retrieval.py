@@ -77,10 +77,11 @@ def test_flat_explain_answers_from_captions(memory, minilm):
 
 def test_temporal_gives_time_and_place(memory, minilm):
     ans = Retriever(memory, minilm).ask("when did you last see the mirror?")
-    assert ans.kind == "temporal" and "UTC" in ans.answer and room_of(ans.goal.position[0]) == "bathroom"
-    last_bathroom = max(kf.stamp_ns for kf in memory.keyframes.values() if room_of(kf.xy[0]) == "bathroom")
-    chosen = memory.keyframes[int(ans.evidence[0][3:])]
-    assert chosen.stamp_ns == last_bathroom
+    assert ans.kind == "time" and "UTC" in ans.answer
+    last_mirror = max(kf.stamp_ns for kf in memory.keyframes.values() if "mirror" in kf.text().lower())
+    chosen = memory.keyframes[int(ans.evidence[-1][3:])]
+    assert chosen.stamp_ns == last_mirror == ans.time_ns and room_of(chosen.xy[0]) == "bathroom"
+    assert ans.to_json()["time"].endswith("Z")
 
 
 def test_nothing_matches_says_so(memory, minilm):
@@ -104,7 +105,7 @@ def test_query_kinds_are_parsed():
     assert parse_query("Where can I get a drink?").kind == "find"
     assert parse_query("What is the area around the elevators like?").kind == "explain"
     assert parse_query("Describe this building.").global_scope
-    assert parse_query("When did you last see the red bag?").kind == "temporal"
+    assert parse_query("When did you last see the red bag?").kind == "time"
     assert parse_query("What kind of room has the sofa?").kind == "explain"
     assert parse_query("where is the nearest bus stop?").nearest
 

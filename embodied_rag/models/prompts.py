@@ -86,7 +86,7 @@ _KIND_HINT = {
     "find": "Say where the thing is, naming the place.",
     "navigate": "Say where the thing is, naming the place.",
     "explain": "Describe the area.",
-    "temporal": "Say when and where it was seen.",
+    "time": "Say when and where it was seen.",
 }
 
 

@@ -48,7 +48,7 @@ def _stem(word: str) -> str:
     return w
 
 
-def _words(text: str) -> list[str]:
+def label_words(text: str) -> list[str]:
     return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
@@ -60,7 +60,7 @@ _MODIFIERS = {"the", "a", "an", "that", "this", "nearest", "closest", "last", "f
               *(_stem(c) for c in COLOURS)}
 
 
-def _naming(words: list[str], label: list[str]) -> float:
+def naming(words: list[str], label: list[str]) -> float:
     """1 when the question names the label (its words in a row), 0.5 when another word stands right before them
     ("easy chair" names a chair only partly), 0 when it does not name it."""
     n = len(label)
@@ -112,7 +112,7 @@ class ObjectSearch:
 
     def rank(self, parsed: ParsedQuery, query_vecs: np.ndarray) -> list[ObjectMatch]:
         """Confirmed instances by score (best first). ``query_vecs``: unit rows embedding the question."""
-        words = _words(parsed.text)
+        words = label_words(parsed.text)
         out = []
         named_cache: dict[str, float] = {}
         insts = self.memory.objects.confirmed()
@@ -120,7 +120,7 @@ class ObjectSearch:
         for inst in insts:
             sim = float((vectors[f"{inst.colour}|{inst.label}"] @ query_vecs.T).max())
             if inst.label not in named_cache:
-                named_cache[inst.label] = _naming(words, _words(inst.label))
+                named_cache[inst.label] = naming(words, label_words(inst.label))
             named = named_cache[inst.label]
             score = sim + LABEL_BONUS * named
             if parsed.colour and inst.colour:

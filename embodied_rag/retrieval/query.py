@@ -1,4 +1,14 @@
-"""What a query asks for: its kind (find, explain, temporal) and the resolution it needs."""
+"""What a question asks for: its kind and its slots, without an LLM and without hanging on exact phrasing.
+
+Kinds: ``find`` (a place or thing to go to), ``explain`` (what an area or the whole memory is like), ``time`` (when
+something was seen), ``duration`` (how long the robot was in a place), ``count`` (how many distinct things),
+``yes_no`` (was something seen at all) and ``position`` (where the robot was at a time). Cue words decide where
+they are clear ("how many", "how long", "when", "did you see", "where were you at"); phrasings without cues are
+compared with a few example questions per kind by the text embedder (:class:`IntentPrototypes`).
+
+Slots: the target (what to look for) with its colour, a floor, recency (first / last), a time (window or moment,
+:mod:`embodied_rag.retrieval.time_window`), a place ("in the kitchen") and whether the robot's position matters.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +16,32 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from embodied_rag.errors import UserError
+from embodied_rag.retrieval.time_window import has_time, strip_time
 
-KINDS = ("find", "explain", "temporal")
+KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
+_ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
-_TEMPORAL = re.compile(r"\bwhen\b|\blast (see|saw|seen|time)\b|\bhow long ago\b|\bwhat time\b", re.I)
+_TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\bwhat time\b|\bat what time\b", re.I)
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how)\b|^\s*count\b", re.I)
+_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|"
+                       r"\btime (did )?(you )?(spen[dt]|stay(ed)?)\b|\bduration\b", re.I)
+_POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere did you (stand|stay|go)\b|"
+                       r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b", re.I)
+_YES_NO = re.compile(r"^\s*(did|have|has|had|do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b(?!.*\b("
+                     r"take|bring|guide|lead|drive|navigate)\b)", re.I)
+# "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out).
+_PLACE = re.compile(r"\b(?:in|inside|within|at) (?:the |a |an |any |this |that |all )?([a-z][\w -]*?)\s*"
+                    r"(?:[?.!,]|$|\bon\b)", re.I)
+# Words that say what kind of question it is, not what it is about.
+_KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
+                         r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
+                         r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
+                         r"passed|walked|past|by|will|need|want|go|back|kind|type|sort)\b", re.I)
+_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
+                      r"\bwhat (kind|type|sort) of (room|place|area)\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
@@ -59,7 +90,10 @@ class ParsedQuery:
     relative_floor: int = 0  # +1 upstairs, -1 downstairs (relative to the robot)
     recency: str = ""  # "last" (most recently seen) or "first"
     colour: str = ""  # a colour the thing has
-    target: str = ""  # what to look for, without floor, recency and colour words
+    target: str = ""  # what to look for, without floor, recency, time and place words
+    place: str = ""  # "in the kitchen": where to count, or where the robot spent time
+    timed: bool = False  # names a time or a window (read with time_window.parse_time against "now")
+    asks_room: bool = False  # "which room is the X in?"
 
 
 def clean_query(text: str, max_chars: int) -> str:
@@ -81,17 +115,36 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
-def parse_query(text: str, kind: str = "auto") -> ParsedQuery:
+def cue_kind(text: str) -> str | None:
+    """The kind a question's cue words make clear, or None."""
+    if _COUNT.search(text):
+        return "count"
+    if _DURATION.search(text):
+        return "duration"
+    if _POSITION.search(text) and has_time(text):
+        return "position"
+    if _YES_NO.search(text):
+        return "yes_no"
+    if _TEMPORAL.search(text):
+        return "time"
+    if _EXPLAIN.search(text):
+        return "explain"
+    return None
+
+
+def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None = None,
+                query_vec: np.ndarray | None = None) -> ParsedQuery:
+    """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
+    questions without cue words; without them such questions are finds."""
+    kind = _ALIASES.get(kind, kind)
     if kind not in ("auto", *KINDS):
-        raise UserError(f"Unknown query kind '{kind}' (use auto, find, explain or temporal).")
+        raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
-        if _TEMPORAL.search(text):
-            kind = "temporal"
-        elif _EXPLAIN.search(text):
-            kind = "explain"
-        else:
-            kind = "find"
+        kind = cue_kind(text) or (intents.kind(query_vec) if intents is not None and query_vec is not None
+                                  else None) or "find"
     floor, rest = parse_floor(text)
+    timed = has_time(rest)
+    rest = strip_time(rest)
     relative = 0
     m = _UPSTAIRS.search(rest)
     if m:
@@ -103,11 +156,26 @@ def parse_query(text: str, kind: str = "auto") -> ParsedQuery:
     m = _COLOUR_RE.search(rest)
     if m:
         colour = _COLOUR_ALIASES.get(m.group(1).lower(), m.group(1).lower())
+    place = ""
+    if kind in ("count", "duration", "yes_no", "time"):
+        m = _PLACE.search(rest)
+        if m:
+            place = " ".join(_FILLER.sub(" ", m.group(1)).split())
+            if place:
+                rest = rest[:m.start()] + " " + rest[m.end():]
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
-    target = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", rest)).split())
+    asks_room = bool(_ROOM_OF.search(text))
+    words = re.sub(r"[^\w\s-]", " ", rest)
+    if kind not in ("find", "explain") or asks_room:
+        words = _KIND_WORDS.sub(" ", words)
+    target = " ".join(_FILLER.sub(" ", words).split())
+    if kind == "duration" and not place:
+        place, target = target, ""
     global_scope = kind == "explain" and (bool(_GLOBAL.search(text)) or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
-                       recency, colour, target or content or text)
+                       recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
+                       timed,
+                       asks_room)
 
 
 def parse_floor(text: str) -> tuple[int | None, str]:
@@ -123,3 +191,38 @@ def parse_floor(text: str) -> tuple[int | None, str]:
         # "floor 0" is the ground floor where floors are counted from zero; "floor 1" the first (ground) floor.
         return max(n - 1, 0), text[:m.start()] + " " + text[m.end():]
     return None, text
+
+
+# Example questions per kind, for questions without cue words (compared by the text embedder).
+PROTOTYPES: dict[str, list[str]] = {
+    "find": ["take me to the kitchen", "where is the printer?", "I need a coffee", "bring me to a chair",
+             "I'm thirsty", "go to the lobby", "show me the way to the exit", "I need to wash my hands"],
+    "explain": ["describe the lobby", "what is this area like?", "tell me about the second floor",
+                "give me an overview of the building", "what is there in the office?"],
+    "count": ["how many chairs are there?", "count the plants you saw", "what number of desks did you pass?"],
+    "duration": ["how long were you in the kitchen?", "how much time did you spend in the office?"],
+    "time": ["when did you see the fridge?", "at what time did you pass the printer?"],
+    "yes_no": ["did you see a microwave?", "is there a sofa anywhere?", "have you come across a bike?"],
+    "position": ["where were you at 10:15?", "where was the robot five minutes ago?"],
+}
+
+
+class IntentPrototypes:
+    """Kinds of questions by their embedding's similarity to example questions, when no cue word decides."""
+
+    def __init__(self, embedder, min_similarity: float = 0.6, margin: float = 0.05):
+        self.min_similarity = min_similarity
+        self.margin = margin
+        self.kinds = [k for k, qs in PROTOTYPES.items() for _ in qs]
+        self.vectors = np.asarray(embedder.embed_documents([q for qs in PROTOTYPES.values() for q in qs]),
+                                  dtype=np.float32)
+
+    def kind(self, query_vec: np.ndarray) -> str | None:
+        sims = self.vectors @ np.asarray(query_vec, dtype=np.float32)
+        best: dict[str, float] = {}
+        for k, s in zip(self.kinds, sims):
+            best[k] = max(best.get(k, -1.0), float(s))
+        kind = max(best, key=best.get)
+        if kind == "find" or best[kind] < self.min_similarity or best[kind] - best["find"] < self.margin:
+            return None
+        return kind

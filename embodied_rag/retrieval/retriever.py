@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 
@@ -27,10 +26,12 @@ from embodied_rag.memory.objects import VIEWPOINT, ObjectInstance
 from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
-from embodied_rag.retrieval.answer import Answer, kf_ref, node_ref, object_ref
+from embodied_rag.retrieval.answer import Answer, floor_name, kf_ref, node_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
+from embodied_rag.retrieval.kinds import KindAnswers
 from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings
-from embodied_rag.retrieval.query import ParsedQuery, clean_query, parse_query
+from embodied_rag.retrieval.query import IntentPrototypes, ParsedQuery, clean_query, cue_kind, parse_query
+from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Retriever:
         self.config = config or memory.config.retrieval
         self._cache = _NodeCache()
         self._objects = ObjectSearch(memory, text_embedder)
+        self._kinds = KindAnswers(memory, self._objects, text_embedder, self.config.timezone)
+        self._intent_protos: IntentPrototypes | None = None
         self._calls_left = 0
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -113,17 +116,58 @@ class Retriever:
             robot_position = tuple(float(v) for v in robot_position)
             if len(robot_position) < 2 or not all(np.isfinite(robot_position)):
                 raise UserError("The robot position must be 2 or 3 finite numbers.")
-        parsed = parse_query(clean_query(text, self.config.max_query_chars), kind)
+        text = clean_query(text, self.config.max_query_chars)
+        qvec = None
+        if kind == "auto" and cue_kind(text) is None:
+            qvec = self.embedder.embed_query(text)  # questions without cue words: kind by example questions
+        parsed = parse_query(text, kind, self._intents(), qvec)
         # At most max_llm_calls per query (choose + answer); llm-walk is the per-level baseline and is not capped.
         self._calls_left = 10**6 if mode == "llm-walk" else self.config.max_llm_calls
         if len(self.memory.leaves) == 0:
             ans = Answer("The memory is empty: nothing has been seen yet.", parsed.kind, found=False)
-        elif parsed.kind == "explain":
-            ans = self._explain(parsed, mode)
         else:
-            ans = self._find(parsed, mode, robot_position)
+            ans = self._answer(parsed, mode, robot_position)
         ans.latency_ms = (time.perf_counter() - t0) * 1000.0
         return ans
+
+    def _intents(self) -> IntentPrototypes:
+        if self._intent_protos is None:
+            self._intent_protos = IntentPrototypes(self.embedder)
+        return self._intent_protos
+
+    def _answer(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
+        spec = None
+        if parsed.timed:
+            try:
+                spec = parse_time(parsed.text, self._kinds.now_ns(), self.config.timezone)
+            except BadTime as exc:
+                return Answer(str(exc), parsed.kind, found=False)
+        if parsed.asks_room:
+            room = self._room_of(parsed)
+            if room is not None:
+                return room
+        typed = {"time": self._kinds.time, "count": self._kinds.count, "yes_no": self._kinds.yes_no,
+                 "duration": self._kinds.duration, "position": self._kinds.position}
+        if parsed.kind in typed:
+            ans = typed[parsed.kind](parsed, spec)
+            if parsed.kind != "time" or ans.found:
+                return ans
+            # Nothing named it: look for it by meaning, like a find, and say when that was seen.
+        if parsed.kind == "explain":
+            return self._explain(parsed, mode)
+        return self._find(parsed, mode, robot)
+
+    def _room_of(self, parsed: ParsedQuery) -> Answer | None:
+        """"Which room is the X in?": the place of the best matching object (or keyframe) it was seen in."""
+        found = self._find_object(parsed, None)
+        if found is None or found.object is None:
+            return None
+        inst = self.memory.objects.instances.get(found.object["id"])
+        if inst is None:
+            return None
+        where = self._kinds.where(self._kinds._home(inst))
+        text = f"The {inst.name} is{where}." if where else f"I saw the {inst.name}, but not what room it is in."
+        return Answer(text, "explain", found.goal, found.evidence, 0, found.llm_calls, object=found.object)
 
     # -- search ---------------------------------------------------------------------------------------------
     def search(self, query_emb: np.ndarray, mode: str, query_text: str = "") -> Candidates:
@@ -252,8 +296,9 @@ class Retriever:
             # "The nearest X": every place that mentions X qualifies, however well its caption embeds.
             close = [(k, s) for k, s in ranked if k in phrase]
         kfs = self.memory.keyframes
-        if parsed.kind == "temporal":
-            chosen = max(close, key=lambda t: kfs[t[0]].stamp_ns)[0]
+        if parsed.kind == "time":
+            pick = min if parsed.recency == "first" else max
+            chosen = pick(close, key=lambda t: kfs[t[0]].stamp_ns)[0]
         elif robot is not None and len(close) > 1:
             rx, ry = robot[0], robot[1]
             chosen = min(close, key=lambda t: (kfs[t[0]].xy[0] - rx) ** 2 + (kfs[t[0]].xy[1] - ry) ** 2)[0]
@@ -279,7 +324,8 @@ class Retriever:
         text = written or text
         if degraded:
             log.info("degraded answer: %s", degraded)
-        return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded)
+        return Answer(text, parsed.kind, goal_for(self.memory, kf), evidence, 0, calls, degraded=degraded,
+                      time_ns=kf.stamp_ns if parsed.kind == "time" else None)
 
     # -- objects --------------------------------------------------------------------------------------------
     def _find_object(self, parsed: ParsedQuery, robot: tuple[float, ...] | None) -> Answer | None:
@@ -340,26 +386,24 @@ class Retriever:
                        if k in self.memory.keyframes else np.inf)
         area = self.memory.forest.ancestors(views[0]) if views and views[0] in self.memory.keyframes else []
         evidence = [object_ref(inst.id)] + [kf_ref(k) for k in views[:2]] + [node_ref(a.id) for a in area[:1]]
-        text = self._object_sentence(parsed, inst, area[0].name if area and area[0].name else "")
+        text = self._object_sentence(parsed, inst, self._kinds.where(views[0]) if views else "")
         calls, degraded = 0, ""
         if self.llm is not None:
             facts = [f"{inst.name} ({inst.n} sightings)"] + [self._node_text(a) for a in area[:1] if a.summary]
             written, calls, degraded = self._llm_answer(parsed, facts)
             text = written or text
         info = inst.to_json() | {"floor": self._objects.floor_of(inst)}
-        return Answer(text, parsed.kind, goal, evidence, 0, calls, degraded=degraded, object=info)
+        seen_ns = inst.first_ns if parsed.recency == "first" else inst.last_ns
+        return Answer(text, parsed.kind, goal, evidence, 0, calls, degraded=degraded, object=info,
+                      time_ns=seen_ns if parsed.kind == "time" else None)
 
-    def _object_sentence(self, parsed: ParsedQuery, inst: ObjectInstance, area: str) -> str:
+    def _object_sentence(self, parsed: ParsedQuery, inst: ObjectInstance, where: str) -> str:
+        """"There is a red armchair in the living room on the second floor; I last saw it at ..." (no
+        coordinates: they are in the typed fields)."""
         article = "an" if inst.name[:1].lower() in "aeiou" else "a"
-        where = f" in the {area}" if area else ""
-        floors = len(self.memory.floors)
-        if floors > 1:
-            where += f" on the {_floor_name(self._objects.floor_of(inst))}"
-        when = datetime.fromtimestamp(
-            (inst.last_ns if parsed.recency != "first" else inst.first_ns) / 1e9, tz=timezone.utc)
-        stamp = when.strftime("%H:%M:%S UTC on %Y-%m-%d")
+        stamp = clock(inst.last_ns if parsed.recency != "first" else inst.first_ns, self.config.timezone)
         caveat = " I had no depth for it, so the goal is where I saw it from." if inst.source == VIEWPOINT else ""
-        if parsed.kind == "temporal" or parsed.recency:
+        if parsed.kind == "time" or parsed.recency:
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw {article} {inst.name}{where} at {stamp}.{caveat}"
         return f"There is {article} {inst.name}{where}; I last saw it at {stamp}.{caveat}"
@@ -367,8 +411,8 @@ class Retriever:
     def _not_on_floor(self, parsed: ParsedQuery, match: ObjectMatch, floor: int) -> Answer:
         inst = match.instance
         n = len(self.memory.floors)
-        asked = _floor_name(n - 1 if floor < 0 else floor)
-        seen = _floor_name(self._objects.floor_of(inst))
+        asked = floor_name(n - 1 if floor < 0 else floor)
+        seen = floor_name(self._objects.floor_of(inst))
         return Answer(f"I have not seen {inst.label} on the {asked}; the nearest match I saw is a {inst.name} on the "
                       f"{seen}.", parsed.kind, None, [object_ref(inst.id)], found=False)
 
@@ -403,14 +447,14 @@ class Retriever:
         return sorted(scores.items(), key=lambda t: -t[1]), phrase
 
     def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
-        x, y = kf.xy
-        where = f" in {area[0].name}" if area and area[0].name else ""
+        """A sentence or two a person would say: where (the place and floor, no coordinates) and what was seen."""
+        where = self._kinds.where(kf.id)
         seen = leading_sentences(strip_instructions(kf.caption), 240) if kf.caption else kf.text()
-        label = f"{kf.name}: " if kf.name else ""
-        if parsed.kind == "temporal":
-            when = datetime.fromtimestamp(kf.stamp_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-            return f"I last saw it at {when}, at ({x:.1f}, {y:.1f}){where}. {label}{seen}"
-        return f"Best match at ({x:.1f}, {y:.1f}){where}. {label}{seen}"
+        seen = f" There I saw: {seen[0].lower()}{seen[1:]}" if seen else ""
+        if parsed.kind == "time":
+            which = "first" if parsed.recency == "first" else "last"
+            return f"I {which} saw it{where} at {clock(kf.stamp_ns, self.config.timezone)}.{seen}"
+        return f"The best match is{where}.{seen}"
 
     # -- explain --------------------------------------------------------------------------------------------
     def _explain(self, parsed: ParsedQuery, mode: str) -> Answer:
@@ -491,7 +535,3 @@ class Retriever:
                 return node
         return area[-1]
 
-
-def _floor_name(floor: int) -> str:
-    names = ["ground floor", "second floor", "third floor", "fourth floor", "fifth floor", "sixth floor"]
-    return names[floor] if 0 <= floor < len(names) else f"floor {floor + 1}"

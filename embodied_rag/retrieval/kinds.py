@@ -1,0 +1,270 @@
+"""Answers with a typed value: when something was seen (``time``), how long the robot was somewhere (``duration``),
+how many distinct things it saw (``count``), whether it saw something at all (``yes_no``, an honest "no" included)
+and where it was at a time (``position``).
+
+What a question is about is resolved the same way for all of them: object instances whose label the question names
+(or means, by embedding), narrowed by colour, floor, place ("in the kitchen") and time window; a memory without
+object detections falls back to keyframes whose text mentions the thing. Places are the scene labels keyframes carry
+("In a kitchen.", a captioner's place name) or, failing those, the names of the forest's areas.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.objects import ObjectInstance
+from embodied_rag.memory.pose import yaw_quaternion
+from embodied_rag.models.protocols import TextEmbedder
+from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
+from embodied_rag.retrieval.goal import goal_at_object
+from embodied_rag.retrieval.object_search import ObjectSearch, label_words, naming, plural
+from embodied_rag.retrieval.query import ParsedQuery
+from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
+
+MEANS_THRESHOLD = 0.8  # a label the question does not name counts when its embedding is this close ("couch", sofa)
+MAX_GAP_S = 60.0  # keyframes further apart in time were not one stretch of recording (duration)
+POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
+_EVERYWHERE = {"house", "building", "home", "apartment", "flat", "memory", "map", "world", "place", "everywhere"}
+_SCENE = re.compile(r"^\s*(?:in|at|inside) (?:a|an|the) ([a-z][a-z -]{1,40}?)\s*[.,;:]", re.I)
+
+
+def scene_label(kf) -> str:
+    """The kind of place a keyframe was taken in, as its text says ("In a kitchen." -> "kitchen")."""
+    if kf.name:
+        return kf.name.strip().lower()
+    m = _SCENE.match(kf.caption or "")
+    return m.group(1).strip().lower() if m else ""
+
+
+def _an(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _durationlabel_words(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} seconds"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} minute{'s' if m != 1 else ''}" + (f" {s} seconds" if s else "")
+    h, m = divmod(m, 60)
+    return f"{h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
+
+
+@dataclass
+class Subject:
+    """What a question is about, resolved: instances (when the memory has objects) or keyframes."""
+
+    name: str
+    instances: list[ObjectInstance]
+    keyframes: list[int]  # fallback evidence when there are no instances
+
+
+class KindAnswers:
+    def __init__(self, memory: Memory, objects: ObjectSearch, embedder: TextEmbedder, timezone: str = "UTC"):
+        self.memory = memory
+        self.objects = objects
+        self.embedder = embedder
+        self.tz = timezone
+        self._vecs: dict[str, np.ndarray] = {}
+
+    # -- shared -----------------------------------------------------------------------------------------------
+    def now_ns(self) -> int:
+        return max((kf.stamp_ns for kf in self.memory.keyframes.values()), default=0)
+
+    def _vec(self, text: str) -> np.ndarray:
+        return self._embed([text])[text]
+
+    def _embed(self, texts) -> dict[str, np.ndarray]:
+        """Unit vectors of texts (cached); the ones not seen before are embedded in one batch."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._vecs]
+        if new:
+            for t, v in zip(new, self.embedder.embed_documents(new)):
+                self._vecs[t] = np.asarray(v, dtype=np.float32)
+        return self._vecs
+
+    def place_keyframes(self, place: str) -> set[int] | None:
+        """Keyframes taken in a kind of place (None: no restriction, e.g. "the house")."""
+        if not place or set(label_words(place)) <= _EVERYWHERE:
+            return None
+        kfs = self.memory.keyframes
+        labels: dict[str, list[int]] = {}
+        for k, kf in kfs.items():
+            lab = scene_label(kf)
+            if lab:
+                labels.setdefault(lab, []).append(k)
+        if not labels:  # no scene labels: the forest's area names
+            for node in self.memory.forest.level_nodes(1):
+                if node.name:
+                    labels.setdefault(node.name.split(" (")[0].strip().lower(), []).extend(
+                        self.memory.forest.leaf_ids(node))
+        want = label_words(place)
+        vecs = self._embed([place, *labels])
+        q = vecs[place]
+        out: set[int] = set()
+        for lab, ids in labels.items():
+            named = naming(label_words(lab), want) > 0 or naming(want, label_words(lab)) > 0
+            if named or float(vecs[lab] @ q) >= MEANS_THRESHOLD:
+                out.update(ids)
+        return out
+
+    def subject(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Subject:
+        """The instances (or keyframes) a question is about, narrowed by its colour, floor, place and time."""
+        target = parsed.target or parsed.content
+        words = label_words(target)
+        insts = self.memory.objects.confirmed()
+        # The labels the question names best ("office chairs" names office chair fully, chair only partly).
+        named = {lab: naming(words, label_words(lab)) for lab in {i.label for i in insts}}
+        best = max(named.values(), default=0.0)
+        if best > 0:
+            labels = {lab for lab, v in named.items() if v == best}
+        else:
+            vecs = self._embed([target, *named])
+            labels = {lab for lab in named if float(vecs[lab] @ vecs[target]) >= MEANS_THRESHOLD}
+        chosen = [i for i in insts if i.label in labels]
+        if parsed.colour:
+            chosen = [i for i in chosen if i.colour == parsed.colour]
+        if parsed.floor is not None and len(self.memory.floors):
+            want = len(self.memory.floors) - 1 if parsed.floor < 0 else parsed.floor
+            chosen = [i for i in chosen if self.objects.floor_of(i) == want]
+        places = self.place_keyframes(parsed.place)
+        kfs = self.memory.keyframes
+        if places is not None:
+            chosen = [i for i in chosen if self._home(i) in places]
+        if spec is not None and spec.is_window:
+            chosen = [i for i in chosen if any(spec.contains(kfs[k].stamp_ns) for k in i.keyframes if k in kfs)]
+        frames: list[int] = []
+        if not insts:
+            # No object layer: keyframes whose text names every word of the target.
+            every, phrase = self.memory.lexical.matching(target)
+            frames = sorted(phrase or every)
+            if places is not None:
+                frames = [k for k in frames if k in places]
+            if spec is not None and spec.is_window:
+                frames = [k for k in frames if spec.contains(kfs[k].stamp_ns)]
+            if parsed.floor is not None and len(self.memory.floors):
+                want = len(self.memory.floors) - 1 if parsed.floor < 0 else parsed.floor
+                frames = [k for k in frames if self.memory.floors.floor_of(kfs[k].pose.position[2]) == want]
+        # Named as the memory knows it, or as asked (singular: "plants" -> "plant").
+        name = (f"{parsed.colour} " if parsed.colour else "") + (sorted(labels)[0] if labels else " ".join(words))
+        return Subject(name.strip(), chosen, frames)
+
+    def _home(self, inst: ObjectInstance) -> int:
+        """The keyframe that saw an instance from closest."""
+        kfs = self.memory.keyframes
+        seen = [k for k in inst.keyframes if k in kfs] or [0]
+        return min(seen, key=lambda k: float(np.hypot(*(inst.position[:2] - kfs[k].xy))) if k in kfs else 0.0)
+
+    def where(self, kf_id: int) -> str:
+        """" in the kitchen on the second floor" for a keyframe (empty when nothing is known)."""
+        kf = self.memory.keyframes.get(kf_id)
+        if kf is None:
+            return ""
+        place = scene_label(kf)
+        if not place:
+            area = self.memory.forest.ancestors(kf_id)
+            place = area[0].name.split(" (")[0] if area and area[0].name else ""
+        out = f" in the {place}" if place else ""
+        if len(self.memory.floors) > 1:
+            out += f" on the {floor_name(self.memory.floors.floor_of(kf.pose.position[2]))}"
+        return out
+
+    def _scope(self, parsed: ParsedQuery) -> str:
+        out = f" in the {parsed.place}" if parsed.place and self.place_keyframes(parsed.place) is not None else ""
+        if parsed.floor is not None:
+            n = len(self.memory.floors)
+            out += f" on the {floor_name(n - 1 if parsed.floor < 0 else parsed.floor)}"
+        return out
+
+    # -- kinds --------------------------------------------------------------------------------------------------
+    def time(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+        s = self.subject(parsed, spec)
+        kfs = self.memory.keyframes
+        first = parsed.recency == "first"
+        sightings: list[tuple[int, int, ObjectInstance | None]] = []  # (stamp, keyframe, instance)
+        for inst in s.instances:
+            for k in inst.keyframes:
+                if k in kfs and (spec is None or not spec.is_window or spec.contains(kfs[k].stamp_ns)):
+                    sightings.append((kfs[k].stamp_ns, k, inst))
+        sightings += [(kfs[k].stamp_ns, k, None) for k in s.keyframes]
+        if not sightings:
+            return Answer(f"I have not seen {_an(s.name)} {s.name}{self._scope(parsed)}.", "time", found=False)
+        stamp, k, inst = min(sightings, key=lambda t: t[0]) if first else max(sightings, key=lambda t: t[0])
+        which = "first" if first else "last"
+        text = f"I {which} saw the {inst.name if inst else s.name}{self.where(k)} at {clock(stamp, self.tz)}."
+        goal = goal_at_object(self.memory, inst) if inst is not None else None
+        evidence = ([object_ref(inst.id)] if inst else []) + [kf_ref(k)]
+        return Answer(text, "time", goal, evidence, time_ns=stamp,
+                      object=inst.to_json() | {"floor": self.objects.floor_of(inst)} if inst else None)
+
+    def count(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+        s = self.subject(parsed, spec)
+        scope = self._scope(parsed) + (f" {spec.text}" if spec is not None and spec.is_window else "")
+        if not self.memory.objects.instances:
+            return Answer("I cannot count things in this memory: it holds no object detections, only captions.",
+                          "count", found=False, evidence=[kf_ref(k) for k in s.keyframes[:5]])
+        n = len(s.instances)
+        word = s.name if n == 1 else plural(s.name)
+        text = (f"I saw {n} {word}{scope}." if n else f"I did not see any {plural(s.name)}{scope}.")
+        return Answer(text, "count", None, [object_ref(i.id) for i in s.instances[:20]], count=n)
+
+    def yes_no(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+        s = self.subject(parsed, spec)
+        scope = self._scope(parsed)
+        if s.instances:
+            inst = max(s.instances, key=lambda i: (i.n, -i.id))
+            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self._home(inst))}.", "yes_no",
+                          goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
+                          yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
+        if s.keyframes:
+            k = s.keyframes[-1]
+            return Answer(f"Yes, I saw {_an(s.name)} {s.name}{self.where(k)}.", "yes_no", None,
+                          [kf_ref(x) for x in s.keyframes[-5:]], yes_no=True)
+        return Answer(f"No, I have not seen {_an(s.name)} {s.name}{scope}.", "yes_no", yes_no=False)
+
+    def duration(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+        place = parsed.place or parsed.target
+        inside = self.place_keyframes(place)
+        kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
+        if spec is not None and spec.is_window:
+            kfs = [kf for kf in kfs if spec.contains(kf.stamp_ns)]
+        if inside is None:  # "how long were you in the building": the whole recording
+            inside = {kf.id for kf in kfs}
+        if not inside:
+            return Answer(f"I have not been anywhere I would call {_an(place)} {place}.", "duration", found=False)
+        total = 0.0
+        for a, b in zip(kfs, kfs[1:]):
+            gap = (b.stamp_ns - a.stamp_ns) / NS
+            if gap > MAX_GAP_S:
+                continue
+            total += gap * ((a.id in inside) + (b.id in inside)) / 2.0
+        visits = sum(1 for a, b in zip([None, *kfs], kfs) if b.id in inside and (a is None or a.id not in inside))
+        text = (f"I spent about {_durationlabel_words(total)} in the {place}" +
+                (f", over {visits} visits." if visits > 1 else "."))
+        return Answer(text, "duration", None, [kf_ref(k) for k in sorted(inside)[:5]], duration_s=round(total, 1))
+
+    def position(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+        if spec is None:
+            return Answer("Tell me a time, e.g. 'where were you at 10:15?'.", "position", found=False)
+        at = spec.at_ns if spec.at_ns is not None else spec.end_ns
+        assert at is not None
+        kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
+        stamps = [kf.stamp_ns for kf in kfs]
+        if not kfs or at < stamps[0] - POSITION_SLACK_S * NS or at > stamps[-1] + POSITION_SLACK_S * NS:
+            span = f"from {clock(stamps[0], self.tz)} to {clock(stamps[-1], self.tz)}" if kfs else "empty"
+            return Answer(f"I have no memory of {clock(at, self.tz)}: my memory runs {span}.", "position",
+                          found=False)
+        i = bisect.bisect_left(stamps, at)
+        near = min((j for j in (i - 1, i) if 0 <= j < len(kfs)), key=lambda j: abs(stamps[j] - at))
+        kf = kfs[near]
+        base = self.memory.base_pose(kf.pose)
+        yaw = kf.pose.heading(optical=True) or 0.0
+        goal = Goal(self.memory.config.frame_id, tuple(float(v) for v in base.position), yaw_quaternion(yaw))
+        text = f"At {clock(at, self.tz)} I was{self.where(kf.id) or ' there'}."
+        return Answer(text, "position", goal, [kf_ref(kf.id)], time_ns=kf.stamp_ns)
+

@@ -1,0 +1,118 @@
+"""Time expressions in questions: windows ("this morning", "in the last ten minutes", "yesterday") and moments
+("at 10:15", "yesterday at 3 pm", "five minutes ago"), relative to a reference "now".
+
+The dates and numbers are read by ``dateparser`` (a maintained library; we write no date parsing). What this module
+adds is which span of a question is a time, and whether it names a window or a moment. Times are in
+``retrieval.timezone`` (UTC by default); "now" is the memory's latest moment unless the caller gives another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+NS = 1_000_000_000
+_UNITS = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)"
+# "in the last ten minutes", "during the past hour", "over the previous 2 hours"
+_WINDOW = re.compile(r"\b(?:in|during|within|over|for)?\s*the\s+(?:last|past|previous)\s+((?:[\w-]+\s+){0,2}?)"
+                     + _UNITS + r"\b", re.I)
+_PART_OF_DAY = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night": (0, 6),
+                "tonight": (18, 24)}
+_DAY = re.compile(r"\b(this|yesterday|today)\s+(morning|afternoon|evening|night)\b|\b(tonight)\b|"
+                  r"\b(yesterday|today)\b", re.I)
+# A moment needs a clock time or an amount of time ago.
+_MOMENT = re.compile(r"\b\d{1,2}(?::\d{2}){1,2}\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\.?\b|\bnoon\b|\bmidnight\b|"
+                     r"\b(?:[\w-]+\s+){1,2}" + _UNITS + r"\s+ago\b|\b(?:an?|one)\s+" + _UNITS + r"\s+ago\b", re.I)
+
+
+class BadTime(ValueError):
+    """A time expression that names no real time (25:99) or a moment after "now"."""
+
+
+@dataclass
+class TimeSpec:
+    start_ns: int | None = None  # window (inclusive)
+    end_ns: int | None = None
+    at_ns: int | None = None  # a moment
+    text: str = ""  # the words of the question that said it
+
+    @property
+    def is_window(self) -> bool:
+        return self.start_ns is not None
+
+    def contains(self, stamp_ns: int) -> bool:
+        return (self.start_ns is None or stamp_ns >= self.start_ns) and (self.end_ns is None or stamp_ns <= self.end_ns)
+
+
+def _settings(now: datetime, tz: str) -> dict:
+    return {"RELATIVE_BASE": now.replace(tzinfo=None), "PREFER_DATES_FROM": "past", "TIMEZONE": tz,
+            "TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True}
+
+
+def _ns(dt: datetime) -> int:
+    return int(round(dt.timestamp() * NS))
+
+
+def has_time(text: str) -> bool:
+    return bool(_WINDOW.search(text) or _DAY.search(text) or _MOMENT.search(text))
+
+
+def strip_time(text: str) -> str:
+    """The text without its time expressions (and the "at"/"on" that led them)."""
+    for rx in (_WINDOW, _MOMENT, _DAY):
+        text = rx.sub(" ", text)
+    return re.sub(r"\b(at|on|around|about)\s*(?=[?.!,]|$)", " ", text)
+
+
+def parse_time(text: str, now_ns: int, tz: str = "UTC") -> TimeSpec | None:
+    """The time a question names, or None when it names none. Raises BadTime for an impossible or future time."""
+    import dateparser  # imported here: it takes a moment, and most questions name no time
+    from dateparser.search import search_dates
+
+    zone = timezone.utc if tz.upper() == "UTC" else None
+    now = datetime.fromtimestamp(now_ns / NS, tz=zone or timezone.utc)
+    if zone is None:
+        from zoneinfo import ZoneInfo
+
+        now = now.astimezone(ZoneInfo(tz))
+    m = _WINDOW.search(text)
+    if m:
+        amount = m.group(1).strip() or "1"
+        start = dateparser.parse(f"{amount} {m.group(2)} ago", settings=_settings(now, tz), languages=["en"])
+        if start is None:
+            raise BadTime(f"I cannot tell how long '{m.group(0).strip()}' is.")
+        return TimeSpec(_ns(start), now_ns, None, m.group(0).strip())
+    moment = _MOMENT.search(text)
+    m = _DAY.search(text)
+    if m and not moment:
+        word = (m.group(1) or m.group(4) or "today").lower()
+        part = (m.group(2) or m.group(3) or "").lower()
+        day = now.date() - timedelta(days=1 if word == "yesterday" else 0)
+        h0, h1 = _PART_OF_DAY.get(part, (0, 24))
+        start = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo) + timedelta(hours=h0)
+        end = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo) + timedelta(hours=h1)
+        return TimeSpec(_ns(start), min(_ns(end), now_ns), None, m.group(0).strip())
+    if moment:
+        # The clock time with the words around it that qualify it ("yesterday at 3 pm").
+        found = search_dates(text, settings=_settings(now, tz), languages=["en"]) or []
+        found = [(s, d) for s, d in found if _MOMENT.search(s) or re.search(r"\d", s)]
+        if not found:
+            raise BadTime(f"'{moment.group(0).strip()}' is not a time I can read.")
+        span, when = max(found, key=lambda t: len(t[0]))
+        at = _ns(when)
+        if at > now_ns + 60 * NS:
+            raise BadTime(f"{when.strftime('%H:%M')} on {when.date()} is after the last thing I remember.")
+        return TimeSpec(None, None, at, span.strip())
+    return None
+
+
+def clock(stamp_ns: int, tz: str = "UTC") -> str:
+    """"10:15:03 UTC on 2023-11-14" for answers."""
+    dt = datetime.fromtimestamp(stamp_ns / NS, tz=timezone.utc)
+    if tz.upper() != "UTC":
+        from zoneinfo import ZoneInfo
+
+        dt = dt.astimezone(ZoneInfo(tz))
+    return dt.strftime("%H:%M:%S %Z on %Y-%m-%d")
+
