@@ -115,6 +115,16 @@ def test_answer_to_response():
     r = conv.fill_response(Query.Response(), Answer("The red armchair.", "find", ans.goal, ["obj:7"], object=obj))
     assert r.has_object and r.object_label == "armchair" and r.object_id == 7
     assert (r.object_position.x, r.object_position.y, r.object_position.z) == pytest.approx((1.5, -2.0, 0.4))
+    assert not (r.has_time or r.has_duration or r.has_count or r.has_yes_no)
+    # Typed answers, ROS-idiomatically: builtin_interfaces/Time and a presence flag per value.
+    r = conv.fill_response(Query.Response(), Answer("Seen at 10:02.", "time", time_ns=1_700_000_123_500_000_000))
+    assert r.has_time and (r.time.sec, r.time.nanosec) == (1_700_000_123, 500_000_000) and not r.has_count
+    r = conv.fill_response(Query.Response(), Answer("No.", "yes_no", yes_no=False))
+    assert r.has_yes_no and r.yes_no is False and not r.has_time
+    r = conv.fill_response(Query.Response(), Answer("3 chairs.", "count", count=3))
+    assert r.has_count and r.count == 3
+    r = conv.fill_response(Query.Response(), Answer("About 2 minutes.", "duration", duration_s=121.5))
+    assert r.has_duration and r.duration_s == 121.5
     r = conv.fail_response(Query.Response(), "The query is empty.")
     assert not r.success and r.error_message == "The query is empty."
 

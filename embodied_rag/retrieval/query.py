@@ -40,6 +40,9 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort)\b", re.I)
+# Requests to go somewhere, and where-questions (after the kinds above had their say).
+_FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
+                   r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\bwhat (kind|type|sort) of (room|place|area)\b", re.I)
 _EXPLAIN = re.compile(
@@ -129,6 +132,8 @@ def cue_kind(text: str) -> str | None:
         return "time"
     if _EXPLAIN.search(text):
         return "explain"
+    if _FIND.search(text):
+        return "find"
     return None
 
 
@@ -193,17 +198,18 @@ def parse_floor(text: str) -> tuple[int | None, str]:
     return None, text
 
 
-# Example questions per kind, for questions without cue words (compared by the text embedder).
+# Example questions per kind, for questions without cue words (compared by the text embedder). They name no
+# particular things, so that a question is matched by how it asks, not by what it asks about.
 PROTOTYPES: dict[str, list[str]] = {
-    "find": ["take me to the kitchen", "where is the printer?", "I need a coffee", "bring me to a chair",
-             "I'm thirsty", "go to the lobby", "show me the way to the exit", "I need to wash my hands"],
-    "explain": ["describe the lobby", "what is this area like?", "tell me about the second floor",
-                "give me an overview of the building", "what is there in the office?"],
-    "count": ["how many chairs are there?", "count the plants you saw", "what number of desks did you pass?"],
-    "duration": ["how long were you in the kitchen?", "how much time did you spend in the office?"],
-    "time": ["when did you see the fridge?", "at what time did you pass the printer?"],
-    "yes_no": ["did you see a microwave?", "is there a sofa anywhere?", "have you come across a bike?"],
-    "position": ["where were you at 10:15?", "where was the robot five minutes ago?"],
+    "find": ["the way to it, please", "that thing, go there", "somewhere to sit", "a place to rest",
+             "something to drink", "the nearest one of those"],
+    "explain": ["an overview of this area", "what this part of the building is like", "a summary of the floor",
+                "the rooms around here, described"],
+    "count": ["the number of them you saw", "how many of those there are", "a count of these things"],
+    "duration": ["the time you spent in that room", "how long you stayed there"],
+    "time": ["the time you last saw it", "the moment you passed it", "what time that was"],
+    "yes_no": ["any of those around?", "you saw one of those, right?", "whether you came across one"],
+    "position": ["your location at that time", "the place you were at ten o'clock"],
 }
 
 

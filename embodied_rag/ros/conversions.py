@@ -154,6 +154,15 @@ def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> A
         response.object_id = int(obj.get("id") or 0)
         x, y, z = (float(v) for v in obj.get("position") or (0.0, 0.0, 0.0))
         response.object_position = Point(x=x, y=y, z=z)
+    response.has_time = answer.time_ns is not None
+    if answer.time_ns is not None:
+        response.time = Time(sec=int(answer.time_ns // NS), nanosec=int(answer.time_ns % NS))
+    response.has_duration = answer.duration_s is not None
+    response.duration_s = float(answer.duration_s or 0.0)
+    response.has_count = answer.count is not None
+    response.count = int(answer.count or 0)
+    response.has_yes_no = answer.yes_no is not None
+    response.yes_no = bool(answer.yes_no)
     response.evidence = list(answer.evidence)
     response.level = int(answer.level)
     response.llm_calls = int(answer.llm_calls)
