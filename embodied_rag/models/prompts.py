@@ -255,3 +255,50 @@ def _boxes(items: object, width: int, height: int) -> list[Detection]:
             continue
         out.append(Detection(_clip(label, 40).lower(), (x0 * width, y0 * height, x1 * width, y1 * height), 0.5))
     return out
+
+
+# -- question understanding -----------------------------------------------------------------------------------------
+QUESTION_KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
+QUESTION_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "kind": {"type": "string", "enum": list(QUESTION_KINDS)},
+        "target": {"type": "string", "maxLength": 60},
+        "colour": {"type": "string", "maxLength": 20},
+        "place": {"type": "string", "maxLength": 40},
+        "floor": {"type": "integer", "minimum": -1, "maximum": 50},
+        "recency": {"type": "string", "enum": ["", "first", "last"]},
+    },
+    "required": ["kind", "target", "colour", "place", "floor", "recency"],
+    "additionalProperties": False,
+}
+
+
+def understand_question(question: str) -> tuple[str, str]:
+    """(system, user) asking for the kind and slots of a question as JSON (QUESTION_SCHEMA)."""
+    system = ("You read questions people ask a robot about what it has seen. Reply with JSON only. " + DATA_NOTE)
+    user = (_data([_clip(question, 300)]) + "\nGive the question's kind: find (go to or locate something), explain "
+            "(describe an area), time (when something was seen), duration (how long the robot was somewhere), count "
+            "(how many things), yes_no (was something seen at all) or position (where the robot was at a time). "
+            "Also the thing asked about (target, singular, no colour), its colour or \"\", the kind of room it is "
+            "in or \"\", the floor (0 = ground floor, -1 = unknown) and recency (\"first\", \"last\" or \"\").")
+    return system, user
+
+
+def parse_understanding(reply: str) -> dict | None:
+    """The validated slots of a QUESTION_SCHEMA reply, or None."""
+    for obj in _json_objects(reply):
+        if not isinstance(obj, dict) or obj.get("kind") not in QUESTION_KINDS:
+            continue
+        out: dict = {"kind": obj["kind"]}
+        for key in ("target", "colour", "place"):
+            v = obj.get(key, "")
+            if isinstance(v, str) and _valid_text(v, 0) is not None:
+                out[key] = _clip(v, 60).strip().lower()
+        floor = obj.get("floor", -1)
+        if isinstance(floor, int) and not isinstance(floor, bool) and 0 <= floor <= 50:
+            out["floor"] = floor
+        if obj.get("recency") in ("first", "last"):
+            out["recency"] = obj["recency"]
+        return out
+    return None

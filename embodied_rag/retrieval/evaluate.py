@@ -1,7 +1,9 @@
 """Scoring query files (the format of shared/datasets/dev_queries.jsonl) against a memory.
 
-find: success when the goal lies within ``radius_m`` (ground plane) of a target frame's camera position or of a
-target position (``[x, y]``, or ``[x, y, floor height]`` when the goal must also be on that floor).
+find (and position, temporal): success when the goal lies within ``radius_m`` (ground plane) of a target frame's
+camera position or of a target position (``[x, y]``, or ``[x, y, floor height]`` when the goal must also be on that
+floor). time: the answer's time within ``tolerance_s`` (15) of ``expect_time`` (ISO-8601). duration: within
+``tolerance`` (25 %) of ``expect_duration_s``. count: exactly ``expect_count``. yes_no: ``expect_yes_no``.
 explain: success when the answer mentions one of ``expect_any`` (case-insensitive).
 """
 
@@ -11,6 +13,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,23 @@ def score(q: dict[str, Any], answer: Answer, sources: dict[str, tuple[float, flo
         words = [w.lower() for w in q.get("expect_any", [])]
         hit = [w for w in words if w in answer.answer.lower()]
         return bool(hit), {"matched": hit}
+    if q["kind"] == "time" and "expect_time" in q:
+        if answer.time_ns is None:
+            return False, {"error": "no time"}
+        want = datetime.fromisoformat(str(q["expect_time"]).replace("Z", "+00:00")).timestamp()
+        off = abs(answer.time_ns / 1e9 - want)
+        return off <= float(q.get("tolerance_s", 15.0)), {"off_s": round(off, 1)}
+    if q["kind"] == "duration":
+        if answer.duration_s is None:
+            return False, {"error": "no duration"}
+        want = float(q["expect_duration_s"])
+        rel = abs(answer.duration_s - want) / max(want, 1e-9)
+        return rel <= float(q.get("tolerance", 0.25)), {"duration_s": answer.duration_s,
+                                                         "relative_error": round(rel, 3)}
+    if q["kind"] == "count":
+        return answer.count == int(q["expect_count"]), {"count": answer.count}
+    if q["kind"] == "yes_no":
+        return answer.yes_no is bool(q["expect_yes_no"]), {"yes_no": answer.yes_no}
     if answer.goal is None:
         return False, {"error": "no goal"}
     gx, gy, gz = answer.goal.position[:3]
@@ -83,9 +103,8 @@ def evaluate(retriever: Retriever, queries: list[dict[str, Any]], modes: list[st
     sources = {kf.source: kf.xy for kf in retriever.memory.keyframes.values()}
     for mode in modes:
         for q in queries:
-            kind = q["kind"] if q["kind"] in ("find", "explain", "temporal") else "auto"
             ans = retriever.ask(q["query"], kind="auto", mode=mode, robot_position=q.get("from"))
-            ok, detail = score({**q, "kind": kind}, ans, sources)
+            ok, detail = score(q, ans, sources)
             detail["asked_as"] = ans.kind
             results.append(QueryResult(q["query"], q["kind"], mode, ok, ans.latency_ms, ans.llm_calls, ans.answer,
                                        detail))

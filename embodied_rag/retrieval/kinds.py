@@ -22,12 +22,11 @@ from embodied_rag.memory.pose import yaw_quaternion
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object
-from embodied_rag.retrieval.object_search import ObjectSearch, label_words, naming, plural
+from embodied_rag.retrieval.object_search import ObjectSearch, label_words, naming, place_names, plural
 from embodied_rag.retrieval.query import ParsedQuery
 from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
 MEANS_THRESHOLD = 0.8  # a label the question does not name counts when its embedding is this close ("couch", sofa)
-MAX_GAP_S = 60.0  # keyframes further apart in time were not one stretch of recording (duration)
 POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
 _EVERYWHERE = {"house", "building", "home", "apartment", "flat", "memory", "map", "world", "place", "everywhere"}
 _SCENE = re.compile(r"^\s*(?:in|at|inside) (?:a|an|the) ([a-z][a-z -]{1,40}?)\s*[.,;:]", re.I)
@@ -103,13 +102,17 @@ class KindAnswers:
                 if node.name:
                     labels.setdefault(node.name.split(" (")[0].strip().lower(), []).extend(
                         self.memory.forest.leaf_ids(node))
-        want = label_words(place)
+        # The place as asked, and the kinds of place it is another name for.
+        asked = {" ".join(label_words(place))}
+        for kind, names in place_names().items():
+            if " ".join(label_words(place)) in {" ".join(label_words(n)) for n in [kind, *names]}:
+                asked.add(" ".join(label_words(kind)))
         vecs = self._embed([place, *labels])
-        q = vecs[place]
         out: set[int] = set()
         for lab, ids in labels.items():
-            named = naming(label_words(lab), want) > 0 or naming(want, label_words(lab)) > 0
-            if named or float(vecs[lab] @ q) >= MEANS_THRESHOLD:
+            lw = label_words(lab)
+            named = any(naming(lw, a.split()) == 1.0 or naming(a.split(), lw) == 1.0 for a in asked)
+            if named or float(vecs[lab] @ vecs[place]) >= MEANS_THRESHOLD:
                 out.update(ids)
         return out
 
@@ -118,14 +121,18 @@ class KindAnswers:
         target = parsed.target or parsed.content
         words = label_words(target)
         insts = self.memory.objects.confirmed()
-        # The labels the question names best ("office chairs" names office chair fully, chair only partly).
-        named = {lab: naming(words, label_words(lab)) for lab in {i.label for i in insts}}
-        best = max(named.values(), default=0.0)
-        if best > 0:
-            labels = {lab for lab, v in named.items() if v == best}
+        # The labels the question names in full ("office chairs" names office chair, not chair); else the labels
+        # it means: its target close to the label or to what the label is also called (object_uses.yaml).
+        asked = label_words(parsed.text)
+        named = {lab for lab in {i.label for i in insts} if naming(asked, label_words(lab)) == 1.0}
+        if named:
+            longest = max(len(label_words(lab)) for lab in named)
+            labels = {lab for lab in named if len(label_words(lab)) == longest}
         else:
-            vecs = self._embed([target, *named])
-            labels = {lab for lab in named if float(vecs[lab] @ vecs[target]) >= MEANS_THRESHOLD}
+            q = self._embed([target])[target]
+            vectors = self.objects.label_vectors(insts)
+            labels = {i.label for i in insts
+                      if float((vectors[f"{i.colour}|{i.label}"] @ q).max()) >= MEANS_THRESHOLD}
         chosen = [i for i in insts if i.label in labels]
         if parsed.colour:
             chosen = [i for i in chosen if i.colour == parsed.colour]
@@ -238,9 +245,13 @@ class KindAnswers:
         if not inside:
             return Answer(f"I have not been anywhere I would call {_an(place)} {place}.", "duration", found=False)
         total = 0.0
+        floor_of = self.memory.floors.floor_of
+        # Consecutive keyframes further apart in time than the keyframe policy allows, or on other floors (an
+        # elevator ride), were not one stretch of being there.
+        max_gap = 2.0 * self.memory.config.keyframes.max_interval_s
         for a, b in zip(kfs, kfs[1:]):
             gap = (b.stamp_ns - a.stamp_ns) / NS
-            if gap > MAX_GAP_S:
+            if gap > max_gap or floor_of(a.pose.position[2]) != floor_of(b.pose.position[2]):
                 continue
             total += gap * ((a.id in inside) + (b.id in inside)) / 2.0
         visits = sum(1 for a, b in zip([None, *kfs], kfs) if b.id in inside and (a is None or a.id not in inside))

@@ -37,8 +37,23 @@ def object_uses() -> dict[str, list[str]]:
     return {str(k).lower(): [str(v) for v in vs] for k, vs in data.items()}
 
 
+@functools.cache
+def place_names() -> dict[str, list[str]]:
+    """Kinds of place and their other names (``data/place_names.yaml``)."""
+    text = resources.files("embodied_rag").joinpath("data/place_names.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
+
+
+_SINGULAR = {"shelves": "shelf", "bookshelves": "bookshelf", "knives": "knife", "people": "person", "mice": "mouse",
+             "men": "man", "women": "woman", "children": "child", "leaves": "leaf", "halves": "half",
+             "feet": "foot", "teeth": "tooth", "geese": "goose", "dice": "die"}
+
+
 def _stem(word: str) -> str:
     w = word.lower()
+    if w in _SINGULAR:
+        return _SINGULAR[w]
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"
     if w.endswith(("ches", "shes", "sses", "xes")):
@@ -95,7 +110,7 @@ class ObjectSearch:
             texts.append(f"{colour} {label}")
         return texts
 
-    def _vectors(self, insts: list[ObjectInstance]) -> dict[str, np.ndarray]:
+    def label_vectors(self, insts: list[ObjectInstance]) -> dict[str, np.ndarray]:
         """Embedding rows of each instance's texts by "colour|label"; texts not seen before are embedded in one
         batch."""
         missing = {f"{i.colour}|{i.label}": (i.label, i.colour) for i in insts}
@@ -116,7 +131,7 @@ class ObjectSearch:
         out = []
         named_cache: dict[str, float] = {}
         insts = self.memory.objects.confirmed()
-        vectors = self._vectors(insts)
+        vectors = self.label_vectors(insts)
         for inst in insts:
             sim = float((vectors[f"{inst.colour}|{inst.label}"] @ query_vecs.T).max())
             if inst.label not in named_cache:
@@ -173,6 +188,8 @@ def plural(label: str) -> str:
     head, _, last = label.rpartition(" ")
     if last in _IRREGULAR:
         word = _IRREGULAR[last]
+    elif last.endswith(("shelf", "leaf", "knife")):
+        word = last[:-2] + "ves" if last.endswith("fe") else last[:-1] + "ves"
     elif last.endswith(("s", "x", "ch", "sh")):
         word = last + "es"
     elif last.endswith("y") and last[-2:-1] not in "aeiou":

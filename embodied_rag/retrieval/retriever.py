@@ -11,6 +11,7 @@ Without an LLM every mode chooses by score and answers extractively from caption
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -117,18 +118,41 @@ class Retriever:
             if len(robot_position) < 2 or not all(np.isfinite(robot_position)):
                 raise UserError("The robot position must be 2 or 3 finite numbers.")
         text = clean_query(text, self.config.max_query_chars)
-        qvec = None
-        if kind == "auto" and cue_kind(text) is None:
+        # At most max_llm_calls per query (understand, choose, answer: whichever come first); llm-walk is the
+        # per-level baseline and is not capped.
+        self._calls_left = 10**6 if mode == "llm-walk" else self.config.max_llm_calls
+        qvec, calls, degraded = None, 0, ""
+        cued = cue_kind(text) if kind == "auto" else kind
+        if cued is None:
             qvec = self.embedder.embed_query(text)  # questions without cue words: kind by example questions
         parsed = parse_query(text, kind, self._intents(), qvec)
-        # At most max_llm_calls per query (choose + answer); llm-walk is the per-level baseline and is not capped.
-        self._calls_left = 10**6 if mode == "llm-walk" else self.config.max_llm_calls
+        if cued is None and self.llm is not None:
+            parsed, calls, degraded = self._understand(parsed)
         if len(self.memory.leaves) == 0:
             ans = Answer("The memory is empty: nothing has been seen yet.", parsed.kind, found=False)
         else:
             ans = self._answer(parsed, mode, robot_position)
+        ans.llm_calls += calls
+        ans.degraded = ans.degraded or degraded
         ans.latency_ms = (time.perf_counter() - t0) * 1000.0
         return ans
+
+    def _understand(self, parsed: ParsedQuery) -> tuple[ParsedQuery, int, str]:
+        """One JSON-schema LLM call for a question no cue word explained: its kind and the slots the rules left
+        empty (an invalid or missing reply keeps the rules' reading). Keeps one call for the answer."""
+        from embodied_rag.models import prompts
+
+        got, calls, err = self._llm(prompts.understand_question(parsed.text), prompts.parse_understanding, 96,
+                                    reserve=1)
+        if not isinstance(got, dict):
+            return parsed, calls, f"{err}; understood by rules" if err else ""
+        changes = {"kind": got["kind"]}
+        for key in ("target", "colour", "place", "recency", "floor"):
+            if key in got and not getattr(parsed, key) and getattr(parsed, key) != 0:
+                changes[key] = got[key]
+        if "target" in got and parsed.target == parsed.content:  # the rules found no narrower target
+            changes["target"] = got["target"]
+        return dataclasses.replace(parsed, **changes), calls, ""
 
     def _intents(self) -> IntentPrototypes:
         if self._intent_protos is None:

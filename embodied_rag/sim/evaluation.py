@@ -25,6 +25,7 @@ from embodied_rag.retrieval.retriever import Retriever
 from embodied_rag.sim.building import FLOOR_HEIGHT_M, Building, generate_building
 from embodied_rag.sim.detector import SensorFaults
 from embodied_rag.sim.find_queries import make_find_queries
+from embodied_rag.sim.kind_queries import make_kind_queries
 from embodied_rag.sim.record import ingest_config
 from embodied_rag.sim.tour import Tour
 
@@ -95,15 +96,19 @@ def build_sim_memory(directory: Path, building: Building, config: Config, text, 
 
 def evaluate_building(seed: int, floors: int, rooms: int, text, pool: str = "test", faults: SensorFaults | None = None,
                       modes: tuple[str, ...] = ("beam", "flat"), config: Config | None = None,
-                      per_category: int = 12) -> dict[str, Any]:
-    """Build a memory of one simulated building and score find questions from ``pool`` in each mode."""
+                      per_category: int = 12, finds: bool = True, kinds: bool = False) -> dict[str, Any]:
+    """Build a memory of one simulated building and score questions from ``pool`` in each mode: find questions
+    (``finds``) and questions of the typed kinds (``kinds``: time, duration, count, yes/no, position, room)."""
     config = config or Config()
     building = generate_building(seed=seed, floors=floors, rooms_per_floor=rooms)
     with tempfile.TemporaryDirectory(prefix="embodied_rag_eval_") as tmp:
         memory, tour, stats = build_sim_memory(Path(tmp) / "memory", building, config, text,
                                                faults or SensorFaults(), seed=seed)
         try:
-            queries = make_find_queries(building, tour, pool=pool, seed=seed, per_category=per_category)
+            queries = make_find_queries(building, tour, pool=pool, seed=seed, per_category=per_category) if finds \
+                else []
+            if kinds:
+                queries += make_kind_queries(building, tour, pool=pool, seed=seed, per_category=per_category)
             retriever = Retriever(memory, text)
             rows = []
             for mode in modes:
@@ -113,7 +118,8 @@ def evaluate_building(seed: int, floors: int, rooms: int, text, pool: str = "tes
                     inside = inside_geometry(building, ans.goal.position) if ans.goal is not None else ""
                     rows.append({"mode": mode, "category": q["category"], "query": q["query"], "ok": ok,
                                  "distance_m": detail.get("distance_m"), "inside": inside,
-                                 "latency_ms": ans.latency_ms, "answer": ans.answer, "error": detail.get("error")})
+                                 "latency_ms": ans.latency_ms, "answer": ans.answer, "error": detail.get("error"),
+                                 "detail": detail, "asked_as": ans.kind})
             assoc = association(building, tour, memory)
         finally:
             memory.close()
