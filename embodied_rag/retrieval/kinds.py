@@ -22,11 +22,18 @@ from embodied_rag.memory.pose import yaw_quaternion
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object
-from embodied_rag.retrieval.object_search import ObjectSearch, label_words, naming, place_names, plural
+from embodied_rag.retrieval.object_search import (
+    ObjectSearch,
+    label_words,
+    names_of,
+    naming,
+    place_names,
+    plural,
+)
 from embodied_rag.retrieval.query import ParsedQuery
 from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
-MEANS_THRESHOLD = 0.8  # a label the question does not name counts when its embedding is this close ("couch", sofa)
+MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
 POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
 _EVERYWHERE = {"house", "building", "home", "apartment", "flat", "memory", "map", "world", "place", "everywhere"}
 _SCENE = re.compile(r"^\s*(?:in|at|inside) (?:a|an|the) ([a-z][a-z -]{1,40}?)\s*[.,;:]", re.I)
@@ -102,11 +109,12 @@ class KindAnswers:
                 if node.name:
                     labels.setdefault(node.name.split(" (")[0].strip().lower(), []).extend(
                         self.memory.forest.leaf_ids(node))
-        # The place as asked, and the kinds of place it is another name for.
+        # The place as asked, and every other name of the kind of place it names.
         asked = {" ".join(label_words(place))}
         for kind, names in place_names().items():
-            if " ".join(label_words(place)) in {" ".join(label_words(n)) for n in [kind, *names]}:
-                asked.add(" ".join(label_words(kind)))
+            group = {" ".join(label_words(n)) for n in [kind, *names]}
+            if asked & group:
+                asked |= group
         vecs = self._embed([place, *labels])
         out: set[int] = set()
         for lab, ids in labels.items():
@@ -124,10 +132,12 @@ class KindAnswers:
         # The labels the question names in full ("office chairs" names office chair, not chair); else the labels
         # it means: its target close to the label or to what the label is also called (object_uses.yaml).
         asked = label_words(parsed.text)
-        named = {lab for lab in {i.label for i in insts} if naming(asked, label_words(lab)) == 1.0}
+        named = {lab: max((len(label_words(n)) for n in names_of(lab) if naming(asked, label_words(n)) == 1.0),
+                          default=0) for lab in {i.label for i in insts}}
+        named = {lab: n for lab, n in named.items() if n}
         if named:
-            longest = max(len(label_words(lab)) for lab in named)
-            labels = {lab for lab in named if len(label_words(lab)) == longest}
+            longest = max(named.values())  # "office chairs" names office chair, not chair
+            labels = {lab for lab, n in named.items() if n == longest}
         else:
             q = self._embed([target])[target]
             vectors = self.objects.label_vectors(insts)

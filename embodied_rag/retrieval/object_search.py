@@ -38,6 +38,24 @@ def object_uses() -> dict[str, list[str]]:
 
 
 @functools.cache
+def object_names() -> dict[str, list[str]]:
+    """Things and their other names (``data/object_names.yaml``)."""
+    text = resources.files("embodied_rag").joinpath("data/object_names.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
+
+
+def names_of(label: str) -> list[str]:
+    """A label and the other names of the thing it is."""
+    return [label, *object_names().get(label.lower(), [])]
+
+
+def names_label(words: list[str], label: str) -> float:
+    """How fully a question (its words) names a thing by its label or another name of it (see :func:`naming`)."""
+    return max(naming(words, label_words(n)) for n in names_of(label))
+
+
+@functools.cache
 def place_names() -> dict[str, list[str]]:
     """Kinds of place and their other names (``data/place_names.yaml``)."""
     text = resources.files("embodied_rag").joinpath("data/place_names.yaml").read_text(encoding="utf-8")
@@ -103,9 +121,10 @@ class ObjectSearch:
         self.memory = memory
         self.embedder = embedder
         self._label_vecs: dict[str, np.ndarray] = {}
+        self._uses: tuple[list[str], np.ndarray] | None = None
 
     def _texts_of(self, label: str, colour: str) -> list[str]:
-        texts = [label] + [f"{use} ({label})" for use in object_uses().get(label.lower(), [])]
+        texts = names_of(label) + [f"{use} ({label})" for use in object_uses().get(label.lower(), [])]
         if colour:
             texts.append(f"{colour} {label}")
         return texts
@@ -135,7 +154,7 @@ class ObjectSearch:
         for inst in insts:
             sim = float((vectors[f"{inst.colour}|{inst.label}"] @ query_vecs.T).max())
             if inst.label not in named_cache:
-                named_cache[inst.label] = naming(words, label_words(inst.label))
+                named_cache[inst.label] = names_label(words, inst.label)
             named = named_cache[inst.label]
             score = sim + LABEL_BONUS * named
             if parsed.colour and inst.colour:
@@ -143,6 +162,21 @@ class ObjectSearch:
             out.append(ObjectMatch(inst, score, named > 0))
         out.sort(key=lambda m: (-m.score, -m.instance.n, m.instance.id))
         return out
+
+    def needed(self, query_vec: np.ndarray, min_similarity: float = 0.5, most: int = 3) -> list[str]:
+        """Things whose uses (``object_uses.yaml``) match a question best, for memories that know things only by
+        their captions: "I need to throw away a wrapper" -> trash can, trash bin."""
+        if self._uses is None:
+            pairs = [(label, use) for label, uses in object_uses().items() for use in uses]
+            rows = np.asarray(self.embedder.embed_documents([use for _, use in pairs]), dtype=np.float32)
+            self._uses = ([label for label, _ in pairs], rows)
+        labels, rows = self._uses
+        sims = rows @ np.asarray(query_vec, dtype=np.float32)
+        best: dict[str, float] = {}
+        for label, s in zip(labels, sims):
+            best[label] = max(best.get(label, -1.0), float(s))
+        ranked = sorted((s, label) for label, s in best.items() if s >= min_similarity)[::-1]
+        return [label for _, label in ranked[:most]]
 
     def in_area(self, leaf_ids: set[int]) -> list[ObjectInstance]:
         """Confirmed instances whose nearest sighting is one of an area's keyframes, most seen first."""

@@ -26,9 +26,10 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\bwhat time\b|\bat what time\b", re.I)
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how)\b|^\s*count\b", re.I)
-_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|"
-                       r"\btime (did )?(you )?(spen[dt]|stay(ed)?)\b|\bduration\b", re.I)
-_POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere did you (stand|stay|go)\b|"
+_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
+                       r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?|were|was)\b|\bduration\b", re.I)
+_POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
+                       r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b", re.I)
 _YES_NO = re.compile(r"^\s*(did|have|has|had|do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b(?!.*\b("
                      r"take|bring|guide|lead|drive|navigate)\b)", re.I)
@@ -56,7 +57,8 @@ _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all are
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
-    r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have)\b", re.I)
+    r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
+    r"s|re|ve|ll|m)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the

@@ -310,6 +310,11 @@ class Retriever:
         if found is not None:
             return found
         cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
+        for thing in ([] if ranked else self._objects.needed(self.embedder.embed_query(parsed.text))):
+            # A need no view matches ("I need to throw away a wrapper"): look for the things that meet it.
+            cands, ranked, phrase = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
+            if ranked:
+                break
         calls, degraded = cands.llm_calls, cands.degraded
         if not ranked:
             return self._nothing(parsed, cands)
@@ -500,7 +505,7 @@ class Retriever:
                 calls, degraded = cands.llm_calls, cands.degraded
                 if not ranked:
                     return self._nothing(parsed, cands)
-                node = self._best_area(ranked)
+                node = self._named_area(parsed) or self._best_area(ranked)
                 # The views of this area that match the query best say what the asker is interested in.
                 inside = set(forest.leaf_ids(node))
                 matching = [self.memory.keyframes[k] for k, _ in ranked if k in inside][:2]
@@ -537,6 +542,18 @@ class Retriever:
         calls += used
         degraded = degraded or why
         return Answer(written or text, parsed.kind, None, list(dict.fromkeys(refs)), level, calls, degraded=degraded)
+
+    def _named_area(self, parsed: ParsedQuery) -> ForestNode | None:
+        """The area a question names as a kind of place ("tell me about the living room"): the one holding most of
+        the keyframes taken in such a place (by their scene labels or the areas' names)."""
+        inside = self._kinds.place_keyframes(parsed.target)
+        if not inside:
+            return None
+        votes: dict[int, int] = {}
+        for k in inside:
+            area = self._area_of(k)
+            votes[area.id] = votes.get(area.id, 0) + 1
+        return self.memory.forest.nodes[max(votes, key=votes.get)]
 
     def _best_area(self, ranked: list[tuple[int, float]]) -> ForestNode:
         """The area most of the good matches fall in: a vote over the candidates' areas, weighted by score, so one

@@ -61,7 +61,10 @@ NEVER = ["giraffe", "piano", "bicycle", "grand piano", "motorcycle", "surfboard"
 
 def _plural(c: str) -> str:
     head, _, last = c.rpartition(" ")
-    word = {"shelf": "shelves"}.get(last) or (last + "es" if last.endswith(("s", "x", "ch", "sh")) else last + "s")
+    if last.endswith("shelf"):
+        word = last[:-1] + "ves"
+    else:
+        word = last + "es" if last.endswith(("s", "x", "ch", "sh")) else last + "s"
     return f"{head} {word}".strip()
 
 
