@@ -85,25 +85,27 @@ def label_words(text: str) -> list[str]:
     return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
-# Words that may stand before a thing's name without making it another thing ("the red chair", "a big chair").
-_MODIFIERS = {"the", "a", "an", "that", "this", "nearest", "closest", "last", "first", "other", "big", "small",
-              "large", "little", "one", "some", "any", "my", "your", "same", "old", "new", "recent", "next", "to",
-              "of", "for", "near", "by", "at", "in", "on", "from", "where", "is", "are", "was", "see", "saw", "seen",
-              "find", "get", "me", "need", "want", "use", "coloured", "colored", "dark", "light",
-              *(_stem(c) for c in COLOURS)}
+@functools.cache
+def _compound_heads() -> frozenset[str]:
+    """Words that make a thing's name into another thing's ("office" chair, "coffee" table, "easy" chair): the
+    first words of the known multi-word names of things."""
+    names = [n for label, alias in object_names().items() for n in (label, *alias)] + list(object_uses())
+    return frozenset(label_words(n)[0] for n in names if len(label_words(n)) > 1) - {_stem(c) for c in COLOURS} - {
+        "first", "last"}
 
 
 def naming(words: list[str], label: list[str]) -> float:
-    """1 when the question names the label (its words in a row), 0.5 when another word stands right before them
-    ("easy chair" names a chair only partly), 0 when it does not name it."""
+    """1 when the question names the label (its words in a row), 0.5 when a word that makes another thing of it
+    stands right before them ("easy chair" names a chair only partly), 0 when it does not name it."""
     n = len(label)
     if not n:
         return 0.0
     best = 0.0
+    heads = _compound_heads()
     for i in range(len(words) - n + 1):
         if words[i:i + n] == label:
             before = words[i - 1] if i > 0 else ""
-            best = max(best, 1.0 if not before or before in _MODIFIERS or before.isdigit() else 0.5)
+            best = max(best, 0.5 if before in heads else 1.0)
     return best
 
 
