@@ -33,6 +33,7 @@ VIEWPOINT = "viewpoint"
 _MAX_BEARING_RANGE_M = 8.0  # bearings meet within this range of their cameras, or not at all
 _MIN_RAY_ANGLE = math.radians(12)  # rays closer in direction than this do not fix a position
 _MAX_RAYS = 16
+_CONFUSION_RADIUS_M = 0.4  # a confused label's detections land on the true thing's surface
 _CELL_M = 2.0
 _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
@@ -384,9 +385,21 @@ class ObjectMap:
 
     # -- queries ------------------------------------------------------------------------------------------------
     def confirmed(self) -> list[ObjectInstance]:
-        """Instances seen in at least ``min_observations`` keyframes."""
+        """Instances seen in at least ``min_observations`` keyframes, less the ones that are a detector's confused
+        label for another thing: a rarely seen instance where a much more often seen one of another label stands
+        (the same box, so the same surface)."""
         m = self.config.min_observations
-        return [i for i in self.instances.values() if i.n >= m]
+        out = []
+        for i in self.instances.values():
+            if i.n < m:
+                continue
+            if i.n <= 3 and i.source != VIEWPOINT and any(
+                    o.label != i.label and o.n >= 3 * i.n and o.source != VIEWPOINT
+                    and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
+                    for o in self.near(i.position, _CONFUSION_RADIUS_M)):
+                continue
+            out.append(i)
+        return out
 
     # -- persistence --------------------------------------------------------------------------------------------
     def flush(self) -> tuple[list[ObjectInstance], list[int], list[tuple[int, int, int]], list[tuple[int, int]]]:

@@ -30,11 +30,20 @@ from embodied_rag.retrieval.object_search import (
     place_names,
     plural,
 )
-from embodied_rag.retrieval.query import ParsedQuery
+from embodied_rag.retrieval.query import COLOURS, ParsedQuery
 from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
 MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
 POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
+COMPOUND_SIMILARITY = 0.67  # "kitchen sink" (0.89) and "dining table" (0.68) are one; "pool table" (0.65) is not
+# Words that may stand before a thing's name without making it another thing.
+_FUNCTION_WORDS = {"the", "a", "an", "any", "some", "many", "much", "of", "your", "my", "this", "that", "these",
+                   "those", "see", "saw", "seen", "did", "you", "there", "is", "are", "was", "were", "across", "notice",
+                   "noticed", "spot", "spotted", "have", "has", "had", "to", "count", "number", "all", "how", "other",
+                   "one", "two", "three", "four", "five", "big", "small", "large", "little", "old", "new", "single",
+                   "coloured", "colored", "dark", "light", "in", "on", "at", "near", "by", "with", "for", "what", "s",
+                   "which", "where", "when", "pass", "passed", "most", "recently", "last", "first", "ever",
+                   *(w for c in COLOURS for w in c.split())}
 _EVERYWHERE = {"house", "building", "home", "apartment", "flat", "memory", "map", "world", "place", "everywhere"}
 _SCENE = re.compile(r"^\s*(?:in|at|inside) (?:a|an|the) ([a-z][a-z -]{1,40}?)\s*[.,;:]", re.I)
 
@@ -134,7 +143,7 @@ class KindAnswers:
         asked = label_words(parsed.text)
         named = {lab: max((len(label_words(n)) for n in names_of(lab) if naming(asked, label_words(n)) == 1.0),
                           default=0) for lab in {i.label for i in insts}}
-        named = {lab: n for lab, n in named.items() if n}
+        named = {lab: n for lab, n in named.items() if n and self._not_another_thing(asked, lab)}
         if named:
             longest = max(named.values())  # "office chairs" names office chair, not chair
             labels = {lab for lab, n in named.items() if n == longest}
@@ -170,6 +179,17 @@ class KindAnswers:
         # Named as the memory knows it, or as asked (singular: "plants" -> "plant").
         name = (f"{parsed.colour} " if parsed.colour else "") + (sorted(labels)[0] if labels else " ".join(words))
         return Subject(name.strip(), chosen, frames)
+
+    def _not_another_thing(self, words: list[str], label: str) -> bool:
+        """False when the word before a named label makes it something else ("pool table" is no table, "kitchen
+        sink" is a sink): judged by how close the two-word phrase embeds to the label."""
+        lw = label_words(label)
+        for i in range(1, len(words) - len(lw) + 1):
+            if words[i:i + len(lw)] == lw and words[i - 1] not in _FUNCTION_WORDS:
+                phrase = " ".join([words[i - 1], *lw])
+                vecs = self._embed([phrase, label])
+                return float(vecs[phrase] @ vecs[label]) >= COMPOUND_SIMILARITY
+        return True
 
     def _home(self, inst: ObjectInstance) -> int:
         """The keyframe that saw an instance from closest."""

@@ -65,7 +65,7 @@ def place_names() -> dict[str, list[str]]:
 
 _SINGULAR = {"shelves": "shelf", "bookshelves": "bookshelf", "knives": "knife", "people": "person", "mice": "mouse",
              "men": "man", "women": "woman", "children": "child", "leaves": "leaf", "halves": "half",
-             "feet": "foot", "teeth": "tooth", "geese": "goose", "dice": "die"}
+             "feet": "foot", "teeth": "tooth", "geese": "goose", "dice": "die", "tvs": "tv", "pcs": "pc"}
 
 
 def _stem(word: str) -> str:

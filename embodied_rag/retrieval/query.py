@@ -27,7 +27,8 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\bwhat time\b|\bat what time\b", re.I)
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how)\b|^\s*count\b", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
-                       r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?|were|was)\b|\bduration\b", re.I)
+                       r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
+                       r"\bduration\b", re.I)
 _POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b", re.I)
@@ -124,14 +125,14 @@ def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     if _COUNT.search(text):
         return "count"
-    if _DURATION.search(text):
-        return "duration"
     if _POSITION.search(text) and has_time(text):
         return "position"
     if _YES_NO.search(text):
         return "yes_no"
     if _TEMPORAL.search(text):
         return "time"
+    if _DURATION.search(text):
+        return "duration"
     if _EXPLAIN.search(text):
         return "explain"
     if _FIND.search(text):
