@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sqlite3
 import sys
 import time
@@ -439,9 +440,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Options whose value may start with a minus sign (map coordinates): argparse would read "-300,300" as an option.
+_SIGNED_OPTIONS = ("--from",)
+
+
+def _join_signed(argv: list[str]) -> list[str]:
+    """["--from", "-300,300"] -> ["--from=-300,300"]."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _SIGNED_OPTIONS and i + 1 < len(argv) and re.match(r"^-\d", argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_signed(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

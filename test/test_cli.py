@@ -73,6 +73,10 @@ def test_query_explain_and_from(built):
     proc = cli("query", str(built), "where is a sink?", "--from", "65,0", "--json")
     ans = json.loads(proc.stdout)
     assert ans["goal"]["position"][0] > 55.0  # the bathroom sink is nearer than the kitchen sink
+    # Negative map coordinates are values, not options.
+    proc = cli("query", str(built), "where is a sink?", "--from", "-5,0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["goal"]["position"][0] < 30.0  # now the kitchen sink is nearer
 
 
 def test_user_errors_are_one_sentence(built, tmp_path):
