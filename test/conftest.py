@@ -28,6 +28,22 @@ def minilm():
     return SentenceTransformerEmbedder()
 
 
+@pytest.fixture(scope="session")
+def sim_memory(tmp_path_factory, minilm):
+    """A simulated 2-floor building toured with realistic detector and depth faults, built once per session:
+    (building, tour, memory open read-write)."""
+    from embodied_rag.config import Config
+    from embodied_rag.sim import generate_building
+    from embodied_rag.sim.detector import SensorFaults
+    from embodied_rag.sim.evaluation import build_sim_memory
+
+    building = generate_building(seed=7, floors=2, rooms_per_floor=5)
+    memory, tour, _ = build_sim_memory(tmp_path_factory.mktemp("sim") / "m", building, Config(), minilm,
+                                       SensorFaults.realistic(), width=96, height=72, seed=7)
+    yield building, tour, memory
+    memory.close()
+
+
 def write_tum_folder(root: Path, **kw) -> Path:
     from embodied_rag.example import write_example
 

@@ -152,19 +152,6 @@ def test_query_slots(text, floor, recency, colour, target):
     assert target in p.target
 
 
-@pytest.fixture(scope="module")
-def sim_memory(tmp_path_factory, minilm):
-    from embodied_rag.sim import generate_building
-    from embodied_rag.sim.detector import SensorFaults
-    from embodied_rag.sim.evaluation import build_sim_memory
-
-    building = generate_building(seed=7, floors=2, rooms_per_floor=5)
-    memory, tour, _ = build_sim_memory(tmp_path_factory.mktemp("sim") / "m", building, Config(), minilm,
-                                       SensorFaults.realistic(), width=96, height=72, seed=7)
-    yield building, tour, memory
-    memory.close()
-
-
 def test_sim_instances_match_the_ground_truth(sim_memory):
     from embodied_rag.sim.evaluation import association
 
