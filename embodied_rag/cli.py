@@ -370,7 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = with_config(sub.add_parser("query", help="ask the memory a question",
                                    description="Ask in plain language. Find queries return a goal pose in the memory "
-                                               "frame; explain queries answer at the resolution they need."))
+                                               "frame (and the object when it is a thing); explain queries answer "
+                                               "at the resolution they need; time, duration, count, yes/no and "
+                                               "position questions ('how many chairs did you see?', 'where were "
+                                               "you at 10:15?') also give a typed value (see --json)."))
     q.add_argument("memory", metavar="MEMORY_DIR")
     q.add_argument("text", help='the question, e.g. "where can I get a drink?"')
     q.add_argument("--mode", choices=["beam", "llm-walk", "flat"], default=None, help="retrieval mode (default beam)")
