@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import sqlite3
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from embodied_rag.memory.graph import TopologicalGraph
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.leaves import LeafIndex
 from embodied_rag.memory.lexical import LexicalIndex
-from embodied_rag.memory.objects import ObjectMap, Observation
+from embodied_rag.memory.objects import ObjectInstance, ObjectMap, Observation
 from embodied_rag.memory.pose import Pose, transform_pose
 from embodied_rag.memory.store import MemoryStore
 
@@ -176,6 +177,11 @@ class Memory:
         self.floors.add(kf.pose.position[2])
         self._previous = kf.id
         return kf
+
+    def views_of(self, inst: ObjectInstance) -> list[int]:
+        """The keyframes of this memory that saw an object instance, the one that saw it from closest first."""
+        seen = [k for k in inst.keyframes if k in self.keyframes]
+        return sorted(seen, key=lambda k: math.dist(self.keyframes[k].xy, inst.position[:2]))
 
     def base_pose(self, camera: Pose) -> Pose:
         """Where the robot base was when its camera had pose ``camera`` (``ingest.body_to_camera``)."""

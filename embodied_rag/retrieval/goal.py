@@ -55,11 +55,11 @@ def goal_at_object(memory: Memory, inst: ObjectInstance) -> Goal:
     failing all, the camera's own place (the robot stood there). Objects placed at their viewpoint (no depth) get
     that viewpoint, facing where the object was seen.
     """
-    kfs = [memory.keyframes[k] for k in inst.keyframes if k in memory.keyframes]
+    views = memory.views_of(inst)
     o = inst.position
-    if not kfs:
+    if not views:
         return Goal(memory.config.frame_id, (float(o[0]), float(o[1]), float(o[2])), yaw_quaternion(0.0))
-    view = min(kfs, key=lambda kf: math.dist(kf.xy, o[:2]))
+    view = memory.keyframes[views[0]]
     cx, cy = view.xy
     base_z = memory.base_pose(view.pose).position[2]
     d = math.hypot(o[0] - cx, o[1] - cy)

@@ -161,7 +161,7 @@ class KindAnswers:
         places = self.place_keyframes(parsed.place)
         kfs = self.memory.keyframes
         if places is not None:
-            chosen = [i for i in chosen if self._home(i) in places]
+            chosen = [i for i in chosen if self.home(i) in places]
         if spec is not None and spec.is_window:
             chosen = [i for i in chosen if any(spec.contains(kfs[k].stamp_ns) for k in i.keyframes if k in kfs)]
         frames: list[int] = []
@@ -191,11 +191,9 @@ class KindAnswers:
                 return float(vecs[phrase] @ vecs[label]) >= COMPOUND_SIMILARITY
         return True
 
-    def _home(self, inst: ObjectInstance) -> int:
+    def home(self, inst: ObjectInstance) -> int:
         """The keyframe that saw an instance from closest."""
-        kfs = self.memory.keyframes
-        seen = [k for k in inst.keyframes if k in kfs] or [0]
-        return min(seen, key=lambda k: float(np.hypot(*(inst.position[:2] - kfs[k].xy))) if k in kfs else 0.0)
+        return (self.memory.views_of(inst) or [0])[0]
 
     def where(self, kf_id: int) -> str:
         """" in the kitchen on the second floor" for a keyframe (empty when nothing is known)."""
@@ -255,7 +253,7 @@ class KindAnswers:
         scope = self._scope(parsed)
         if s.instances:
             inst = max(s.instances, key=lambda i: (i.n, -i.id))
-            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self._home(inst))}.", "yes_no",
+            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.home(inst))}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
         if s.keyframes:

@@ -182,11 +182,10 @@ class ObjectSearch:
 
     def in_area(self, leaf_ids: set[int]) -> list[ObjectInstance]:
         """Confirmed instances whose nearest sighting is one of an area's keyframes, most seen first."""
-        kfs = self.memory.keyframes
         out = []
         for inst in self.memory.objects.confirmed():
-            seen = [k for k in inst.keyframes if k in kfs]
-            if seen and min(seen, key=lambda k: float(np.hypot(*(inst.position[:2] - kfs[k].xy)))) in leaf_ids:
+            views = self.memory.views_of(inst)
+            if views and views[0] in leaf_ids:
                 out.append(inst)
         return sorted(out, key=lambda o: (-o.n, o.id))
 

@@ -189,7 +189,7 @@ class Retriever:
         inst = self.memory.objects.instances.get(found.object["id"])
         if inst is None:
             return None
-        where = self._kinds.where(self._kinds._home(inst))
+        where = self._kinds.where(self._kinds.home(inst))
         text = f"The {inst.name} is{where}." if where else f"I saw the {inst.name}, but not what room it is in."
         return Answer(text, "explain", found.goal, found.evidence, 0, found.llm_calls, object=found.object)
 
@@ -410,10 +410,8 @@ class Retriever:
     def _object_answer(self, parsed: ParsedQuery, match: ObjectMatch, robot: tuple[float, ...] | None) -> Answer:
         inst = match.instance
         goal = goal_at_object(self.memory, inst)
-        views = sorted(inst.keyframes, key=lambda k: float(np.hypot(*(inst.position[:2] -
-                                                                     self.memory.keyframes[k].xy)))
-                       if k in self.memory.keyframes else np.inf)
-        area = self.memory.forest.ancestors(views[0]) if views and views[0] in self.memory.keyframes else []
+        views = self.memory.views_of(inst)
+        area = self.memory.forest.ancestors(views[0]) if views else []
         evidence = [object_ref(inst.id)] + [kf_ref(k) for k in views[:2]] + [node_ref(a.id) for a in area[:1]]
         text = self._object_sentence(parsed, inst, self._kinds.where(views[0]) if views else "")
         calls, degraded = 0, ""
