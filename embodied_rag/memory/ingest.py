@@ -27,6 +27,7 @@ class IngestStats:
     frames: int = 0
     keyframes: int = 0
     dropped_by_policy: int = 0
+    already_in_memory: int = 0  # frames of a resumed build that an earlier run committed (or dropped)
     observations: int = 0  # detections placed in the memory frame
     from_depth: int = 0  # of those, placed with depth (the rest at their viewpoint)
     reasons: Counter = field(default_factory=Counter)
@@ -51,6 +52,9 @@ class Ingestor:
         self.pending: list[Frame] = []
         self.stats = IngestStats()
         self._last_stamp: int | None = None
+        # Resume: frames up to this stamp were handled by an earlier run; they only replay the keyframe policy so
+        # that the frames after them are judged exactly as an uninterrupted run would.
+        self.replay_until_ns: int | None = None
         self._text_cache: dict[str, np.ndarray] = {}
         memory.bind_text_embedder(text_embedder.name, text_embedder.dim)
 
@@ -65,6 +69,13 @@ class Ingestor:
             return False
         reason = self.policy.reason(frame.stamp_ns, frame.pose, frame.text(), frame.image)
         self.stats.timed("policy", t0)
+        if self.replay_until_ns is not None and frame.stamp_ns <= self.replay_until_ns:
+            self.stats.frames -= 1
+            self.stats.already_in_memory += 1
+            if reason is not None:
+                self._last_stamp = frame.stamp_ns
+                self.policy.accept(frame.stamp_ns, frame.pose, frame.text(), frame.image)
+            return False
         if reason is None:
             self.stats.dropped_by_policy += 1
             return False
@@ -159,5 +170,7 @@ class Ingestor:
         counts["frames"] = self.stats.frames
         counts["keyframes"] = self.stats.keyframes
         counts["dropped_by_policy"] = self.stats.dropped_by_policy
+        if self.stats.already_in_memory:
+            counts["already_in_memory"] = self.stats.already_in_memory
         if self.memory.session is not None:
             self.memory.store.add_counters(self.memory.session, counts)

@@ -8,6 +8,7 @@ import logging
 import math
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,12 +131,28 @@ class Memory:
                 "set models.text_embedder to match or build a new memory.")
 
     # -- writing --------------------------------------------------------------------------------------------
-    def begin_session(self, source: str) -> int:
+    def begin_session(self, source: str, recording: dict[str, Any] | None = None) -> int:
+        """Start a new session; ``recording`` is a fingerprint of the recording it is built from (for resume)."""
         if not self.writable:
             raise UserError(f"{self.dir} is open read-only.")
-        self.session = self.store.new_session(source, {"frame_id": self.config.frame_id})
+        info: dict[str, Any] = {"frame_id": self.config.frame_id}
+        if recording is not None:
+            info["recording"] = recording
+        self.session = self.store.new_session(source, info)
         self._previous = None
         return self.session
+
+    def resume_session(self, source: str, recording: dict[str, Any]) -> int | None:
+        """Continue the session already built from this recording, if there is one: returns the stamp of its last
+        committed keyframe (the frames up to it are in memory), or None when it has none."""
+        if not self.writable:
+            raise UserError(f"{self.dir} is open read-only.")
+        session = self.store.session_of(source, recording)
+        if session is None:
+            return None
+        self.session = session
+        self._previous, last_stamp = self.store.session_end(session)
+        return last_stamp
 
     def next_id(self) -> int:
         return max(self.keyframes, default=0) + 1

@@ -198,6 +198,19 @@ class MemoryStore:
         rows = self.conn.execute("SELECT id, started_at, source, info FROM sessions ORDER BY id").fetchall()
         return [{"id": r[0], "started_at": r[1], "source": r[2], "info": json.loads(r[3])} for r in rows]
 
+    def session_of(self, source: str, recording: dict[str, Any]) -> int | None:
+        """The latest session built from this recording (same source name and fingerprint), if any."""
+        for row in reversed(self.sessions()):
+            if row["source"] == source and row["info"].get("recording") == recording:
+                return int(row["id"])
+        return None
+
+    def session_end(self, session: int) -> tuple[int | None, int | None]:
+        """(id, stamp) of the session's last committed keyframe; (None, None) when it has none."""
+        row = self.conn.execute("SELECT id, stamp_ns FROM keyframes WHERE session=? ORDER BY id DESC LIMIT 1",
+                                (session,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
     def add_counters(self, session: int, counts: dict[str, int]) -> None:
         with self.transaction():
             for name, value in counts.items():
