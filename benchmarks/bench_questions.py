@@ -42,12 +42,12 @@ def simulated(seeds: list[int], pool: str, text) -> list[dict]:
 
 def preqa(text) -> dict[str, tuple[int, int]]:
     """The data set's existence (yes/no) and counting questions against a memory built from its labels."""
-    from embodied_rag.cli import build_memory
+    from embodied_rag.api import Models, build_memory
 
     root = DATASETS / "preqa_house"
     out: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        build_memory(root, Path(tmp) / "m", Config(), text=text)
+        build_memory(root, Path(tmp) / "m", Config(), models=Models.for_ingest(Config(), text=text))
         from embodied_rag.memory.memory import Memory
 
         with Memory(Path(tmp) / "m", Config(), writable=False) as memory:
@@ -67,13 +67,13 @@ def preqa(text) -> dict[str, tuple[int, int]]:
 
 
 def real(text) -> str:
-    from embodied_rag.cli import build_memory
+    from embodied_rag.api import Models, build_memory
     from embodied_rag.memory.memory import Memory
 
     lines = []
     for name in ("coex_lobby", "preqa_house"):
         with tempfile.TemporaryDirectory() as tmp:
-            build_memory(DATASETS / name, Path(tmp) / "m", Config(), text=text)
+            build_memory(DATASETS / name, Path(tmp) / "m", Config(), models=Models.for_ingest(Config(), text=text))
             with Memory(Path(tmp) / "m", Config(), writable=False) as memory:
                 for path in (REPO / "benchmarks" / "real_questions.jsonl", DATASETS / "dev_queries.jsonl"):
                     qs = load_queries(path, name)

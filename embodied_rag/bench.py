@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from embodied_rag.api import Models, ingest_frames, write_summaries
 from embodied_rag.config import Config
-from embodied_rag.io.frame import SkipLog
-from embodied_rag.memory.ingest import Ingestor
 from embodied_rag.memory.memory import Memory
-from embodied_rag.memory.summaries import ExtractiveSummarizer, PlaceTyper, refresh_summaries
 from embodied_rag.retrieval.evaluate import evaluate
 from embodied_rag.retrieval.retriever import MODES, Retriever
 
@@ -44,21 +42,24 @@ def run_size(floors: int, rooms: int, config: Config, text, llm=None, seed: int 
         rss0 = proc.memory_info().rss
         with Memory(tmp / "memory", cfg) as memory:
             memory.begin_session(building.name)
-            ingest = Ingestor(memory, text, skips=SkipLog())
+            t_tour = [0.0]
+
+            def timed_tour():  # the simulator's time is not the memory's
+                it = iter(tour)
+                while True:
+                    t1 = time.perf_counter()
+                    frame = next(it, None)
+                    t_tour[0] += time.perf_counter() - t1
+                    if frame is None:
+                        return
+                    yield frame
+
             t0 = time.perf_counter()
-            t_tour = 0.0
-            it = iter(tour)
-            while True:
-                t1 = time.perf_counter()
-                frame = next(it, None)
-                t_tour += time.perf_counter() - t1
-                if frame is None:
-                    break
-                ingest.offer(frame)
-            ingest.finish()
-            build_s = time.perf_counter() - t0 - t_tour
+            extractive = Models(text=text)  # summaries without an LLM, as a robot writes them online
+            stats = ingest_frames(memory, timed_tour(), extractive)
+            build_s = time.perf_counter() - t0 - t_tour[0]
             t1 = time.perf_counter()
-            refresh_summaries(memory, ExtractiveSummarizer(), PlaceTyper(text))
+            write_summaries(memory, extractive)
             summaries_s = time.perf_counter() - t1
             rss1 = proc.memory_info().rss
             queries = make_queries(building, tour.seen)
@@ -69,10 +70,10 @@ def run_size(floors: int, rooms: int, config: Config, text, llm=None, seed: int 
         disk = _dir_bytes(tmp / "memory")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    sec = ingest.stats.seconds
+    sec = stats.seconds
     row = {
-        "building": building.name, "floors": floors, "rooms": len(building.rooms), "frames": ingest.stats.frames,
-        "keyframes": n_kf, "levels": levels, "build_s": build_s, "labels_s": t_tour,
+        "building": building.name, "floors": floors, "rooms": len(building.rooms), "frames": stats.frames,
+        "keyframes": n_kf, "levels": levels, "build_s": build_s, "labels_s": t_tour[0],
         "policy_s": sec.get("policy", 0.0), "embed_s": sec.get("text_embedding", 0.0),
         "store_forest_s": sec.get("store_and_forest", 0.0), "summaries_s": summaries_s,
         "disk_per_kf": disk / max(n_kf, 1), "ram_per_kf": max(rss1 - rss0, 0) / max(n_kf, 1), "modes": {},
@@ -107,10 +108,8 @@ def print_table(rows: list[dict]) -> None:
 
 
 def run_bench(sizes: list[tuple[int, int]], config: Config, fps: float = 4.0, seed: int = 0) -> list[dict]:
-    from embodied_rag.models.registry import create_llm, create_text_embedder
-
-    text = create_text_embedder(config.models.text_embedder)
-    llm = create_llm(config.models.llm)
+    models = Models.for_queries(config)
+    text, llm = models.text, models.llm
     rows = []
     for floors, rooms in sizes:
         print(f"building {floors} floor(s) x {rooms} rooms ...", flush=True)

@@ -30,93 +30,6 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(getattr(args, "config", None))
 
 
-def _progress(iterable, total: int | None, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="frame", disable=None, file=sys.stderr, dynamic_ncols=True)
-
-
-def open_recording(path: Path, config: Config, skips):
-    """A TUM-style folder or a rosbag2 (folder, .mcap or .db3)."""
-    from embodied_rag.io.tum import TumFolder, is_tum_folder
-
-    if not path.exists():
-        raise UserError(f"{path} does not exist.")
-    if is_tum_folder(path):
-        return TumFolder(path, skips)
-    from embodied_rag.io.rosbag import RosbagRecording
-
-    return RosbagRecording(path, config.ingest, skips)
-
-
-def _models(config: Config, need_llm: bool = False):
-    from embodied_rag.models import registry
-
-    text = registry.create_text_embedder(config.models.text_embedder)
-    llm = registry.create_llm(config.models.llm) if need_llm else None
-    return text, llm
-
-
-def _summarizer(llm):
-    from embodied_rag.memory.summaries import ExtractiveSummarizer
-
-    if llm is None:
-        return ExtractiveSummarizer()
-    from embodied_rag.memory.llm_summaries import LLMSummarizer
-
-    return LLMSummarizer(llm)
-
-
-# -- commands ------------------------------------------------------------------------------------------------
-def build_memory(input_path: Path, out: Path, config: Config, rebuild_forest: bool = False,
-                 text=None) -> dict[str, Any]:
-    """Build or extend a memory from a recording; returns a report (what `build --json` prints)."""
-    from embodied_rag.io.frame import SkipLog
-    from embodied_rag.memory.ingest import Ingestor
-    from embodied_rag.memory.memory import Memory
-    from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
-    from embodied_rag.models import registry
-
-    skips = SkipLog()
-    recording = open_recording(input_path, config, skips)
-    t0 = time.perf_counter()
-    text = text or registry.create_text_embedder(config.models.text_embedder)
-    image = registry.create_image_embedder(config.models.image_embedder)
-    captioner = registry.create_captioner(config.models.captioner, image)
-    llm = registry.create_llm(config.models.llm) if config.forest.summarizer == "llm" else None
-    model_load_s = time.perf_counter() - t0
-    with Memory(out, config) as memory:
-        before = len(memory.keyframes)
-        memory.begin_session(input_path.resolve().name)
-        if captioner is not None:
-            from embodied_rag.models.captioners import CachedCaptioner
-
-            captioner = CachedCaptioner(captioner, memory.store.cached_caption, memory.store.cache_caption)
-        ingest = Ingestor(memory, text, image, captioner, skips)
-        for frame in _progress(recording, len(recording), "ingest"):
-            ingest.offer(frame)
-        ingest.finish()
-        if rebuild_forest:
-            memory.rebuild_forest()
-        t1 = time.perf_counter()
-        n_summaries = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text),
-                                        batch_size=config.forest.summary_batch_size)
-        summary_s = time.perf_counter() - t1
-        info = _inspect(memory)
-    s = ingest.stats
-    return {
-        "memory": str(out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
-        "keyframes": info["keyframes"], "sessions": len(info["sessions"]),
-        "objects": info["objects"]["confirmed"], "floors": info["floors"],
-        "dropped_by_policy": s.dropped_by_policy, "skipped": {k.split(":", 1)[1]: v for k, v in skips.counts.items()
-                                                              if k.startswith("skipped:")},
-        "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
-        "forest_nodes": info["forest"]["nodes"], "summaries_written": n_summaries,
-        "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
-                    "summaries": round(summary_s, 2)},
-    }
-
-
 def _print_build(report: dict[str, Any]) -> None:
     skipped = sum(report["skipped"].values())
     print(f"built {report['memory']}: {report['new_keyframes']} new keyframes from {report['frames']} frames "
@@ -130,6 +43,8 @@ def _print_build(report: dict[str, Any]) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from embodied_rag.api import build_memory
+
     report = build_memory(Path(args.input), Path(args.out), _config(args), args.rebuild_forest)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -138,38 +53,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inspect(memory) -> dict[str, Any]:
-    import numpy as np
-
-    kfs = list(memory.keyframes.values())
-    pos = np.array([kf.pose.position for kf in kfs]) if kfs else np.zeros((0, 3))
-    forest = memory.forest
-    return {
-        "directory": str(memory.dir),
-        "keyframes": len(kfs),
-        "sessions": memory.store.sessions(),
-        "extent": {"min": pos.min(axis=0).round(3).tolist(), "max": pos.max(axis=0).round(3).tolist()} if kfs else None,
-        "with_caption": sum(1 for kf in kfs if kf.caption),
-        "with_objects": sum(1 for kf in kfs if kf.objects),
-        "with_image": sum(1 for kf in kfs if kf.image),
-        "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
-        "models": {"text_embedder": memory.store.get_meta("text_embedder")},
-        "objects": {"instances": len(memory.objects), "confirmed": len(memory.objects.confirmed()),
-                    "labels": len({o.label for o in memory.objects.confirmed()})},
-        "floors": len(memory.floors),
-        "counters": memory.store.counters(),
-        "forest": {"nodes": len(forest.nodes), "levels": forest.depth,
-                   "per_level": {lvl: len(forest.level_nodes(lvl)) for lvl in range(1, forest.depth + 1)},
-                   "dirty": sum(1 for n in forest.nodes.values() if n.dirty),
-                   "root": (lambda r: {"id": r.id, "name": r.name, "summary": r.summary} if r else None)(forest.root)},
-    }
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from embodied_rag.api import inspect_memory
     from embodied_rag.memory.memory import Memory
 
     with Memory(args.memory, _config(args), writable=False) as memory:
-        info = _inspect(memory)
+        info = inspect_memory(memory)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -206,26 +95,53 @@ def _parse_from(text: str | None) -> tuple[float, ...] | None:
     return values
 
 
+def _questions(args: argparse.Namespace) -> list[str]:
+    """The questions to answer: the one on the command line, or one per line of --file ("-" reads stdin; blank
+    lines and lines starting with # are left out)."""
+    if args.file is None:
+        if args.text is None:
+            raise UserError("Give a question, or --file QUESTIONS.txt (one per line; - reads stdin).")
+        return [args.text]
+    if args.text is not None:
+        raise UserError("Give either a question or --file, not both.")
+    try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"Cannot read questions from {args.file}: {exc}.") from None
+    return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    from embodied_rag.memory.memory import Memory
+    from embodied_rag.api import open_memory
     from embodied_rag.retrieval.query import clean_query
-    from embodied_rag.retrieval.retriever import Retriever
 
     config = _config(args)
     robot = _parse_from(args.from_)
-    clean_query(args.text, config.retrieval.max_query_chars)  # a bad query fails before any model loads
-    with Memory(args.memory, config, writable=False) as memory:
-        text, llm = _models(config, need_llm=True)
-        memory.bind_text_embedder(text.name, text.dim)
-        answer = Retriever(memory, text, llm).ask(args.text, kind=args.kind, mode=args.mode, robot_position=robot)
-    if args.json:
-        print(json.dumps(answer.to_json()))
-        return 0
-    _print_answer(answer)
-    return 0
+    questions = _questions(args)
+    if args.file is None:
+        clean_query(questions[0], config.retrieval.max_query_chars)  # a bad query fails before any model loads
+    failed = 0
+    with open_memory(args.memory, config) as memory:
+        for question in questions:
+            try:
+                answer = memory.ask(question, kind=args.kind, mode=args.mode, robot_position=robot)
+            except UserError as exc:
+                if args.file is None:
+                    raise
+                failed += 1  # one bad line of a list is reported on its own line; the others are answered
+                print(json.dumps({"question": question, "error": str(exc)}), flush=True)
+                continue
+            if args.file is not None:
+                print(json.dumps({"question": question, **answer.to_json()}), flush=True)
+            elif args.json:
+                print(json.dumps(answer.to_json()))
+            else:
+                _print_answer(answer)
+    return 1 if failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from embodied_rag.api import Models
     from embodied_rag.memory.memory import Memory
     from embodied_rag.retrieval.evaluate import evaluate, load_queries, table
     from embodied_rag.retrieval.retriever import MODES, Retriever
@@ -240,8 +156,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         queries = load_queries(args.queries, dataset)
         if not queries:
             raise UserError(f"No queries for data set '{dataset}' in {args.queries} (use --dataset).")
-        text, llm = _models(config, need_llm=True)
-        results = evaluate(Retriever(memory, text, llm), queries, modes)
+        models = Models.for_queries(config)
+        results = evaluate(Retriever(memory, models.text, models.llm), queries, modes)
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=2))
         return 0
@@ -318,6 +234,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_forest(args: argparse.Namespace) -> int:
+    from embodied_rag.api import Models
     from embodied_rag.memory.memory import Memory
     from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
 
@@ -330,8 +247,8 @@ def cmd_forest(args: argparse.Namespace) -> int:
             for node in memory.forest.nodes.values():
                 node.dirty = True
         t1 = time.perf_counter()
-        text, llm = _models(config, need_llm=config.forest.summarizer == "llm")
-        n = refresh_summaries(memory, _summarizer(llm), PlaceTyper(text), config.forest.summary_batch_size)
+        models = Models.for_queries(config, need_llm=config.forest.summarizer == "llm")
+        n = refresh_summaries(memory, models.summarizer(), PlaceTyper(models.text), config.forest.summary_batch_size)
         problems = memory.forest.check()
         print(f"forest: {len(memory.forest.nodes)} areas in {memory.forest.depth} levels; "
               f"{'rebuilt in %.2f s; ' % (t1 - t0) if args.rebuild else ''}{n} summaries written; "
@@ -375,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                "position questions ('how many chairs did you see?', 'where were "
                                                "you at 10:15?') also give a typed value (see --json)."))
     q.add_argument("memory", metavar="MEMORY_DIR")
-    q.add_argument("text", help='the question, e.g. "where can I get a drink?"')
+    q.add_argument("text", nargs="?", help='the question, e.g. "where can I get a drink?"')
+    q.add_argument("--file", metavar="QUESTIONS.txt",
+                   help="answer every line of this file (- reads stdin) with one model load; prints JSON lines "
+                        '{"question", ...the --json fields} or {"question", "error"}')
     q.add_argument("--mode", choices=["beam", "llm-walk", "flat"], default=None, help="retrieval mode (default beam)")
     q.add_argument("--kind", choices=["auto", *KINDS, "temporal"], default="auto",
                    help="question kind (default: understood from the question)")
@@ -443,16 +363,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Options whose value may start with a minus sign (map coordinates): argparse would read "-300,300" as an option.
-_SIGNED_OPTIONS = ("--from",)
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, in any subcommand, that takes a value."""
+    out: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= _value_options(sub)
+        elif action.option_strings and action.nargs != 0:
+            out.update(action.option_strings)
+    return out
 
 
-def _join_signed(argv: list[str]) -> list[str]:
-    """["--from", "-300,300"] -> ["--from=-300,300"]."""
+def _join_signed(argv: list[str], value_options: set[str]) -> list[str]:
+    """["--from", "-300,300"] -> ["--from=-300,300"]: argparse reads a value starting with a minus sign (map
+    coordinates, half the time) as an option unless it is one plain number."""
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] in _SIGNED_OPTIONS and i + 1 < len(argv) and re.match(r"^-\d", argv[i + 1]):
+        if argv[i] in value_options and i + 1 < len(argv) and re.match(r"^-\.?\d", argv[i + 1]):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -463,7 +392,7 @@ def _join_signed(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_signed(list(sys.argv[1:] if argv is None else argv)))
+    args = parser.parse_args(_join_signed(list(sys.argv[1:] if argv is None else argv), _value_options(parser)))
     logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -11,8 +11,9 @@ import sys
 import threading
 from typing import Any
 
+from embodied_rag.api import Models
 from embodied_rag.config import Config
-from embodied_rag.ros.memory_node import MemoryNode, Models, run_nodes
+from embodied_rag.ros.memory_node import MemoryNode, run_nodes
 from embodied_rag.ros.query_node import QueryNode
 
 
@@ -37,7 +38,7 @@ class LockedEmbedder:
 def _models(config: Config) -> Models:
     from embodied_rag.models import registry
 
-    return Models(config, text=LockedEmbedder(registry.create_text_embedder(config.models.text_embedder)))
+    return Models.for_ingest(config, text=LockedEmbedder(registry.create_text_embedder(config.models.text_embedder)))
 
 
 def create_nodes() -> list[Any]:

@@ -39,6 +39,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from embodied_rag.api import Models
 from embodied_rag.config import Config
 from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
@@ -100,19 +101,6 @@ class _Job:
     msg: Any  # compressed image still to decode, or None
 
 
-class Models:
-    """The models a memory node uses, created once (shared with a query node in one process)."""
-
-    def __init__(self, config: Config, text=None, need_llm: bool | None = None):
-        from embodied_rag.models import registry
-
-        self.text = text or registry.create_text_embedder(config.models.text_embedder)
-        self.image = registry.create_image_embedder(config.models.image_embedder)
-        self.captioner = registry.create_captioner(config.models.captioner, self.image)
-        want_llm = config.forest.summarizer == "llm" if need_llm is None else need_llm
-        self.llm = registry.create_llm(config.models.llm) if want_llm else None
-
-
 class MemoryNode(Node):
     def __init__(self, node_name: str = "memory_node", models_factory: Callable[[Config], Models] | None = None,
                  **kwargs: Any):
@@ -129,7 +117,7 @@ class MemoryNode(Node):
         if self.p["image_type"] not in ("auto", "raw", "compressed"):
             raise UserError(f"Parameter image_type must be auto, raw or compressed, got '{self.p['image_type']}'.")
         cfg = self.config
-        self.models = (models_factory or Models)(cfg)
+        self.models = (models_factory or Models.for_ingest)(cfg)
         self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
         self.memory = Memory(self.memory_dir, cfg, writable=True)
         self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}")
@@ -332,18 +320,13 @@ class MemoryNode(Node):
         self.counts["committed"] += len(self.writer.flush())
 
     def _summaries(self) -> None:
-        from embodied_rag.memory.summaries import ExtractiveSummarizer, PlaceTyper, refresh_summaries
+        from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
 
         self.last_summary = time.monotonic()
         if not any(n.dirty for n in self.memory.forest.nodes.values()):
             return
         if not hasattr(self, "_summarizer"):
-            if self.models.llm is not None:
-                from embodied_rag.memory.llm_summaries import LLMSummarizer
-
-                self._summarizer = LLMSummarizer(self.models.llm)
-            else:
-                self._summarizer = ExtractiveSummarizer()
+            self._summarizer = self.models.summarizer()
             self._typer = PlaceTyper(self.models.text)
         refresh_summaries(self.memory, self._summarizer, self._typer, self.config.forest.summary_batch_size,
                           max_nodes=int(self.p["summary_max_nodes"]))

@@ -27,6 +27,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from visualization_msgs.msg import MarkerArray
 
+from embodied_rag.api import OpenMemory
 from embodied_rag.errors import UserError
 from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
@@ -54,7 +55,7 @@ QUERY_PARAMS = [
 class QueryNode(Node):
     def __init__(self, node_name: str = "query_node", text_embedder: Any = None, **kwargs: Any):
         super().__init__(node_name, **kwargs)
-        from embodied_rag.models import registry
+        from embodied_rag.api import Models
 
         declare_config(self, QUERY_PARAMS)
         self.config = read_config(self)
@@ -62,11 +63,9 @@ class QueryNode(Node):
         if self.p["pose_type"] not in ("auto", *conv.POSE_MSG_TYPES):
             raise UserError(f"Parameter pose_type must be auto or one of {', '.join(conv.POSE_MSG_TYPES)}, "
                             f"got '{self.p['pose_type']}'.")
-        self.text = text_embedder or registry.create_text_embedder(self.config.models.text_embedder)
-        self.llm = registry.create_llm(self.config.models.llm)
+        self.models = Models.for_queries(self.config, text=text_embedder)
         self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
-        self.memory = None
-        self.retriever = None
+        self.opened: OpenMemory | None = None
         self.open_error = ""
         self.last_answer = None
         self.markers_dirty = True
@@ -101,46 +100,27 @@ class QueryNode(Node):
 
     # -- memory -----------------------------------------------------------------------------------------------
     def _open(self) -> bool:
-        from embodied_rag.memory.memory import Memory
-        from embodied_rag.retrieval.retriever import Retriever
-
         try:
-            memory = Memory(self.memory_dir, self.config, writable=False)
+            self.opened = OpenMemory(self.memory_dir, self.config, self.models)
         except UserError as exc:
             if str(exc) != self.open_error:
                 self.get_logger().warning(f"memory not available yet: {exc}")
             self.open_error = str(exc)
             return False
-        try:
-            memory.bind_text_embedder(self.text.name, self.text.dim)
-        except UserError as exc:
-            memory.close()
-            if str(exc) != self.open_error:
-                self.get_logger().error(str(exc))
-            self.open_error = str(exc)
-            return False
-        self.memory = memory
-        self.retriever = Retriever(memory, self.text, self.llm)
         self.open_error = ""
         self.markers_dirty = True
-        self.get_logger().info(f"memory {self.memory_dir}: {len(memory.keyframes)} keyframes")
+        self.get_logger().info(f"memory {self.memory_dir}: {len(self.opened.memory.keyframes)} keyframes")
         return True
 
     def refresh(self) -> None:
-        if self.memory is None:
+        if self.opened is None:
             self._open()
             return
         try:
-            changed = self.memory.refresh()
+            if self.opened.refresh():
+                self.markers_dirty = True
         except Exception as exc:  # noqa: BLE001 - a store being written can be busy; try again next period
             self.get_logger().warning(f"refresh failed: {type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
-            return
-        if changed:
-            from embodied_rag.retrieval.retriever import Retriever
-
-            # A new retriever: its per-node caches describe the forest as it was before the reload.
-            self.retriever = Retriever(self.memory, self.text, self.llm)
-            self.markers_dirty = True
 
     # -- robot pose -------------------------------------------------------------------------------------------
     def _subscribe_pose(self, kind: str) -> None:
@@ -187,13 +167,12 @@ class QueryNode(Node):
             return conv.fail_response(response, f"The query has {len(request.query)} characters; the limit is "
                                                 f"{limit}.")
         try:
-            if self.retriever is None and not self._open():
+            if self.opened is None and not self._open():
                 return conv.fail_response(response, f"The memory is not available yet: {self.open_error}")
             # Pick up keyframes committed since the last refresh: answers should reflect what was just seen.
             self.refresh()
-            answer = self.retriever.ask(request.query, kind=request.kind.strip() or "auto",
-                                        mode=request.mode.strip() or None,
-                                        robot_position=self.robot_position(request))
+            answer = self.opened.ask(request.query, kind=request.kind.strip() or "auto",
+                                     mode=request.mode.strip() or None, robot_position=self.robot_position(request))
         except UserError as exc:
             self.get_logger().warning(f"query refused: {exc}")
             return conv.fail_response(response, str(exc))
@@ -212,20 +191,20 @@ class QueryNode(Node):
 
     # -- markers ----------------------------------------------------------------------------------------------
     def publish_markers(self) -> None:
-        if not self.markers_dirty or self.memory is None:
+        if not self.markers_dirty or self.opened is None:
             return
         if time.monotonic() - self.markers_sent < float(self.p["markers_min_period_s"]):
             return
         self.markers_dirty = False
         self.markers_sent = time.monotonic()
-        self.markers_pub.publish(build_markers(self.memory, self.last_answer, self.config.frame_id,
+        self.markers_pub.publish(build_markers(self.opened.memory, self.last_answer, self.config.frame_id,
                                                self.get_clock().now().to_msg(),
                                                level_height=float(self.p["marker_level_height_m"])))
 
     def close(self) -> None:
-        if self.memory is not None:
-            self.memory.close()
-            self.memory = None
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
 
 
 def main(argv: list[str] | None = None) -> int:

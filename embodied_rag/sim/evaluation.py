@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from embodied_rag.api import Models, ingest_frames, write_summaries
 from embodied_rag.config import Config
-from embodied_rag.io.frame import SkipLog
-from embodied_rag.memory.ingest import Ingestor
 from embodied_rag.memory.memory import Memory
-from embodied_rag.memory.summaries import ExtractiveSummarizer, PlaceTyper, refresh_summaries
 from embodied_rag.retrieval.evaluate import score
 from embodied_rag.retrieval.retriever import Retriever
 from embodied_rag.sim.building import FLOOR_HEIGHT_M, Building, generate_building
@@ -83,14 +81,12 @@ def build_sim_memory(directory: Path, building: Building, config: Config, text, 
     cfg = dataclasses.replace(config, ingest=ingest_config())
     memory = Memory(directory, cfg)
     memory.begin_session(building.name)
-    ingest = Ingestor(memory, text, skips=SkipLog())
     t0 = time.perf_counter()
-    for frame in tour:
-        ingest.offer(frame)
-    ingest.finish()
-    refresh_summaries(memory, ExtractiveSummarizer(), PlaceTyper(text), config.forest.summary_batch_size)
+    models = Models(text=text)
+    ingested = ingest_frames(memory, tour, models)
+    write_summaries(memory, models)
     stats = {"seconds": time.perf_counter() - t0, "keyframes": len(memory.keyframes),
-             "observations": ingest.stats.observations}
+             "observations": ingested.observations}
     return memory, tour, stats
 
 

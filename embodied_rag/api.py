@@ -1,0 +1,251 @@
+"""The Python API, and the one place that wires configuration, store, models and retriever together (the CLI, the
+ROS nodes, ``demo`` and ``bench`` all go through it).
+
+    from embodied_rag import open_memory, build_memory
+
+    build_memory("../shared/datasets/coex_lobby", "memories/coex")
+    with open_memory("memories/coex") as memory:
+        answer = memory.ask("where can I get a drink?")
+        print(answer.answer, answer.goal, answer.to_json())
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embodied_rag.config import Config, load_config
+from embodied_rag.errors import UserError
+from embodied_rag.memory.memory import Memory
+from embodied_rag.retrieval.answer import Answer
+
+log = logging.getLogger(__name__)
+
+ConfigLike = Config | str | Path | None
+
+
+def as_config(config: ConfigLike) -> Config:
+    """A Config as given, or loaded from a YAML file, or the defaults."""
+    if isinstance(config, Config):
+        return config
+    return load_config(str(config) if config is not None else None)
+
+
+@dataclass
+class Models:
+    """The models one process uses, created once from the configuration (an unavailable model fails here with one
+    sentence naming the setting)."""
+
+    text: Any
+    image: Any = None
+    captioner: Any = None
+    llm: Any = None
+
+    @classmethod
+    def for_queries(cls, config: Config, text: Any = None, need_llm: bool = True) -> Models:
+        """Text embedder and LLM: what answering needs."""
+        from embodied_rag.models import registry
+
+        return cls(text=text or registry.create_text_embedder(config.models.text_embedder),
+                   llm=registry.create_llm(config.models.llm) if need_llm else None)
+
+    @classmethod
+    def for_ingest(cls, config: Config, text: Any = None, need_llm: bool | None = None) -> Models:
+        """Text and image embedders, captioner, and the LLM when summaries are written by one."""
+        from embodied_rag.models import registry
+
+        image = registry.create_image_embedder(config.models.image_embedder)
+        want_llm = config.forest.summarizer == "llm" if need_llm is None else need_llm
+        return cls(text=text or registry.create_text_embedder(config.models.text_embedder), image=image,
+                   captioner=registry.create_captioner(config.models.captioner, image),
+                   llm=registry.create_llm(config.models.llm) if want_llm else None)
+
+    def summarizer(self):
+        """Area summaries: by the LLM when one is loaded, else extractive."""
+        from embodied_rag.memory.summaries import ExtractiveSummarizer
+
+        if self.llm is None:
+            return ExtractiveSummarizer()
+        from embodied_rag.memory.llm_summaries import LLMSummarizer
+
+        return LLMSummarizer(self.llm)
+
+
+class OpenMemory:
+    """A memory opened for questions: ``ask`` answers like ``embodied-rag query`` and the ROS service do."""
+
+    def __init__(self, path: str | Path, config: ConfigLike = None, models: Models | None = None):
+        from embodied_rag.retrieval.retriever import Retriever
+
+        self.config = as_config(config)
+        self.memory = Memory(Path(path), self.config, writable=False)
+        try:
+            self.models = models or Models.for_queries(self.config)
+            self.memory.bind_text_embedder(self.models.text.name, self.models.text.dim)
+        except BaseException:
+            self.memory.close()
+            raise
+        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+
+    def ask(self, text: str, kind: str = "auto", mode: str | None = None,
+            robot_position: Iterable[float] | None = None, image: Any = None) -> Answer:
+        """Answer one question. ``robot_position`` (x, y[, z] in the memory frame) is used for "nearest"."""
+        if image is not None:
+            raise UserError("Asking with an image is not supported yet; ask in words.")
+        robot = tuple(float(v) for v in robot_position) if robot_position is not None else None
+        return self.retriever.ask(text, kind=kind, mode=mode, robot_position=robot)
+
+    def refresh(self) -> bool:
+        """Pick up keyframes another process committed since; True when there were any."""
+        from embodied_rag.retrieval.retriever import Retriever
+
+        if not self.memory.refresh():
+            return False
+        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        return True
+
+    def inspect(self) -> dict[str, Any]:
+        """What the memory holds (what ``embodied-rag inspect --json`` prints)."""
+        return inspect_memory(self.memory)
+
+    def close(self) -> None:
+        self.memory.close()
+
+    def __enter__(self) -> OpenMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_memory(path: str | Path, config: ConfigLike = None, models: Models | None = None) -> OpenMemory:
+    """Open a memory directory read-only for questions; use it as a context manager."""
+    return OpenMemory(path, config, models)
+
+
+def _progress(iterable, total: int | None, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="frame", disable=None if enabled else True, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def open_recording(path: Path, config: Config, skips):
+    """A TUM-style folder or a rosbag2 (folder, .mcap or .db3)."""
+    from embodied_rag.io.tum import TumFolder, is_tum_folder
+
+    if not path.exists():
+        raise UserError(f"{path} does not exist.")
+    if is_tum_folder(path):
+        return TumFolder(path, skips)
+    from embodied_rag.io.rosbag import RosbagRecording
+
+    return RosbagRecording(path, config.ingest, skips)
+
+
+def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = None, rebuild_forest: bool = False,
+                 models: Models | None = None, progress: bool = True) -> dict[str, Any]:
+    """Build or extend a memory from a recording; returns a report (what ``build --json`` prints).
+
+    Building the same recording again resumes it: frames an earlier run committed (say, before it was killed) are
+    skipped, and the memory ends as an uninterrupted build would. Another recording is appended as a new session.
+    """
+    from embodied_rag.io.frame import SkipLog
+
+    config = as_config(config)
+    input_path, out = Path(input_path), Path(out)
+    skips = SkipLog()
+    recording = open_recording(input_path, config, skips)
+    t0 = time.perf_counter()
+    models = models or Models.for_ingest(config)
+    model_load_s = time.perf_counter() - t0
+    source = input_path.resolve().name
+    fingerprint = {"frames": len(recording)}
+    with Memory(out, config) as memory:
+        before = len(memory.keyframes)
+        resumed_after = memory.resume_session(source, fingerprint)
+        resumed = memory.session is not None
+        if not resumed:
+            memory.begin_session(source, fingerprint)
+        stats = ingest_frames(memory, _progress(recording, len(recording), "ingest", progress), models, skips,
+                              replay_until_ns=resumed_after)
+        if rebuild_forest:
+            memory.rebuild_forest()
+        t1 = time.perf_counter()
+        n_summaries = write_summaries(memory, models)
+        summary_s = time.perf_counter() - t1
+        info = inspect_memory(memory)
+    s = stats
+    return {
+        "memory": str(out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
+        "resumed": resumed, "already_in_memory": s.already_in_memory,
+        "keyframes": info["keyframes"], "sessions": len(info["sessions"]),
+        "objects": info["objects"]["confirmed"], "floors": info["floors"],
+        "dropped_by_policy": s.dropped_by_policy, "skipped": {k.split(":", 1)[1]: v for k, v in skips.counts.items()
+                                                              if k.startswith("skipped:")},
+        "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
+        "forest_nodes": info["forest"]["nodes"], "summaries_written": n_summaries,
+        "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
+                    "summaries": round(summary_s, 2)},
+    }
+
+
+def ingest_frames(memory: Memory, frames: Iterable[Any], models: Models, skips: Any = None,
+                  replay_until_ns: int | None = None) -> Any:
+    """Offer frames to the memory's open session through the keyframe policy, captioner and embedders (the
+    ingest of ``build``, the simulated benchmarks and, frame by frame, the memory node); returns the IngestStats.
+    Frames up to ``replay_until_ns`` are already in memory: they only replay the keyframe policy."""
+    from embodied_rag.memory.ingest import Ingestor
+
+    captioner = models.captioner
+    if captioner is not None:
+        from embodied_rag.models.captioners import CachedCaptioner
+
+        captioner = CachedCaptioner(captioner, memory.store.cached_caption, memory.store.cache_caption)
+    ingest = Ingestor(memory, models.text, models.image, captioner, skips)
+    ingest.replay_until_ns = replay_until_ns
+    for frame in frames:
+        ingest.offer(frame)
+    ingest.finish()
+    return ingest.stats
+
+
+def write_summaries(memory: Memory, models: Models) -> int:
+    """Name and summarise the areas whose keyframes changed; returns how many were written."""
+    from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
+
+    return refresh_summaries(memory, models.summarizer(), PlaceTyper(models.text),
+                             batch_size=memory.config.forest.summary_batch_size)
+
+
+def inspect_memory(memory: Memory) -> dict[str, Any]:
+    """What a memory holds: counts, extent, models, objects, floors, forest shape, sessions and counters."""
+    import numpy as np
+
+    kfs = list(memory.keyframes.values())
+    pos = np.array([kf.pose.position for kf in kfs]) if kfs else np.zeros((0, 3))
+    forest = memory.forest
+    return {
+        "directory": str(memory.dir),
+        "keyframes": len(kfs),
+        "sessions": memory.store.sessions(),
+        "extent": {"min": pos.min(axis=0).round(3).tolist(), "max": pos.max(axis=0).round(3).tolist()} if kfs else None,
+        "with_caption": sum(1 for kf in kfs if kf.caption),
+        "with_objects": sum(1 for kf in kfs if kf.objects),
+        "with_image": sum(1 for kf in kfs if kf.image),
+        "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
+        "models": {"text_embedder": memory.store.get_meta("text_embedder")},
+        "objects": {"instances": len(memory.objects), "confirmed": len(memory.objects.confirmed()),
+                    "labels": len({o.label for o in memory.objects.confirmed()})},
+        "floors": len(memory.floors),
+        "counters": memory.store.counters(),
+        "forest": {"nodes": len(forest.nodes), "levels": forest.depth,
+                   "per_level": {lvl: len(forest.level_nodes(lvl)) for lvl in range(1, forest.depth + 1)},
+                   "dirty": sum(1 for n in forest.nodes.values() if n.dirty),
+                   "root": (lambda r: {"id": r.id, "name": r.name, "summary": r.summary} if r else None)(forest.root)},
+    }
