@@ -109,6 +109,18 @@ def scenario(tmp_path_factory):
         for text in ("take me to the vending machine", "where is the escalator?", "where can I sit down?"):
             out["after"].append(client.ask(text, navigate=True))
         client.spin_until(lambda: len(client.goals) >= 3, 5)
+        # The Python client a user's node would use, in the style of nav2_simple_commander.
+        from embodied_rag.errors import UserError
+        from embodied_rag.ros.client import EmbodiedRagClient
+
+        ask = EmbodiedRagClient(client.node, executor=client.executor)
+        out["client_answer"] = ask.ask("where is the escalator?")
+        out["client_sent"] = ask.go_to(out["client_answer"])
+        try:
+            ask.ask("   ")
+        except UserError as exc:
+            out["client_refused"] = str(exc)
+        client.spin_until(lambda: len(client.goals) >= 4, 5)
         out["goals"] = list(client.goals)
         n_live = int(out["status"]["memory_keyframes"])
 
@@ -173,6 +185,21 @@ def test_queries_during_and_after_ingest(scenario):
     last = scenario["after"][-1].goal.pose.position
     assert any(g.header.frame_id == "map" and (g.pose.position.x, g.pose.position.y) ==
                pytest.approx((last.x, last.y)) for g in goals)
+
+
+def test_python_client_asks_and_sends_the_goal(scenario):
+    answer = scenario["client_answer"]
+    service = scenario["after"][1]  # the same question through the raw service call
+    assert answer.answer == service.answer and answer.kind == service.kind
+    assert answer.goal is not None and answer.goal.frame_id == "map"
+    assert answer.goal.position == pytest.approx((service.goal.pose.position.x, service.goal.pose.position.y,
+                                                  service.goal.pose.position.z))
+    assert answer.evidence == list(service.evidence)
+    # No Nav2 here (nav2_msgs is not installed): the goal goes to /goal_pose, where a subscriber received it.
+    assert scenario["client_sent"] == "goal_pose"
+    assert any((g.pose.position.x, g.pose.position.y) == pytest.approx(answer.goal.position[:2])
+               for g in scenario["goals"][3:])
+    assert "empty" in scenario["client_refused"].lower()
 
 
 def test_markers_match_the_memory(scenario):

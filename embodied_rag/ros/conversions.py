@@ -172,6 +172,26 @@ def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> A
     return response
 
 
+def answer_from_response(response: Any) -> Answer:
+    """The Answer a ``Query`` response carries (the inverse of :func:`fill_response`; the object's colour,
+    uncertainty and sightings are not in the message)."""
+    goal = None
+    if response.has_goal:
+        p, q = response.goal.pose.position, response.goal.pose.orientation
+        goal = Goal(response.goal.header.frame_id, (p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+    obj = None
+    if response.has_object:
+        o = response.object_position
+        obj = {"id": int(response.object_id), "label": response.object_label, "position": [o.x, o.y, o.z]}
+    return Answer(answer=response.answer, kind=response.kind, goal=goal, evidence=list(response.evidence),
+                  level=int(response.level), llm_calls=int(response.llm_calls), latency_ms=float(response.latency_ms),
+                  degraded=response.degraded, object=obj,
+                  time_ns=response.time.sec * NS + response.time.nanosec if response.has_time else None,
+                  duration_s=float(response.duration_s) if response.has_duration else None,
+                  count=int(response.count) if response.has_count else None,
+                  yes_no=bool(response.yes_no) if response.has_yes_no else None)
+
+
 def fail_response(response: Any, reason: str) -> Any:
     response.success = False
     response.error_message = reason
