@@ -28,6 +28,51 @@ def minilm():
     return SentenceTransformerEmbedder()
 
 
+class MemoEmbedder:
+    """A text embedder that embeds each distinct text once per test session: the shared data sets are built
+    more than once (directly, through a bag, by the README's commands) from the same 3,313 captions."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.cache: dict[str, object] = {}
+
+    def embed_documents(self, texts: list[str]):
+        import numpy as np
+
+        new = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if new:
+            self.cache.update(zip(new, self.inner.embed_documents(new)))
+        return np.array([self.cache[t] for t in texts], dtype=np.float32)
+
+    def embed_query(self, text: str):
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture(scope="session")
+def memo_minilm(minilm) -> MemoEmbedder:
+    return MemoEmbedder(minilm)
+
+
+@pytest.fixture(scope="session")
+def shared_memory(tmp_path_factory, memo_minilm):
+    """``shared_memory(name)``: the memory of a shared data set built as ``embodied-rag build`` builds it (default
+    config), once per test session; skips where the data set is absent. Treat it as read-only."""
+    from embodied_rag.api import Models, build_memory
+    from embodied_rag.config import Config
+
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            out = tmp_path_factory.mktemp(f"shared_{name}") / "memory"
+            build_memory(dataset(name), out, Config(), models=Models.for_ingest(Config(), text=memo_minilm),
+                         progress=False)
+            built[name] = out
+        return built[name]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def sim_memory(tmp_path_factory, minilm):
     """A simulated 2-floor building toured with realistic detector and depth faults, built once per session:

@@ -20,18 +20,18 @@ NAMES = ["coex_lobby", "preqa_house", "cmu_streetview"]
 
 
 @pytest.fixture(scope="module", params=NAMES)
-def built(request, tmp_path_factory):
+def built(request, tmp_path_factory, shared_memory, memo_minilm):
+    """The data set built directly (once per session) and through convert -> bag -> build."""
+    from embodied_rag.api import Models, build_memory
+
     folder = dataset(request.param)
+    direct = shared_memory(request.param)
     root = tmp_path_factory.mktemp(request.param)
-    direct = root / "direct"
-    proc = cli("build", str(folder), "--out", str(direct), "--json", timeout=1200)
-    assert proc.returncode == 0, proc.stderr
     bag = root / "bag"
     proc = cli("convert", str(folder), "--out", str(bag), timeout=600)
     assert proc.returncode == 0, proc.stderr
     via_bag = root / "via_bag"
-    proc = cli("build", str(bag), "--out", str(via_bag), "--json", timeout=1200)
-    assert proc.returncode == 0, proc.stderr
+    build_memory(bag, via_bag, Config(), models=Models.for_ingest(Config(), text=memo_minilm), progress=False)
     return request.param, folder, direct, via_bag
 
 
