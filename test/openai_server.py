@@ -33,6 +33,16 @@ def shared_local_llm(backend: str = "transformers") -> LocalTransformersLLM | Lo
     return create_local_llm(ModelConfig(name="smollm2", max_tokens=160, backend=backend))
 
 
+class NoModel:
+    """The model slot for modes that never reach the model (garbage, missing, error, slow): no load needed."""
+
+    name = "no-model"
+
+    @staticmethod
+    def chat(messages, max_tokens=160, json_schema=None) -> str:
+        raise AssertionError("this server mode never asks the model")
+
+
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -158,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
 class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, llm: LocalTransformersLLM | LocalLlamaLLM, mode: str = "ok", delay_s: float = 2.0):
+    def __init__(self, llm: LocalTransformersLLM | LocalLlamaLLM | NoModel, mode: str = "ok", delay_s: float = 2.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.llm = llm
         self.mode = mode

@@ -10,7 +10,7 @@ import socket
 import time
 
 import pytest
-from openai_server import ChatServer, closed_port, shared_local_llm
+from openai_server import ChatServer, NoModel, closed_port, shared_local_llm
 
 from embodied_rag.config import ModelConfig
 from embodied_rag.errors import ModelUnavailable
@@ -27,9 +27,14 @@ NO_LLAMA = "llama-cpp-python is not installed (opt-in: bash scripts/setup.sh --w
 BACKENDS = ["transformers", pytest.param("llama_cpp", marks=pytest.mark.skipif(not HAVE_LLAMA, reason=NO_LLAMA))]
 
 
+# Loading the model on transformers takes 20-45 s on these 2 cores (once per process): the tests that generate with
+# it are marked slow (CI runs them as their own step); the client and failure-mode tests need no model.
+SLOW = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def local():
-    """The packaged SmolLM2 on transformers, loaded once per process (~15-30 s here)."""
+    """The packaged SmolLM2 on transformers, loaded once per process."""
     return shared_local_llm("transformers")
 
 
@@ -56,6 +61,7 @@ def one_line_sentence(msg: str) -> bool:
 
 
 # -- local model ------------------------------------------------------------------------------------------------------
+@SLOW
 def test_local_llm_answers_a_choice_prompt(any_local):
     assert isinstance(any_local, LLM) and any_local.name.startswith("local:SmolLM2")
     system, user = prompts.choose_candidate("where can I get a drink?",
@@ -66,12 +72,14 @@ def test_local_llm_answers_a_choice_prompt(any_local):
     assert prompts.parse_choice(reply, 3) is not None, reply
 
 
+@SLOW
 def test_local_llm_answer_is_short_and_grounded(local):
     system, user = prompts.write_answer("where is the fridge?", "find", ["A kitchen with a white refrigerator."])
     answer = prompts.clean_answer(local.complete(system, user, max_tokens=40))
     assert answer is not None and "kitchen" in answer.lower(), answer
 
 
+@SLOW
 def test_transformers_summary_is_json_of_the_schema(local):
     """No grammar on transformers: the program writes the object, the model the values, cut to maxLength."""
     system, user = prompts.summarize_area(["A kitchen with a white refrigerator and a sink.",
@@ -96,6 +104,7 @@ def test_structured_reply_keeps_what_fits_the_schema():
     assert json.loads(structured_reply(caption, prompts.CAPTION_SCHEMA))["boxes"] == [{"label": "desk", "box": [1]}]
 
 
+@SLOW
 def test_local_llm_prompt_too_long_is_an_llm_error(any_local):
     with pytest.raises(LLMError, match="failed"):
         any_local.complete("system", "word " * 5000, max_tokens=4)
@@ -122,6 +131,7 @@ def test_llama_cpp_backend_without_llama_cpp_is_one_sentence(monkeypatch):
     assert one_line_sentence(str(e.value))
 
 
+@SLOW
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_offline_end_to_end_without_network_or_hub(monkeypatch, backend):
     """The default offline stack (packaged MiniLM + packaged SmolLM2) with every non-loopback connection refused."""
@@ -164,6 +174,7 @@ def test_offline_end_to_end_without_network_or_hub(monkeypatch, backend):
 
 
 # -- OpenAI-compatible client against a real loopback server ---------------------------------------------------------
+@SLOW
 def test_openai_client_chat_is_served_by_the_local_model(local, monkeypatch):
     monkeypatch.setenv("ERAG_TEST_KEY", SECRET)
     with ChatServer(local) as srv:
@@ -181,6 +192,7 @@ def test_openai_client_chat_is_served_by_the_local_model(local, monkeypatch):
     assert reply == direct and reply.strip()
 
 
+@SLOW
 def test_openai_client_json_schema_summary_through_the_server(local):
     with ChatServer(local) as srv:
         llm = client(srv.base_url)
@@ -193,6 +205,7 @@ def test_openai_client_json_schema_summary_through_the_server(local):
     assert "kitchen" in (name + summary).lower() and (name, summary) != extractive_summary(kitchen_facts())
 
 
+@SLOW
 def test_server_without_json_schema_support_is_asked_again_without_it(local):
     with ChatServer(local, mode="no_schema") as srv:
         llm = client(srv.base_url)
@@ -211,8 +224,8 @@ def test_server_down_is_a_clear_llm_error():
     assert time.perf_counter() - t0 < 3
 
 
-def test_timeout_is_a_clear_llm_error(local):
-    with ChatServer(local, mode="slow", delay_s=2.0) as srv:
+def test_timeout_is_a_clear_llm_error():
+    with ChatServer(NoModel(), mode="slow", delay_s=2.0) as srv:
         llm = client(srv.base_url, timeout_s=0.4, retries=1)
         t0 = time.perf_counter()
         with pytest.raises(LLMError, match=r"did not answer within 0.4 s"):
@@ -223,9 +236,9 @@ def test_timeout_is_a_clear_llm_error(local):
 
 @pytest.mark.parametrize("mode,match,requests", [("garbage", "malformed reply", 1), ("missing", "malformed reply", 1),
                                                  ("error", "HTTP 500: model crashed", 2)])
-def test_bad_replies_are_clear_llm_errors_without_secrets(local, monkeypatch, mode, match, requests):
+def test_bad_replies_are_clear_llm_errors_without_secrets(monkeypatch, mode, match, requests):
     monkeypatch.setenv("ERAG_TEST_KEY", SECRET)
-    with ChatServer(local, mode=mode) as srv:
+    with ChatServer(NoModel(), mode=mode) as srv:
         url = srv.base_url.replace("http://", "http://user:hunter2@")
         llm = client(url)
         with pytest.raises(LLMError) as e:
@@ -288,8 +301,8 @@ def test_summarizer_degrades_when_the_server_is_down():
     assert llm.calls == 2  # stopped asking after two errors in a row
 
 
-def test_summarizer_degrades_on_garbage_from_a_real_server(local):
-    with ChatServer(local, mode="garbage") as srv:
+def test_summarizer_degrades_on_garbage_from_a_real_server():
+    with ChatServer(NoModel(), mode="garbage") as srv:
         s = LLMSummarizer(client(srv.base_url, retries=0))
         out = s.summarize([kitchen_facts()])
     assert out == [extractive_summary(kitchen_facts())] and s.last_sources == [FALLBACK]

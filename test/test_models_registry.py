@@ -102,7 +102,15 @@ def test_captioner_registry(tiny):
         create_captioner(ModelConfig(name="transformers"))
 
 
-def test_llm_registry():
+@pytest.fixture
+def no_transformers_load(monkeypatch):
+    """The transformers backend without loading the model (20-45 s here; generation is tested in test_models_llm)."""
+    from embodied_rag.models import llm as llm_module
+
+    monkeypatch.setattr(llm_module, "_load_transformers", lambda path, setting: llm_module._Loaded(None, None))
+
+
+def test_llm_registry(no_transformers_load):
     assert create_llm(ModelConfig(name="extractive")) is None and create_llm(ModelConfig(name="none")) is None
     assert create_llm(ModelsConfig().llm) is None  # the default config is extractive
     local = create_llm(ModelConfig(name="smollm2", backend="transformers"))
@@ -112,7 +120,7 @@ def test_llm_registry():
     assert isinstance(remote, OpenAICompatibleLLM) and remote.url == "http://127.0.0.1:11434/v1/chat/completions"
 
 
-def test_llm_backend_auto_prefers_llama_cpp_when_installed_else_transformers(monkeypatch):
+def test_llm_backend_auto_prefers_llama_cpp_when_installed_else_transformers(monkeypatch, no_transformers_load):
     import importlib.util
 
     from embodied_rag.models import llm as llm_module

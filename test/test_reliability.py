@@ -104,7 +104,7 @@ def _room(x: float) -> str:
     return ["kitchen", "office", "lobby", "bathroom"][int(x // 20)]
 
 
-@pytest.mark.parametrize("llm_name", ["extractive", "smollm2"])
+@pytest.mark.parametrize("llm_name", ["extractive", pytest.param("smollm2", marks=pytest.mark.slow)])
 def test_injected_captions_do_not_steer_answers_or_leak_secrets(hostile_memory, minilm, monkeypatch, llm_name):
     from embodied_rag.config import ModelConfig
     from embodied_rag.models.registry import create_llm
