@@ -430,10 +430,11 @@ class LocalTransformersLLM(_LocalGGUF):
     object that fits the schema is returned (or the raw text; callers validate and fall back either way). One model
     per file and process, shared by every instance; one call at a time.
 
-    Measured with the packaged SmolLM2-135M Q4_1 on 2 cores while other jobs ran: first load 15-30 s (transformers
-    import ~1 s, tokenizer ~5 s, dequantising ~10-25 s), later instances in the process reuse it (~1 ms); a call
-    costs ~1 s of prompt (120 tokens) plus ~0.1-0.2 s per generated token: ~2-6 s for a candidate choice or a
-    short answer, ~5-15 s for an area summary.
+    Measured with the packaged SmolLM2-135M Q4_1 on 2 cores (load average 2-6 from other jobs; the spread is the
+    machine's): first load 20-45 s (transformers import ~1 s, tokenizer ~5 s, dequantising the rest); a later
+    instance in the process reuses the model (~1 ms). Per call, each forward pass costs 0.2-0.9 s: a candidate
+    choice (124-token prompt, 7 tokens out) 3-15 s, a short answer 2.5-16 s, an area summary (two fields, ~60
+    tokens) 16-30 s. For comparison, one llama.cpp summary (grammar-constrained) took 52 s at load average 4.4.
     """
 
     backend = "transformers"
