@@ -122,6 +122,8 @@ class ModelConfig:
     max_tokens: int = 160
     device: str = "cpu"
     vocabulary: str = ""
+    backend: str = "auto"
+    threads: int = 2
 
 
 @dataclass

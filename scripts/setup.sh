@@ -2,12 +2,24 @@
 # One command to set up embodied_rag on a fresh Debian/Ubuntu machine (no ROS install needed):
 #   * Debian packages open3d and the interface build need,
 #   * .venv at the repository root from requirements.txt pinned by constraints.txt
-#     (ROS 2 Jazzy wheels, torch 2.14.1 / torchvision 0.29.1, open_clip, transformers, packaged offline models),
-#   * llama-cpp-python built once and its wheel cached (~/.cache/embodied_rag/wheels),
+#     (ROS 2 Jazzy wheels, torch 2.14.1 / torchvision 0.29.1, open_clip, transformers, packaged offline models;
+#     all wheels: nothing is compiled but the interface package),
 #   * embodied_rag_msgs built with CMake from the ROS wheels and installed into .venv,
 #   * this package installed editable.
+# Opt-in: --with-llama-cpp (or EMBODIED_RAG_WITH_LLAMA_CPP=1) also builds llama-cpp-python (~14 min on 2 cores, once:
+# the wheel is cached in ${XDG_CACHE_HOME:-~/.cache}/embodied_rag/wheels) for the llama_cpp LLM backend. Without it
+# the packaged SmolLM2 runs on transformers (models.llm.backend auto/transformers).
 # Idempotent: each step is skipped when its inputs did not change, so a second run takes seconds.
 set -euo pipefail
+
+WITH_LLAMA="${EMBODIED_RAG_WITH_LLAMA_CPP:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --with-llama-cpp) WITH_LLAMA=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg (known: --with-llama-cpp)" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EMBODIED_RAG_VENV:-$ROOT/.venv}"
@@ -41,16 +53,25 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
 fi
 PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
-req_hash="$(hash_of "$ROOT/requirements.txt" "$ROOT/constraints.txt")"
+req_hash="$(hash_of "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" "$ROOT/constraints.txt")"
 if ! stamp_ok requirements "$req_hash"; then
+  say "installing Python requirements (a few minutes the first time)"
+  "${PIP[@]}" --prefer-binary -c "$ROOT/constraints.txt" -r "$ROOT/requirements.txt"
+  # Packages used for their data only; their declared dependencies would compile llama-cpp-python.
+  "${PIP[@]}" --no-deps -c "$ROOT/constraints.txt" -r "$ROOT/requirements-nodeps.txt"
+  stamp_set requirements "$req_hash"
+fi
+
+# 2b. Opt-in: llama-cpp-python (compiled once, wheel cached) for models.llm.backend llama_cpp.
+if [ "$WITH_LLAMA" = 1 ] && ! stamp_ok llama "$LLAMA_VERSION-$req_hash"; then
+  [ -n "$LLAMA_VERSION" ] || { say "constraints.txt pins no llama_cpp_python version"; exit 1; }
   mkdir -p "$WHEELS"
-  if [ -n "$LLAMA_VERSION" ] && ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    say "building llama-cpp-python $LLAMA_VERSION once (several minutes; the wheel is cached in $WHEELS)"
+  if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+    say "building llama-cpp-python $LLAMA_VERSION once (~14 min on 2 cores; the wheel is cached in $WHEELS)"
     "$VENV/bin/pip" wheel -q --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS"
   fi
-  say "installing Python requirements (a few minutes the first time)"
-  "${PIP[@]}" --find-links "$WHEELS" -c "$ROOT/constraints.txt" -r "$ROOT/requirements.txt"
-  stamp_set requirements "$req_hash"
+  "${PIP[@]}" --find-links "$WHEELS" -c "$ROOT/constraints.txt" "llama-cpp-python==$LLAMA_VERSION"
+  stamp_set llama "$LLAMA_VERSION-$req_hash"
 fi
 
 # 3. embodied_rag_msgs from the ROS wheels. Their exported CMake files name the wheel builder's interpreter paths:

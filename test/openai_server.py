@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat server on loopback for tests: /v1/chat/completions answered by the packaged
-SmolLM2 through llama.cpp (not canned text), including the vision request format, plus failure modes.
+SmolLM2 run in-process (not canned text; transformers by default), including the vision request format, plus
+failure modes.
 
-Modes: "ok"; "slow" (sleeps ``delay_s`` before answering); "garbage" (a non-JSON body); "missing" (JSON without
+Modes: "ok"; "slow" (sleeps ``delay_s``, then answers "too late"); "garbage" (a non-JSON body); "missing" (JSON without
 choices); "error" (HTTP 500); "no_schema" (HTTP 400 when response_format is sent, like older servers).
 A server that is down is a closed port: see ``closed_port``.
 """
@@ -23,13 +24,23 @@ import numpy as np
 from PIL import Image
 
 from embodied_rag.config import ModelConfig
-from embodied_rag.models.llm import LocalLlamaLLM
+from embodied_rag.models.llm import LocalLlamaLLM, LocalTransformersLLM, create_local_llm
 
 
-@functools.lru_cache(maxsize=1)
-def shared_local_llm() -> LocalLlamaLLM:
-    """The packaged SmolLM2, loaded once per test process."""
-    return LocalLlamaLLM(ModelConfig(name="smollm2", max_tokens=160))
+@functools.lru_cache(maxsize=2)
+def shared_local_llm(backend: str = "transformers") -> LocalTransformersLLM | LocalLlamaLLM:
+    """The packaged SmolLM2, loaded once per test process and backend (transformers: the default set-up's)."""
+    return create_local_llm(ModelConfig(name="smollm2", max_tokens=160, backend=backend))
+
+
+class NoModel:
+    """The model slot for modes that never reach the model (garbage, missing, error, slow): no load needed."""
+
+    name = "no-model"
+
+    @staticmethod
+    def chat(messages, max_tokens=160, json_schema=None) -> str:
+        raise AssertionError("this server mode never asks the model")
 
 
 def closed_port() -> int:
@@ -92,7 +103,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._error(404, f"no route {self.path}")
         if srv.mode == "slow":
+            # The client has given up by now: a short fixed reply, not a generation that could still be running
+            # in this daemon thread when the test process exits (torch aborts then).
             time.sleep(srv.delay_s)
+            return self._send(200, json.dumps({"choices": [{"index": 0, "message": {
+                "role": "assistant", "content": "too late"}, "finish_reason": "stop"}]}).encode())
         if srv.mode == "garbage":
             return self._send(200, b"<html>this is not json", "text/html")
         if srv.mode == "missing":
@@ -107,20 +122,13 @@ class _Handler(BaseHTTPRequestHandler):
             messages = self._text_messages(body["messages"], rec)
         except ValueError as exc:
             return self._error(400, str(exc))
-        kwargs = {}
         rf = body.get("response_format")
-        if isinstance(rf, dict) and rf.get("type") == "json_schema":
-            kwargs["response_format"] = {"type": "json_object", "schema": rf["json_schema"]["schema"]}
-        llm = srv.llm
-        with llm.lock:
-            out = llm.llama.create_chat_completion(
-                messages=messages, temperature=float(body.get("temperature", 0)),
-                max_tokens=int(body.get("max_tokens", 64)), repeat_penalty=1.1 if kwargs else 1.3, **kwargs)
+        schema = rf["json_schema"]["schema"] if isinstance(rf, dict) and rf.get("type") == "json_schema" else None
+        # Greedy whatever the temperature: the local backends decode greedily.
+        content = srv.llm.chat(messages, max_tokens=int(body.get("max_tokens", 64)), json_schema=schema)
         reply = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
-                 "model": body["model"], "choices": [{"index": 0, "message": {
-                     "role": "assistant", "content": out["choices"][0]["message"]["content"]},
-                     "finish_reason": out["choices"][0].get("finish_reason", "stop")}],
-                 "usage": out.get("usage", {})}
+                 "model": body["model"], "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                                      "finish_reason": "stop"}]}
         self._send(200, json.dumps(reply).encode())
 
     @staticmethod
@@ -160,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
 class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, llm: LocalLlamaLLM, mode: str = "ok", delay_s: float = 2.0):
+    def __init__(self, llm: LocalTransformersLLM | LocalLlamaLLM | NoModel, mode: str = "ok", delay_s: float = 2.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.llm = llm
         self.mode = mode

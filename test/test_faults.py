@@ -358,15 +358,12 @@ def test_build_sigkill_20(tmp_path):
 
 # -- 2. Model server garbage / slow / down ----------------------------------------------------------------------
 class _NeverAsked:
-    """The ChatServer's model slot: garbage and down modes never reach it; slow mode reaches it only after the
-    client has given up, so a one-line reply stands in for SmolLM2 (keeps the two cores free)."""
+    """The ChatServer's model slot: garbage, slow and down modes never reach it, so a one-line reply stands in for
+    SmolLM2 (keeps the two cores free)."""
 
-    lock = threading.Lock()
-
-    class llama:  # noqa: N801 - mirrors LocalLlamaLLM.llama
-        @staticmethod
-        def create_chat_completion(**_kw) -> dict:
-            return {"choices": [{"message": {"content": "too late"}, "finish_reason": "stop"}]}
+    @staticmethod
+    def chat(messages, max_tokens=160, json_schema=None) -> str:
+        return "too late"
 
 
 CAPTION_TIMEOUT_S, LLM_TIMEOUT_S, RETRIES, MAX_LLM_CALLS = 0.5, 1.0, 1, 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from openai_server import ChatServer, closed_port, shared_local_llm
+from openai_server import ChatServer, NoModel, closed_port, shared_local_llm
 
 from embodied_rag.config import ModelConfig
 from embodied_rag.errors import ModelUnavailable
@@ -45,6 +45,7 @@ def vision_captioner(base_url: str, retries: int = 0) -> OpenAIVisionCaptioner:
 
 
 # -- OpenAI-compatible vision -----------------------------------------------------------------------------------------
+@pytest.mark.slow  # loads SmolLM2 on transformers (20-45 s here)
 def test_vision_request_format_is_served_by_the_local_model():
     with ChatServer(shared_local_llm()) as srv:
         cap = vision_captioner(srv.base_url)
@@ -66,7 +67,7 @@ def test_vision_request_format_is_served_by_the_local_model():
 
 @pytest.mark.parametrize("mode,reason", [("garbage", "malformed reply"), ("error", "HTTP 500")])
 def test_vision_captioner_degrades_to_an_empty_caption(mode, reason):
-    with ChatServer(shared_local_llm(), mode=mode) as srv:
+    with ChatServer(NoModel(), mode=mode) as srv:
         cap = vision_captioner(srv.base_url)
         out = cap.caption([image((30, 50, 200)), image((30, 160, 40))])
     assert out == [Caption(text=""), Caption(text="")] and cap.failures == 2 and reason in cap.last_error

@@ -11,7 +11,7 @@ import pytest
 from embodied_rag.config import ModelConfig, ModelsConfig
 from embodied_rag.errors import ModelUnavailable
 from embodied_rag.models.captioners import ClipTagger, OpenAIVisionCaptioner
-from embodied_rag.models.llm import LocalLlamaLLM, OpenAICompatibleLLM
+from embodied_rag.models.llm import LocalLlamaLLM, LocalTransformersLLM, OpenAICompatibleLLM
 from embodied_rag.models.open_clip_model import OpenClipEmbedder, write_tiny_model
 from embodied_rag.models.protocols import ImageEmbedder, TextEmbedder
 from embodied_rag.models.registry import create_captioner, create_image_embedder, create_llm, create_text_embedder
@@ -102,14 +102,45 @@ def test_captioner_registry(tiny):
         create_captioner(ModelConfig(name="transformers"))
 
 
-def test_llm_registry():
+@pytest.fixture
+def no_transformers_load(monkeypatch):
+    """The transformers backend without loading the model (20-45 s here; generation is tested in test_models_llm)."""
+    from embodied_rag.models import llm as llm_module
+
+    monkeypatch.setattr(llm_module, "_load_transformers", lambda path, setting: llm_module._Loaded(None, None))
+
+
+def test_llm_registry(no_transformers_load):
     assert create_llm(ModelConfig(name="extractive")) is None and create_llm(ModelConfig(name="none")) is None
     assert create_llm(ModelsConfig().llm) is None  # the default config is extractive
-    local = create_llm(ModelConfig(name="smollm2"))
-    assert isinstance(local, LocalLlamaLLM) and local.path.name.endswith(".gguf")
-    assert isinstance(create_llm(ModelConfig(name="local")), LocalLlamaLLM)
+    local = create_llm(ModelConfig(name="smollm2", backend="transformers"))
+    assert isinstance(local, LocalTransformersLLM) and local.path.name.endswith(".gguf")
+    assert isinstance(create_llm(ModelConfig(name="local", backend="transformers")), LocalTransformersLLM)
     remote = create_llm(ModelConfig(name="openai", model="qwen2.5", base_url="http://127.0.0.1:11434/v1"))
     assert isinstance(remote, OpenAICompatibleLLM) and remote.url == "http://127.0.0.1:11434/v1/chat/completions"
+
+
+def test_llm_backend_auto_prefers_llama_cpp_when_installed_else_transformers(monkeypatch, no_transformers_load):
+    import importlib.util
+
+    from embodied_rag.models import llm as llm_module
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(llm_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    assert llm_module.local_backend(ModelConfig(name="smollm2")) == "transformers"
+    assert isinstance(create_llm(ModelConfig(name="smollm2")), LocalTransformersLLM)
+    monkeypatch.setattr(llm_module.importlib.util, "find_spec", real)
+    expected = "llama_cpp" if real("llama_cpp") is not None else "transformers"
+    assert llm_module.local_backend(ModelConfig(name="smollm2", backend="auto")) == expected
+    if expected == "llama_cpp":
+        assert isinstance(create_llm(ModelConfig(name="smollm2")), LocalLlamaLLM)
+
+
+def test_unknown_llm_backend_is_one_sentence():
+    with pytest.raises(ModelUnavailable) as e:
+        create_llm(ModelConfig(name="smollm2", backend="vllm"))
+    assert str(e.value) == "Unknown models.llm.backend 'vllm'; choose one of: auto, transformers, llama_cpp."
 
 
 @pytest.mark.parametrize("factory,setting,known", [

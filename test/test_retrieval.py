@@ -123,10 +123,11 @@ def test_llm_down_degrades_to_extractive_and_says_so(memory, minilm):
     assert "LLM unavailable" in ans.degraded and ans.llm_calls >= 1
 
 
+@pytest.mark.slow  # loads SmolLM2 on transformers (20-45 s here)
 def test_local_llm_answers_with_at_most_two_calls(memory, minilm):
-    from embodied_rag.models.llm import LocalLlamaLLM
+    from embodied_rag.models.llm import create_local_llm
 
-    llm = LocalLlamaLLM(ModelConfig(name="smollm2", max_tokens=48))
+    llm = create_local_llm(ModelConfig(name="smollm2", max_tokens=48, backend="transformers"))
     r = Retriever(memory, minilm, llm)
     ans = r.ask("where can I get a drink?")
     assert ans.goal is not None and 1 <= ans.llm_calls <= 2  # choose + answer, never more

@@ -85,9 +85,9 @@ def create_llm(cfg: ModelConfig) -> LLM | None:
     if name in ("extractive", "none"):
         return None
     if name in ("smollm2", "local"):
-        from embodied_rag.models.llm import LocalLlamaLLM
+        from embodied_rag.models.llm import create_local_llm
 
-        return LocalLlamaLLM(cfg)
+        return create_local_llm(cfg)
     if name == "openai":
         from embodied_rag.models.llm import OpenAICompatibleLLM
 
