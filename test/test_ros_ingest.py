@@ -49,7 +49,7 @@ class Client(RosTestClient):
     def _on_markers(self, msg) -> None:
         self.markers = msg
 
-    def ask(self, text: str, navigate: bool = False, timeout: float = 20.0, **fields):
+    def ask(self, text: str, navigate: bool = False, timeout: float = 60.0, **fields):
         req = self.Query.Request(query=text, navigate=navigate, **fields)
         fut = self.cli.call_async(req)
         assert self.spin_until(fut.done, timeout), f"no reply to {text[:40]!r} within {timeout} s"
