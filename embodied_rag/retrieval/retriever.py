@@ -57,13 +57,6 @@ class _NodeCache:
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple] = {}
-        self._root: tuple[tuple[int, int], int] | None = None
-
-    def root(self, forest) -> ForestNode:
-        key = (len(forest.nodes), forest._next_id)
-        if self._root is None or self._root[0] != key or self._root[1] not in forest.nodes:
-            self._root = (key, max(forest.roots(), key=lambda n: n.level).id)
-        return forest.nodes[self._root[1]]
 
     def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         key = (node.n, len(node.children))
@@ -79,8 +72,8 @@ class _NodeCache:
             kids = [memory.forest.nodes[int(c)] for c in ids]
             emb = np.array([_node_vectors(k) for k in kids], dtype=np.float32)
             # Every area has at least one exemplar (its first keyframe); fall back to its mean otherwise.
-            rows = [k.exemplars if k.exemplars is not None and len(k.exemplars) else e[None, :]
-                    for k, e in zip(kids, emb)]
+            exemplars = [memory.forest.exemplars(k) for k in kids]
+            rows = [x if len(x) else e[None, :] for x, e in zip(exemplars, emb)]
             offsets = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype(np.int64)
             ex = np.vstack(rows).astype(np.float32)
         value = (ids, emb, ex, offsets)
@@ -211,7 +204,7 @@ class Retriever:
 
     def _beam(self, q: np.ndarray) -> Candidates:
         forest = self.memory.forest
-        beam = [self._cache.root(forest)]
+        beam = [forest.root]
         visited: list[int] = []
         width = self.config.beam_width
         w = self.config.exemplar_weight
@@ -237,7 +230,7 @@ class Retriever:
     def _llm_walk(self, q: np.ndarray, query: str) -> Candidates:
         """One choice per level from the root down (by the LLM when there is one, else by embedding score)."""
         forest = self.memory.forest
-        node = self._cache.root(forest)
+        node = forest.root
         visited, calls, degraded = [node.id], 0, ""
         while True:
             ids, emb, _, _ = self._cache.children(self.memory, node)
@@ -497,7 +490,7 @@ class Retriever:
             text, level = " ".join(evidence_texts[:3]), 0
         else:
             if parsed.global_scope:
-                node = self._cache.root(forest)
+                node = forest.root
             else:
                 cands, ranked, _ = self._matches(parsed, mode, parsed.content)
                 calls, degraded = cands.llm_calls, cands.degraded
