@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,37 +53,44 @@ class Candidates:
 
 
 class _NodeCache:
-    """Per-node matrices of child embeddings (and the children's exemplars stacked, with segment offsets), rebuilt
-    only for nodes that changed since they were cached; one matrix product scores all children of a node."""
+    """Per-node matrices of child embeddings (and the children's exemplars stacked, with segment offsets), gathered
+    from the forest's level index and the leaf matrix; rebuilt only for nodes that changed since they were cached,
+    and kept for the most recently used nodes only (a million keyframes make ~100k areas)."""
+
+    SIZE = 4096
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple] = {}
+        self._cache: OrderedDict[int, tuple] = OrderedDict()
 
     def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         key = (node.n, len(node.children))
         hit = self._cache.get(node.id)
         if hit is not None and hit[0] == key:
+            self._cache.move_to_end(node.id)
             return hit[1]
         ids = np.asarray(node.children, dtype=np.int64)
         ex, offsets = np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        row, embeddings = memory.leaves.row, memory.leaves.embeddings
         if node.level == 1:
-            leaves = memory.leaves
-            emb = leaves.embeddings[[leaves.row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1))
+            emb = embeddings[[row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1), dtype=np.float32)
         else:
-            kids = [memory.forest.nodes[int(c)] for c in ids]
-            emb = np.array([_node_vectors(k) for k in kids], dtype=np.float32)
-            # Every area has at least one exemplar (its first keyframe); fall back to its mean otherwise.
-            exemplars = [memory.forest.exemplars(k) for k in kids]
-            rows = [x if len(x) else e[None, :] for x, e in zip(exemplars, emb)]
-            offsets = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype(np.int64)
-            ex = np.vstack(rows).astype(np.float32)
+            forest = memory.forest
+            emb = forest.unit_embeddings(node.level - 1, node.children)
+            kids = [forest.nodes[c] for c in node.children]
+            counts = [len(k.exemplar_ids) for k in kids]
+            if min(counts, default=0) > 0:
+                ex = embeddings[[row[e] for k in kids for e in k.exemplar_ids]]
+            else:
+                # Areas keep exemplars unless configured not to; then an area's mean stands in for them.
+                ex = np.vstack([forest.exemplars(k) if c else e[None, :] for k, c, e in zip(kids, counts, emb)])
+                counts = [max(c, 1) for c in counts]
+            offsets = np.cumsum([0] + counts[:-1]).astype(np.int64)
         value = (ids, emb, ex, offsets)
         self._cache[node.id] = (key, value)
+        self._cache.move_to_end(node.id)
+        if len(self._cache) > self.SIZE:
+            self._cache.popitem(last=False)
         return value
-
-
-def _node_vectors(node: ForestNode) -> np.ndarray:
-    return node.embedding.astype(np.float32)
 
 
 class Retriever:
