@@ -243,6 +243,8 @@ def cmd_forest(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         if args.rebuild:
             memory.rebuild_forest()
+        elif args.rebalance:
+            memory.rebalance_forest()
         elif args.resummarize:
             for node in memory.forest.nodes.values():
                 node.dirty = True
@@ -250,8 +252,9 @@ def cmd_forest(args: argparse.Namespace) -> int:
         models = Models.for_queries(config, need_llm=config.forest.summarizer == "llm")
         n = refresh_summaries(memory, models.summarizer(), PlaceTyper(models.text), config.forest.summary_batch_size)
         problems = memory.forest.check()
+        how = "rebuilt" if args.rebuild else "rebalanced" if args.rebalance else ""
         print(f"forest: {len(memory.forest.nodes)} areas in {memory.forest.depth} levels; "
-              f"{'rebuilt in %.2f s; ' % (t1 - t0) if args.rebuild else ''}{n} summaries written; "
+              f"{f'{how} in {t1 - t0:.2f} s; ' if how else ''}{n} summaries written; "
               f"{'consistent' if not problems else 'PROBLEMS: ' + '; '.join(problems[:3])}")
     return 0 if not problems else 1
 
@@ -355,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))
     f.add_argument("memory", metavar="MEMORY_DIR")
     f.add_argument("--rebuild", action="store_true", help="re-cluster from scratch (full rebuild)")
+    f.add_argument("--rebalance", action="store_true",
+                   help="re-cluster as a rebuild would, keeping the areas (and summaries) whose members are unchanged")
     f.add_argument("--resummarize", action="store_true", help="write every area's name and summary again")
     f.set_defaults(func=cmd_forest)
     from embodied_rag.ros.player import add_play_parser

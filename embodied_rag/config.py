@@ -79,6 +79,7 @@ class ForestConfig:
     exemplars: int = 8
     summary_batch_size: int = 16
     summarizer: str = "extractive"
+    rebalance_growth: float = 0.25
 
 
 @dataclass

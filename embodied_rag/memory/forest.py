@@ -1,31 +1,45 @@
 """The semantic forest: levels of areas above the keyframes, grouped by hybrid spatial + semantic affinity.
 
 affinity(a, b) = w_s * exp(-d(a, b) / scale_L) + w_c * cos(e_a, e_b), with the spatial scale growing per level
-(Embodied-RAG: 0.4 * exp(-d / 10 m) + 0.6 * cos). A full rebuild clusters each level with complete linkage
-(scipy) at a threshold that loosens per level; incremental insertion places a new keyframe in the best-fitting
-level-1 area (found from its spatial neighbours and a beam descent), or opens new areas up to the root, and
-splits areas that grow past ``max_children``. Each node keeps running sums (centroid, mean embedding, extent) and
-a few diverse "exemplar" leaf embeddings so a small area's content is not averaged away for retrieval.
+(Embodied-RAG: 0.4 * exp(-d / 10 m) + 0.6 * cos); places farther apart than the level's link gate
+(``max_link_distance_factor * scale_L``) never share an area.
+
+A full rebuild clusters each level with complete linkage (scipy) at a threshold that loosens per level; a large
+level is first cut spatially into parts of at most ``_LINKAGE_MAX`` (512) items, so a rebuild stays linear in the number
+of keyframes. Incremental insertion touches only the path from the new leaf to the root: the keyframe joins the
+best-fitting level-1 area within the gate (found through a grid over each level's centroids, never by scanning a
+level) or opens a new area, placed the same way a level up; an area that grows past ``max_children`` is split in two
+(bounded work). :meth:`SemanticForest.rebalance` re-clusters on demand as a rebuild would, keeping the areas whose
+members did not change. Each node keeps running sums (centroid, mean embedding, extent) and the ids of a few
+diverse "exemplar" leaves (their vectors are the leaves' own embeddings) so a small area's content is not averaged
+away for retrieval.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 
 from embodied_rag.config import ForestConfig
 from embodied_rag.memory.leaves import LeafIndex
 from embodied_rag.memory.store import ForestRow
 
-# Above this many items a level is split spatially before complete linkage (O(n^2) memory: ~0.6 GB at 6000).
-_LINKAGE_MAX = 6000
+# Above this many items a level is cut spatially before complete linkage, whose time and memory grow with the square
+# of its input; parts of this size keep a rebuild of a million keyframes within a minute on two cores (1024: ~1.5x
+# the time for no measurable gain in retrieval on the benchmark).
+_LINKAGE_MAX = 512
+# Floats gathered at once when choosing exemplars for many areas (bounds the rebuild's temporary memory).
+_GATHER_FLOATS = 1 << 24
+
+Cell = tuple[int, int, int]
 
 
-@dataclass
+@dataclass(slots=True)
 class ForestNode:
     id: int
     level: int
@@ -37,7 +51,6 @@ class ForestNode:
     hi: np.ndarray = field(default_factory=lambda: np.full(3, -np.inf))
     emb_sum: np.ndarray | None = None
     exemplar_ids: list[int] = field(default_factory=list)
-    exemplars: np.ndarray | None = None  # (k, D) unit rows
     name: str = ""
     summary: str = ""
     dirty: bool = True
@@ -54,20 +67,89 @@ class ForestNode:
         return self.emb_sum / norm if norm > 0 else self.emb_sum
 
     def to_row(self) -> ForestRow:
-        data = {"children": self.children, "n": self.n, "pos_sum": self.pos_sum.tolist(), "lo": self.lo.tolist(),
-                "hi": self.hi.tolist(), "exemplar_ids": self.exemplar_ids, "meta": self.meta}
+        # Children are not stored: they follow from the parent links (of nodes, and of keyframes), so adding a child
+        # rewrites the child's row and its ancestors' fixed-size statistics, never a list that grows with the memory.
+        data = {"n": self.n, "pos_sum": self.pos_sum.tolist(), "lo": self.lo.tolist(), "hi": self.hi.tolist(),
+                "exemplar_ids": self.exemplar_ids, "meta": self.meta}
         return ForestRow(self.id, self.level, self.parent, self.name, self.summary, data,
-                         None if self.emb_sum is None else self.emb_sum.astype(np.float32),
-                         self.exemplars, self.dirty)
+                         None if self.emb_sum is None else self.emb_sum.astype(np.float32), None, self.dirty)
 
     @staticmethod
     def from_row(row: ForestRow) -> ForestNode:
         d = row.data
-        return ForestNode(id=row.id, level=row.level, parent=row.parent, children=list(d["children"]), n=d["n"],
-                          pos_sum=np.array(d["pos_sum"]), lo=np.array(d["lo"]), hi=np.array(d["hi"]),
+        return ForestNode(id=row.id, level=row.level, parent=row.parent, n=d["n"], pos_sum=np.array(d["pos_sum"]),
+                          lo=np.array(d["lo"]), hi=np.array(d["hi"]),
                           emb_sum=None if row.embedding is None else row.embedding.astype(np.float64),
-                          exemplar_ids=list(d["exemplar_ids"]), exemplars=row.exemplars, name=row.name,
-                          summary=row.summary, dirty=row.dirty, meta=dict(d.get("meta", {})))
+                          exemplar_ids=list(d["exemplar_ids"]), name=row.name, summary=row.summary, dirty=row.dirty,
+                          meta=dict(d.get("meta", {})))
+
+
+class _LevelIndex:
+    """One level's centroids and unit mean embeddings in contiguous arrays (a node's slot is rewritten when its
+    statistics change), and a grid over the centroids whose cell is the level's link gate: every area an item may
+    join lies in the 27 cells around it, so placing an item costs the same in a small memory and a huge one."""
+
+    def __init__(self, cell: float, dim: int):
+        self.cell = cell if cell > 0 else 1.0
+        self.ids = np.zeros(16, dtype=np.int64)
+        self.cent = np.zeros((16, 3))
+        self.emb = np.zeros((16, dim), dtype=np.float32)
+        self.slot: dict[int, int] = {}
+        self.cells: list[Cell] = []
+        self.grid: dict[Cell, set[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+    def key(self, p: np.ndarray) -> Cell:
+        c = self.cell
+        return math.floor(p[0] / c), math.floor(p[1] / c), math.floor(p[2] / c)
+
+    def _grow(self, need: int) -> None:
+        if need <= len(self.ids):
+            return
+        new = max(need, 2 * len(self.ids))
+        self.ids = np.resize(self.ids, new)
+        self.cent = np.resize(self.cent, (new, 3))
+        emb = np.zeros((new, self.emb.shape[1]), dtype=np.float32)
+        emb[: len(self.slot)] = self.emb[: len(self.slot)]
+        self.emb = emb
+
+    def put(self, node_id: int, centroid: np.ndarray, unit: np.ndarray) -> None:
+        s = self.slot.get(node_id)
+        k = self.key(centroid)
+        if s is None:
+            s = len(self.slot)
+            self._grow(s + 1)
+            self.slot[node_id] = s
+            self.ids[s] = node_id
+            self.cells.append(k)
+            self.grid.setdefault(k, set()).add(s)
+        elif self.cells[s] != k:
+            self._unfile(s)
+            self.cells[s] = k
+            self.grid.setdefault(k, set()).add(s)
+        self.cent[s] = centroid
+        self.emb[s] = unit
+
+    def _unfile(self, s: int) -> None:
+        bucket = self.grid[self.cells[s]]
+        bucket.discard(s)
+        if not bucket:
+            del self.grid[self.cells[s]]
+
+    def near(self, p: np.ndarray) -> np.ndarray:
+        """Slots of the nodes in the 27 cells around a point (a superset of those within the gate)."""
+        cx, cy, cz = self.key(p)
+        out: list[int] = []
+        grid = self.grid
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for dz in (-1, 0, 1):
+                    bucket = grid.get((cx + dx, cy + dy, cz + dz))
+                    if bucket:
+                        out.extend(bucket)
+        return np.fromiter(out, dtype=np.int64, count=len(out))
 
 
 class SemanticForest:
@@ -79,6 +161,8 @@ class SemanticForest:
         self.nodes: dict[int, ForestNode] = {}
         self.leaf_parent: dict[int, int] = {}
         self._next_id = 1
+        self._root: int | None = None
+        self._levels: dict[int, _LevelIndex] = {}
         # What changed since the last flush to the store.
         self._changed: set[int] = set()
         self._removed: set[int] = set()
@@ -87,18 +171,29 @@ class SemanticForest:
     # -- structure ------------------------------------------------------------------------------------------
     @property
     def root(self) -> ForestNode | None:
-        roots = [n for n in self.nodes.values() if n.parent is None]
-        return max(roots, key=lambda n: n.level) if roots else None
+        r = self._root
+        if r is None or r not in self.nodes:
+            roots = self.roots()
+            if not roots:
+                return None
+            r = max(roots, key=lambda n: n.level).id
+        while self.nodes[r].parent is not None:  # the root may have grown a level since it was last asked for
+            r = self.nodes[r].parent
+        self._root = r
+        return self.nodes[r]
 
     def roots(self) -> list[ForestNode]:
+        """Every parentless node (one in a consistent forest; scans all nodes)."""
         return [n for n in self.nodes.values() if n.parent is None]
 
     @property
     def depth(self) -> int:
-        return max((n.level for n in self.nodes.values()), default=0)
+        root = self.root
+        return root.level if root is not None else 0
 
     def level_nodes(self, level: int) -> list[ForestNode]:
-        return [n for n in self.nodes.values() if n.level == level]
+        index = self._levels.get(level)
+        return [self.nodes[i] for i in sorted(index.slot)] if index is not None else []
 
     def ancestors(self, kf_id: int) -> list[ForestNode]:
         """Parents of a keyframe from level 1 up to the root."""
@@ -110,6 +205,12 @@ class SemanticForest:
             nid = node.parent
         return out
 
+    def _path(self, node: ForestNode) -> list[ForestNode]:
+        out = [node]
+        while out[-1].parent is not None:
+            out.append(self.nodes[out[-1].parent])
+        return out
+
     def leaf_ids(self, node: ForestNode) -> list[int]:
         if node.level == 1:
             return list(node.children)
@@ -118,8 +219,21 @@ class SemanticForest:
             out.extend(self.leaf_ids(self.nodes[c]))
         return out
 
+    def exemplars(self, node: ForestNode) -> np.ndarray:
+        """The exemplar leaves' unit embeddings, (k, D)."""
+        row = self.leaves.row
+        return self.leaves.embeddings[[row[k] for k in node.exemplar_ids if k in row]]
+
+    def unit_embeddings(self, level: int, node_ids: list[int]) -> np.ndarray:
+        """Unit mean embeddings of nodes of one level, (len(node_ids), D) float32, from the level's index."""
+        index = self._levels[level]
+        return index.emb[[index.slot[i] for i in node_ids]]
+
     def scale(self, level: int) -> float:
         return self.config.spatial_scale_m * self.config.spatial_scale_growth ** (level - 1)
+
+    def gate(self, level: int) -> float:
+        return self.config.max_link_distance_factor * self.scale(level)
 
     def threshold(self, level: int) -> float:
         t = self.config.thresholds
@@ -136,197 +250,246 @@ class SemanticForest:
         self._changed.add(node.id)
         return node
 
-    # -- statistics -----------------------------------------------------------------------------------------
-    def _add_leaf_stats(self, node: ForestNode, kf_id: int) -> None:
-        p = self.leaves.position(kf_id)
-        e = self.leaves.embedding(kf_id).astype(np.float64)
-        node.n += 1
-        node.pos_sum = node.pos_sum + p
-        node.lo = np.minimum(node.lo, p)
-        node.hi = np.maximum(node.hi, p)
-        node.emb_sum = e.copy() if node.emb_sum is None else node.emb_sum + e
-        self._offer_exemplar(node, kf_id, e.astype(np.float32))
+    def _link(self, parent: ForestNode, child: ForestNode) -> None:
+        parent.children.append(child.id)
+        child.parent = parent.id
+        self._changed.add(child.id)
+
+    def _index(self, level: int) -> _LevelIndex:
+        index = self._levels.get(level)
+        if index is None:
+            index = self._levels[level] = _LevelIndex(self.gate(level), self.leaves.dim or 1)
+        return index
+
+    def _touch(self, node: ForestNode) -> None:
+        """A node's statistics changed: persist it, summarise it again, refile it in its level's index."""
         node.dirty = True
         self._changed.add(node.id)
+        if node.emb_sum is not None:
+            self._index(node.level).put(node.id, node.centroid, node.embedding.astype(np.float32))
+
+    # -- statistics -----------------------------------------------------------------------------------------
+    def _add_leaf_stats(self, node: ForestNode, kf_id: int, p: np.ndarray, e: np.ndarray) -> None:
+        node.n += 1
+        node.pos_sum += p
+        np.minimum(node.lo, p, out=node.lo)
+        np.maximum(node.hi, p, out=node.hi)
+        if node.emb_sum is None:
+            node.emb_sum = e.astype(np.float64)
+        else:
+            node.emb_sum += e
+        self._offer_exemplar(node, kf_id, e)
+        self._touch(node)
 
     def _offer_exemplar(self, node: ForestNode, kf_id: int, e: np.ndarray) -> None:
         """Keep up to k diverse leaf embeddings: a newcomer replaces one of the most redundant pair."""
         k = self.config.exemplars
-        if k <= 0:
+        ids = node.exemplar_ids
+        if k <= 0 or kf_id in ids:
             return
-        if node.exemplars is None or len(node.exemplar_ids) == 0:
-            node.exemplars, node.exemplar_ids = e[None, :].copy(), [kf_id]
+        if len(ids) < k:
+            ids.append(kf_id)
             return
-        if len(node.exemplar_ids) < k:
-            node.exemplars = np.vstack([node.exemplars, e])
-            node.exemplar_ids = node.exemplar_ids + [kf_id]
-            return
-        sims = node.exemplars @ node.exemplars.T
+        ex = self.exemplars(node)
+        sims = ex @ ex.T
         np.fill_diagonal(sims, -np.inf)
         i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        if float(np.max(node.exemplars @ e)) < float(sims[i, j]):
-            node.exemplars[j] = e
-            node.exemplar_ids[j] = kf_id
+        if float(np.max(ex @ e)) < float(sims[i, j]):
+            ids[j] = kf_id
 
     def _recompute(self, node: ForestNode) -> None:
-        """Statistics of a node from its children (after a split or a rebuild)."""
-        node.n, node.pos_sum = 0, np.zeros(3)
-        node.lo, node.hi = np.full(3, np.inf), np.full(3, -np.inf)
-        node.emb_sum, node.exemplars, node.exemplar_ids = None, None, []
+        """Statistics of a node from its children (a new node, or after a split)."""
         if node.level == 1:
-            for kf in node.children:
-                self._add_leaf_stats(node, kf)
+            rows = [self.leaves.row[k] for k in node.children]
+            pos = self.leaves.positions[rows]
+            node.n, node.pos_sum = len(rows), pos.sum(axis=0)
+            node.lo, node.hi = pos.min(axis=0), pos.max(axis=0)
+            node.emb_sum = self.leaves.embeddings[rows].sum(axis=0, dtype=np.float64)
+            candidates = list(node.children)
         else:
-            for cid in node.children:
-                c = self.nodes[cid]
-                node.n += c.n
-                node.pos_sum = node.pos_sum + c.pos_sum
-                node.lo, node.hi = np.minimum(node.lo, c.lo), np.maximum(node.hi, c.hi)
-                node.emb_sum = c.emb_sum.copy() if node.emb_sum is None else node.emb_sum + c.emb_sum
-                for kf, e in zip(c.exemplar_ids, c.exemplars if c.exemplars is not None else []):
-                    self._offer_exemplar(node, kf, e)
-        node.dirty = True
-        self._changed.add(node.id)
+            kids = [self.nodes[c] for c in node.children]
+            node.n = sum(c.n for c in kids)
+            node.pos_sum = np.sum([c.pos_sum for c in kids], axis=0)
+            node.lo, node.hi = np.min([c.lo for c in kids], axis=0), np.max([c.hi for c in kids], axis=0)
+            node.emb_sum = np.sum([c.emb_sum for c in kids], axis=0)
+            candidates = [k for c in kids for k in c.exemplar_ids]
+        row = self.leaves.row
+        node.exemplar_ids = self._pick_exemplars([np.array([row[k] for k in candidates], dtype=np.int64)])[0]
+        self._touch(node)
+
+    def _pick_exemplars(self, groups: list[np.ndarray]) -> list[list[int]]:
+        """Up to k diverse leaves of each group of leaf rows (greedy: start at the first, then repeatedly the one
+        least similar to those chosen), as keyframe ids; groups of similar size are processed together."""
+        k = self.config.exemplars
+        ids = self.leaves.ids
+        if k <= 0:
+            return [[] for _ in groups]
+        out: list[list[int]] = [ids[g].tolist() if len(g) <= k else [] for g in groups]
+        big = sorted((i for i, g in enumerate(groups) if len(g) > k), key=lambda i: len(groups[i]))
+        emb = self.leaves.embeddings
+        start = 0
+        while start < len(big):
+            stop = start + 1
+            while stop < len(big) and (stop - start + 1) * len(groups[big[stop]]) * emb.shape[1] <= _GATHER_FLOATS:
+                stop += 1
+            batch = big[start:stop]
+            width = len(groups[batch[-1]])
+            rows = np.zeros((len(batch), width), dtype=np.int64)
+            valid = np.zeros((len(batch), width), dtype=bool)
+            for b, i in enumerate(batch):
+                rows[b, : len(groups[i])] = groups[i]
+                valid[b, : len(groups[i])] = True
+            vec = emb[rows]
+            every = np.arange(len(batch))
+            chosen = np.zeros((len(batch), k), dtype=np.int64)
+            # Similarity to the closest chosen exemplar; one einsum per pick (many small BLAS calls are slow, and
+            # the full similarity matrices are not needed).
+            closest = np.where(valid, np.einsum("bmd,bd->bm", vec, vec[:, 0, :]), np.inf)
+            closest[:, 0] = np.inf
+            for t in range(1, k):
+                j = np.argmin(closest, axis=1)
+                chosen[:, t] = j
+                closest = np.maximum(closest, np.einsum("bmd,bd->bm", vec, vec[every, j, :]))
+                closest[every, j] = np.inf
+            for b, i in enumerate(batch):
+                out[i] = ids[rows[b, chosen[b]]].tolist()
+            start = stop
+        return out
 
     # -- affinity -------------------------------------------------------------------------------------------
     def affinity(self, pos: np.ndarray, emb: np.ndarray, nodes: list[ForestNode], level: int) -> np.ndarray:
         """Hybrid affinity of one item (position, unit embedding) to nodes of a level."""
         if not nodes:
             return np.zeros(0)
-        cents = np.array([n.centroid for n in nodes])
-        embs = np.array([n.embedding for n in nodes])
+        return self._affinity(pos, emb, np.array([n.centroid for n in nodes]),
+                              np.array([n.embedding for n in nodes]), level)
+
+    def _affinity(self, pos: np.ndarray, emb: np.ndarray, cents: np.ndarray, embs: np.ndarray,
+                  level: int) -> np.ndarray:
         d = np.linalg.norm(cents - pos, axis=1)
         c = self.config
         aff = c.spatial_weight * np.exp(-d / self.scale(level)) + c.semantic_weight * (embs @ emb)
         # Beyond the gate, places are never one area, however alike their captions read.
-        return np.where(d > c.max_link_distance_factor * self.scale(level), -np.inf, aff)
+        return np.where(d > self.gate(level), -np.inf, aff)
+
+    def _best(self, level: int, pos: np.ndarray, emb: np.ndarray) -> tuple[ForestNode, float] | None:
+        """The level's node of highest affinity within the gate, from the level's grid."""
+        index = self._levels.get(level)
+        if index is None:
+            return None
+        slots = index.near(pos)
+        if not len(slots):
+            return None
+        scores = self._affinity(pos, emb.astype(np.float32), index.cent[slots], index.emb[slots], level)
+        i = int(np.argmax(scores))
+        return self.nodes[int(index.ids[slots[i]])], float(scores[i])
 
     # -- incremental insertion -------------------------------------------------------------------------------
     def insert(self, kf_id: int, neighbours: list[int] | None = None) -> None:
-        """Place a keyframe (already in the LeafIndex) into the forest without re-clustering."""
+        """Place a keyframe (already in the LeafIndex) into the forest without re-clustering; only the path from it
+        to the root changes. ``neighbours`` is accepted for older callers: the grid finds every area they could
+        name."""
         pos = self.leaves.position(kf_id)
-        emb = self.leaves.embedding(kf_id).astype(np.float64)
-        candidates = self._level1_candidates(pos, emb, neighbours or [])
-        if candidates:
-            scores = self.affinity(pos, emb, candidates, 1)
-            best = int(np.argmax(scores))
-            if scores[best] >= self.threshold(1):
-                self._attach_leaf(candidates[best], kf_id)
-                return
+        emb = self.leaves.embedding(kf_id)
+        best = self._best(1, pos, emb)
+        if best is not None and best[1] >= self.threshold(1):
+            self._attach_leaf(best[0], kf_id, pos, emb)
+            return
         node = self._new_node(1)
-        self._attach_leaf(node, kf_id, propagate=False)
-        self._place_node(node, candidates)
-
-    def _level1_candidates(self, pos, emb, neighbours: list[int]) -> list[ForestNode]:
-        found = {self.leaf_parent[k] for k in neighbours if k in self.leaf_parent}
-        # Beam descent from the top, so semantic matches far from the spatial neighbours are considered too.
-        beam = self.roots()
-        while beam and beam[0].level > 1:
-            level = beam[0].level - 1
-            children = [self.nodes[c] for n in beam for c in n.children]
-            if not children:
-                break
-            scores = self.affinity(pos, emb, children, level)
-            order = np.argsort(-scores)[:3]
-            beam = [children[i] for i in order]
-        found.update(n.id for n in beam if n.level == 1)
-        return [self.nodes[i] for i in sorted(found)]
-
-    def _attach_leaf(self, node: ForestNode, kf_id: int, propagate: bool = True) -> None:
         node.children.append(kf_id)
         self.leaf_parent[kf_id] = node.id
         self._leaf_changed.add(kf_id)
-        self._add_leaf_stats(node, kf_id)
-        if propagate:
-            a = node.parent
-            while a is not None:
-                self._add_leaf_stats(self.nodes[a], kf_id)
-                a = self.nodes[a].parent
-            self._maybe_split(node)
+        self._add_leaf_stats(node, kf_id, pos, emb)
+        self._place(node)
 
-    def _place_node(self, node: ForestNode, near: list[ForestNode]) -> None:
-        """Give a fresh node (with stats) a parent: the best fitting one a level up, or a new one, up to the root."""
-        level = node.level + 1
-        top = self.depth
-        if level > top:
-            # The first node or a new top: the forest grows a root above the current roots.
-            others = [r for r in self.roots() if r.id != node.id]
-            if not others:
-                return
-            if top >= self.config.max_levels:
-                root = max(others, key=lambda r: r.level)
-                self._attach_node(root, node)
-                return
-            root = self._new_node(level)
-            for r in others + [node]:
-                r.parent = root.id
-                root.children.append(r.id)
-                self._changed.add(r.id)
-            self._recompute(root)
+    def _attach_leaf(self, node: ForestNode, kf_id: int, pos: np.ndarray, emb: np.ndarray) -> None:
+        node.children.append(kf_id)
+        self.leaf_parent[kf_id] = node.id
+        self._leaf_changed.add(kf_id)
+        for a in self._path(node):
+            self._add_leaf_stats(a, kf_id, pos, emb)
+        self._maybe_split(node)
+
+    def _place(self, node: ForestNode) -> None:
+        """Give a fresh node (with statistics, no parent) a parent: the best fitting area a level up within the
+        gate, else a new one placed the same way; below the root's level that is the root itself."""
+        root = self.root
+        if root is None or root.id == node.id:
+            self._root = node.id  # the first node
             return
-        cands = {n.parent for n in near if n.parent is not None}
-        cands = [self.nodes[i] for i in sorted(cands) if self.nodes[i].level == level]
-        if not cands:
-            cands = self.level_nodes(level)
-        scores = self.affinity(node.centroid, node.embedding, cands, level)
-        best = int(np.argmax(scores)) if len(scores) else -1
-        if best >= 0 and (scores[best] >= self.threshold(level) or level == top):
-            self._attach_node(cands[best], node)
+        if root.level <= node.level:
+            # A second node at the top: the forest grows a root above both.
+            top = self._new_node(node.level + 1)
+            self._link(top, root)
+            self._link(top, node)
+            self._recompute(top)
+            self._root = top.id
+            return
+        level = node.level + 1
+        if level == root.level:
+            self._attach_node(root, node)
+            return
+        best = self._best(level, node.centroid, node.embedding)
+        if best is not None and best[1] >= self.threshold(level):
+            self._attach_node(best[0], node)
             return
         parent = self._new_node(level)
-        parent.children.append(node.id)
-        node.parent = parent.id
+        self._link(parent, node)
         self._recompute(parent)
-        self._place_node(parent, cands)
+        self._place(parent)
 
     def _attach_node(self, parent: ForestNode, node: ForestNode) -> None:
-        parent.children.append(node.id)
-        node.parent = parent.id
-        self._changed.add(node.id)
-        a: int | None = parent.id
-        while a is not None:
-            self._merge_stats(self.nodes[a], node)
-            a = self.nodes[a].parent
+        self._link(parent, node)
+        for a in self._path(parent):
+            self._merge_stats(a, node)
         self._maybe_split(parent)
 
     def _merge_stats(self, into: ForestNode, node: ForestNode) -> None:
+        assert node.emb_sum is not None
         into.n += node.n
-        into.pos_sum = into.pos_sum + node.pos_sum
-        into.lo, into.hi = np.minimum(into.lo, node.lo), np.maximum(into.hi, node.hi)
-        into.emb_sum = node.emb_sum.copy() if into.emb_sum is None else into.emb_sum + node.emb_sum
-        for kf, e in zip(node.exemplar_ids, node.exemplars if node.exemplars is not None else []):
+        into.pos_sum += node.pos_sum
+        np.minimum(into.lo, node.lo, out=into.lo)
+        np.maximum(into.hi, node.hi, out=into.hi)
+        if into.emb_sum is None:
+            into.emb_sum = node.emb_sum.copy()
+        else:
+            into.emb_sum += node.emb_sum
+        for kf, e in zip(node.exemplar_ids, self.exemplars(node)):
             self._offer_exemplar(into, kf, e)
-        into.dirty = True
-        self._changed.add(into.id)
+        self._touch(into)
 
     def _child_features(self, node: ForestNode) -> tuple[np.ndarray, np.ndarray]:
         if node.level == 1:
             rows = [self.leaves.row[k] for k in node.children]
-            return self.leaves.positions[rows], self.leaves.embeddings[rows].astype(np.float64)
-        kids = [self.nodes[c] for c in node.children]
-        return np.array([k.centroid for k in kids]), np.array([k.embedding for k in kids])
+            return self.leaves.positions[rows], self.leaves.embeddings[rows]
+        index = self._index(node.level - 1)
+        slots = [index.slot[c] for c in node.children]
+        return index.cent[slots], index.emb[slots]
 
     def _maybe_split(self, node: ForestNode) -> None:
-        """Split a node that has too many children in two, around its two least similar children."""
+        """Split a node that has too many children in two, around its two least similar children (bounded work:
+        at most ``max_children + 1`` children are compared)."""
         if len(node.children) <= self.config.max_children:
             return
         if node.parent is None:
             if node.level >= self.config.max_levels:
                 return  # the top root may grow wide; its children stay bounded
             root = self._new_node(node.level + 1)
-            root.children.append(node.id)
-            node.parent = root.id
+            self._link(root, node)
             self._recompute(root)
+            self._root = root.id
         pos, emb = self._child_features(node)
         c = self.config
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2)
         aff = c.spatial_weight * np.exp(-d / self.scale(node.level)) + c.semantic_weight * (emb @ emb.T)
         i, j = np.unravel_index(int(np.argmin(aff)), aff.shape)
         to_new = aff[:, j] > aff[:, i]
+        if to_new.all() or not to_new.any():
+            # Children that cannot be told apart (a robot standing still): halve them, so no area grows unbounded.
+            to_new = np.arange(len(node.children)) >= len(node.children) // 2
         keep = [ch for ch, moved in zip(node.children, to_new) if not moved]
         move = [ch for ch, moved in zip(node.children, to_new) if moved]
-        if not keep or not move:
-            return
+        assert node.parent is not None
         parent = self.nodes[node.parent]
         sibling = self._new_node(node.level)
         node.children, sibling.children = keep, move
@@ -343,87 +506,198 @@ class SemanticForest:
         self._recompute(sibling)
         self._maybe_split(parent)
 
-    # -- full rebuild ---------------------------------------------------------------------------------------
+    # -- full rebuild and rebalance --------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Re-cluster everything from the leaves (complete linkage per level); forgets names and summaries."""
         self._removed.update(self.nodes)
-        self.nodes.clear()
-        self.leaf_parent.clear()
-        self._leaf_changed.update(int(k) for k in self.leaves.ids[: len(self.leaves)])
-        if len(self.leaves) == 0:
-            return
-        ids = [int(k) for k in self.leaves.ids[: len(self.leaves)]]
-        groups = self._cluster(self.leaves.positions, self.leaves.embeddings.astype(np.float64), 1)
-        current: list[ForestNode] = []
-        for members in groups:
-            node = self._new_node(1)
-            node.children = [ids[m] for m in members]
-            for k in node.children:
-                self.leaf_parent[k] = node.id
-            self._recompute(node)
-            current.append(node)
+        self.nodes, self.leaf_parent = self._build()
+        self._removed.difference_update(self.nodes)
+        self._changed.update(self.nodes)
+        self._leaf_changed.update(self.leaf_parent)
+        self._reindex()
+
+    def rebalance(self) -> int:
+        """Re-cluster every level as :meth:`rebuild` does, but keep each area whose members are unchanged (its id,
+        name, summary and stored row): the incremental forest drifts from what complete linkage would make as it
+        grows, and this brings it back at the cost of a rebuild, rewriting only what moved. Returns the number of
+        areas that are new or whose parent changed."""
+        new_nodes, new_parents = self._build()
+        old_by_members = {(n.level, tuple(sorted(n.children))): n.id for n in self.nodes.values()}
+        final: dict[int, int] = {}  # built id -> id in the result (an old id where the members are the same)
+        for node in sorted(new_nodes.values(), key=lambda n: n.level):
+            kids = node.children if node.level == 1 else [final[c] for c in node.children]
+            old = old_by_members.get((node.level, tuple(sorted(kids))))
+            final[node.id] = old if old is not None else node.id
+            node.children = kids
+        nodes: dict[int, ForestNode] = {}
+        changed = 0
+        for node in new_nodes.values():
+            parent = None if node.parent is None else final[node.parent]
+            keep = self.nodes.get(final[node.id])
+            if keep is None:
+                node.parent = parent
+                nodes[node.id] = node
+                self._changed.add(node.id)
+                changed += 1
+            else:
+                if keep.parent != parent:
+                    keep.parent = parent
+                    self._changed.add(keep.id)
+                    changed += 1
+                nodes[keep.id] = keep
+        self._removed.update(i for i in self.nodes if i not in nodes)
+        for k, p in new_parents.items():
+            if self.leaf_parent.get(k) != final[p]:
+                self.leaf_parent[k] = final[p]
+                self._leaf_changed.add(k)
+        self.nodes = nodes
+        self._reindex()
+        return changed
+
+    def _reindex(self) -> None:
+        """Level indexes and the root from the nodes (after a rebuild, a rebalance or a load)."""
+        self._levels = {}
+        by_level: dict[int, list[ForestNode]] = {}
+        for node in self.nodes.values():
+            by_level.setdefault(node.level, []).append(node)
+        # Stored rows may be read before any leaf (a reader of a memory being repaired): their own width then.
+        dim = self.leaves.dim or next((len(x.emb_sum) for x in self.nodes.values() if x.emb_sum is not None), 1)
+        for level, nodes in by_level.items():
+            index = _LevelIndex(self.gate(level), dim)
+            n = np.array([max(x.n, 1) for x in nodes], dtype=np.float64)
+            cents = np.array([x.pos_sum for x in nodes]) / n[:, None]
+            embs = np.array([x.emb_sum if x.emb_sum is not None and len(x.emb_sum) == dim else np.zeros(dim)
+                             for x in nodes])
+            embs /= np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
+            index._grow(len(nodes))
+            index.ids[: len(nodes)] = [x.id for x in nodes]
+            index.cent[: len(nodes)] = cents
+            index.emb[: len(nodes)] = embs
+            for s, x in enumerate(nodes):
+                index.slot[x.id] = s
+                k = index.key(cents[s])
+                index.cells.append(k)
+                index.grid.setdefault(k, set()).add(s)
+            self._levels[level] = index
+        self._root = None
+        self._root = self.root.id if self.nodes else None
+
+    def _build(self) -> tuple[dict[int, ForestNode], dict[int, int]]:
+        """A forest over all leaves by complete linkage per level, with fresh ids; statistics computed per level
+        with array reductions rather than per leaf."""
+        count = len(self.leaves)
+        if count == 0:
+            return {}, {}
+        ids = self.leaves.ids[:count]
+        pos, emb = self.leaves.positions, self.leaves.embeddings
+        labels = self._cluster(pos, emb, 1)
+        order = np.lexsort((ids, labels))  # members of an area in keyframe order
+        starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+        n = np.diff(np.r_[starts, count])
+        pos_sum = np.add.reduceat(pos[order], starts)
+        lo, hi = np.minimum.reduceat(pos[order], starts), np.maximum.reduceat(pos[order], starts)
+        emb_sum = np.zeros((len(starts), emb.shape[1]))
+        per = max(1, _GATHER_FLOATS // (emb.shape[1] * max(self.config.max_children, 1)))  # areas per gather
+        for a in range(0, len(starts), per):
+            b = min(a + per, len(starts))
+            end = starts[b] if b < len(starts) else count
+            emb_sum[a:b] = np.add.reduceat(emb[order[starts[a]:end]], starts[a:b] - starts[a], dtype=np.float64)
+        members = np.split(order, starts[1:])
+        exemplars = self._pick_exemplars(members)
+        node_ids = np.arange(self._next_id, self._next_id + len(starts))
+        self._next_id += len(starts)
+        nodes: dict[int, ForestNode] = {}
+        leaf_ids = ids[order].tolist()
+        for g, nid in enumerate(node_ids.tolist()):
+            nodes[nid] = ForestNode(nid, 1, children=leaf_ids[starts[g]: starts[g] + n[g]], n=int(n[g]),
+                                    pos_sum=pos_sum[g].copy(), lo=lo[g].copy(), hi=hi[g].copy(),
+                                    emb_sum=emb_sum[g].copy(), exemplar_ids=exemplars[g])
+        leaf_parent = dict(zip(leaf_ids, np.repeat(node_ids, n).tolist()))
         level = 1
-        while len(current) > 1 and level < self.config.max_levels:
+        row = self.leaves.row
+        while len(node_ids) > 1 and level < self.config.max_levels:
             level += 1
             if level == self.config.max_levels:
-                groups = [list(range(len(current)))]
+                labels = np.zeros(len(node_ids), dtype=np.int64)
             else:
-                pos = np.array([n.centroid for n in current])
-                emb = np.array([n.embedding for n in current])
-                groups = self._cluster(pos, emb, level)
-            nxt = []
-            for members in groups:
-                node = self._new_node(level)
-                node.children = [current[m].id for m in members]
-                for m in members:
-                    current[m].parent = node.id
-                self._recompute(node)
-                nxt.append(node)
-            current = nxt
-        self._removed.difference_update(self.nodes)
+                unit = (emb_sum / np.maximum(np.linalg.norm(emb_sum, axis=1, keepdims=True), 1e-12))
+                labels = self._cluster(pos_sum / n[:, None], unit.astype(np.float32), level)
+            order = np.lexsort((node_ids, labels))
+            starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+            kids = np.split(node_ids[order], starts[1:])
+            n = np.add.reduceat(n[order], starts)
+            pos_sum = np.add.reduceat(pos_sum[order], starts)
+            lo, hi = np.minimum.reduceat(lo[order], starts), np.maximum.reduceat(hi[order], starts)
+            emb_sum = np.add.reduceat(emb_sum[order], starts)
+            exemplars = self._pick_exemplars(
+                [np.array([row[k] for c in group.tolist() for k in nodes[c].exemplar_ids], dtype=np.int64)
+                 for group in kids])
+            node_ids = np.arange(self._next_id, self._next_id + len(starts))
+            self._next_id += len(starts)
+            for g, nid in enumerate(node_ids.tolist()):
+                children = kids[g].tolist()
+                nodes[nid] = ForestNode(nid, level, children=children, n=int(n[g]), pos_sum=pos_sum[g].copy(),
+                                        lo=lo[g].copy(), hi=hi[g].copy(), emb_sum=emb_sum[g].copy(),
+                                        exemplar_ids=exemplars[g])
+                for c in children:
+                    nodes[c].parent = nid
+        return nodes, leaf_parent
 
-    def _cluster(self, pos: np.ndarray, emb: np.ndarray, level: int) -> list[list[int]]:
+    def _cluster(self, pos: np.ndarray, emb: np.ndarray, level: int) -> np.ndarray:
+        """Area label of each item (0..G-1): complete linkage within parts of at most ``_LINKAGE_MAX`` items cut
+        along the widest axis where the items are sparsest near the middle (between rooms or floors, so a cut
+        rarely splits a place); clusters never cross a cut."""
+        labels = np.empty(len(pos), dtype=np.int64)
+        groups = 0
+        stack = [np.arange(len(pos))]
+        while stack:
+            part = stack.pop()
+            if len(part) > _LINKAGE_MAX:
+                p = pos[part]
+                axis = int(np.argmax(np.ptp(p, axis=0)))
+                order = np.argsort(p[:, axis], kind="stable")
+                v = p[order, axis]
+                a, b = len(v) // 4, (3 * len(v)) // 4
+                cut = a + 1 + int(np.argmax(v[a + 1: b + 1] - v[a:b]))
+                stack += [part[order[cut:]], part[order[:cut]]]
+                continue
+            for members in self._linkage_groups(pos[part], emb[part], level):
+                labels[part[members]] = groups
+                groups += 1
+        return labels
+
+    def _linkage_groups(self, pos: np.ndarray, emb: np.ndarray, level: int) -> list[np.ndarray]:
         n = len(pos)
         if n == 1:
-            return [[0]]
-        if n > _LINKAGE_MAX:
-            # Complete linkage needs O(n^2) memory: split at the median of the widest axis (a k-d partition)
-            # until each part fits; clusters never cross a cut, which at this size costs little.
-            axis = int(np.argmax(np.ptp(pos, axis=0)))
-            order = np.argsort(pos[:, axis], kind="stable")
-            out: list[list[int]] = []
-            for part in (order[: n // 2], order[n // 2:]):
-                for sub in self._cluster(pos[part], emb[part], level):
-                    out.append([int(part[i]) for i in sub])
-            return out
+            return [np.zeros(1, dtype=np.int64)]
         c = self.config
         spatial = pdist(pos)
-        dist = c.spatial_weight * (1.0 - np.exp(-spatial / self.scale(level)))
-        # Cosine distances of unit rows through one matrix product (BLAS) rather than pdist's pairwise loop.
+        # Cosine distances of unit rows through one matrix product (BLAS) rather than pdist's pairwise loop; all
+        # arithmetic on the condensed (upper triangle) form.
         unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        iu = np.triu_indices(n, k=1)
-        dist += c.semantic_weight * np.clip(1.0 - (unit @ unit.T)[iu], 0.0, 2.0)
-        dist[spatial > c.max_link_distance_factor * self.scale(level)] = c.spatial_weight + c.semantic_weight + 1.0
+        dist = c.semantic_weight * np.clip(1.0 - squareform(unit @ unit.T, checks=False), 0.0, 2.0)
+        dist += c.spatial_weight * (1.0 - np.exp(-spatial / self.scale(level)))
+        dist[spatial > self.gate(level)] = c.spatial_weight + c.semantic_weight + 1.0
         # distance = (w_s + w_c) - affinity, so "affinity >= threshold" is "distance <= w_s + w_c - threshold".
         z = linkage(dist, method="complete")
         labels = fcluster(z, t=c.spatial_weight + c.semantic_weight - self.threshold(level), criterion="distance")
-        groups: dict[int, list[int]] = {}
-        for i, lab in enumerate(labels):
-            groups.setdefault(int(lab), []).append(i)
+        order = np.argsort(labels, kind="stable")
         out = []
-        for members in groups.values():
-            # Keep areas small enough to summarise and to descend through.
-            while len(members) > c.max_children:
-                out.append(members[: c.max_children])
-                members = members[c.max_children:]
-            out.append(members)
+        for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+            if len(members) > c.max_children:
+                # Keep areas small enough to summarise and to descend through: cut along the widest axis.
+                axis = int(np.argmax(np.ptp(pos[members], axis=0)))
+                members = members[np.argsort(pos[members, axis], kind="stable")]
+                out.extend(np.array_split(members, -(-len(members) // c.max_children)))
+            else:
+                out.append(members)
         return out
 
     # -- persistence ----------------------------------------------------------------------------------------
     def flush(self) -> tuple[list[ForestRow], list[int], dict[int, int | None]]:
-        """Rows to write since the last flush: (changed nodes, removed ids, leaf parents)."""
+        """Rows to write since the last flush: (changed nodes, removed ids, leaf parents); only what changed."""
         rows = [self.nodes[i].to_row() for i in sorted(self._changed) if i in self.nodes]
-        removed = sorted(self._removed - set(self.nodes))
+        removed = sorted(i for i in self._removed if i not in self.nodes)
         leafs = {k: self.leaf_parent.get(k) for k in self._leaf_changed}
         self._changed.clear()
         self._removed.clear()
@@ -431,26 +705,40 @@ class SemanticForest:
         return rows, removed, leafs
 
     def load(self, rows: list[ForestRow], leaf_parents: dict[int, int | None]) -> None:
+        """Nodes from stored rows; children from the parent links of nodes and keyframes, in id order."""
         self.nodes = {r.id: ForestNode.from_row(r) for r in rows}
         self.leaf_parent = {k: p for k, p in leaf_parents.items() if p is not None}
+        for node in sorted(self.nodes.values(), key=lambda x: x.id):
+            if node.parent is not None and node.parent in self.nodes:
+                self.nodes[node.parent].children.append(node.id)
+        for k in sorted(self.leaf_parent):
+            parent = self.nodes.get(self.leaf_parent[k])
+            if parent is not None and parent.level == 1:
+                parent.children.append(k)
         self._next_id = max(self.nodes, default=0) + 1
         self._changed.clear()
         self._removed.clear()
         self._leaf_changed.clear()
+        self._reindex()
 
     def check(self) -> list[str]:
-        """Invariant violations (empty when consistent): one path to a root per leaf, extents contain children."""
+        """Invariant violations (empty when consistent): one path to a root per leaf, extents contain children,
+        counts match, every node filed in its level's index."""
         problems = []
         for k in self.leaves.ids[: len(self.leaves)]:
             k = int(k)
             if k not in self.leaf_parent:
                 problems.append(f"keyframe {k} has no parent")
                 continue
-            if k not in self.nodes[self.leaf_parent[k]].children:
+            parent = self.nodes.get(self.leaf_parent[k])
+            if parent is None or parent.level != 1 or k not in parent.children:
                 problems.append(f"keyframe {k} is not a child of its parent")
-        if len(self.roots()) > 1:
-            problems.append(f"{len(self.roots())} roots")
-        for node in self.nodes.values():
+        roots = self.roots()
+        if len(roots) > 1:
+            problems.append(f"{len(roots)} roots")
+        counts: dict[int, int] = {}
+        for node in sorted(self.nodes.values(), key=lambda x: x.level):
+            total = 0
             for c in node.children:
                 if node.level > 1:
                     child = self.nodes.get(c)
@@ -458,10 +746,21 @@ class SemanticForest:
                         problems.append(f"node {node.id} has a bad child {c}")
                         continue
                     lo, hi = child.lo, child.hi
+                    total += counts.get(c, 0)
                 else:
+                    if c not in self.leaves:
+                        problems.append(f"node {node.id} has a child {c} that is not a leaf")
+                        continue
                     lo = hi = self.leaves.position(c)
+                    total += 1
                 if np.any(lo < node.lo - 1e-6) or np.any(hi > node.hi + 1e-6):
                     problems.append(f"node {node.id} extent does not contain child {c}")
-            if node.n != len(self.leaf_ids(node)):
-                problems.append(f"node {node.id} counts {node.n} leaves, has {len(self.leaf_ids(node))}")
+            counts[node.id] = total
+            if node.n != total:
+                problems.append(f"node {node.id} counts {node.n} leaves, has {total}")
+            index = self._levels.get(node.level)
+            if index is None or node.id not in index.slot:
+                problems.append(f"node {node.id} is missing from the level {node.level} index")
+        if sum(len(x) for x in self._levels.values()) != len(self.nodes):
+            problems.append("the level indexes hold nodes that are not in the forest")
         return problems

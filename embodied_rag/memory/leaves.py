@@ -45,6 +45,24 @@ class LeafIndex:
         self.n += 1
         return r
 
+    def extend(self, kf_ids: np.ndarray, positions: np.ndarray, embeddings: np.ndarray) -> None:
+        """Add many keyframes at once (as :meth:`add` one by one, without a Python call per keyframe)."""
+        e = np.asarray(embeddings, dtype=np.float32)
+        if self.dim is None:
+            self.dim = e.shape[1]
+            self._emb = np.zeros((len(self.ids), self.dim), dtype=np.float32)
+        if e.shape[1] != self.dim:
+            raise ValueError(f"embedding has {e.shape[1]} dimensions, the memory uses {self.dim}")
+        m = len(kf_ids)
+        self._grow(self.n + m)
+        rows = slice(self.n, self.n + m)
+        self.ids[rows] = kf_ids
+        self._pos[rows] = positions
+        norms = np.linalg.norm(e, axis=1, keepdims=True)
+        self._emb[rows] = np.divide(e, norms, out=e.copy(), where=norms > 0)
+        self.row.update(zip(np.asarray(kf_ids).tolist(), range(self.n, self.n + m)))
+        self.n += m
+
     @property
     def positions(self) -> np.ndarray:
         return self._pos[: self.n]

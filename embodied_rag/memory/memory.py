@@ -172,9 +172,8 @@ class Memory:
                 kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
                                                   self.config.store.jpeg_quality)
             self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
-            neighbours = self.graph.within(kf.pose.position, self.forest.scale(1))
             edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
-            self.forest.insert(kf.id, neighbours)
+            self.forest.insert(kf.id)
             if observations:
                 self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
             with self.store.transaction():
@@ -216,6 +215,21 @@ class Memory:
         self.forest.rebuild()
         with self.store.transaction():
             self.store.save_forest(*self.forest.flush(), replace_all=True)
+        self.store.set_meta("forest_balanced_at", str(len(self.leaves)))
+
+    def rebalance_forest(self, min_growth: float = 0.0) -> int | None:
+        """Re-cluster the forest as a rebuild would, keeping (and not rewriting) the areas whose members did not
+        change, once the memory has grown by ``min_growth`` (a fraction) since the last rebalance or rebuild: the
+        cost is a rebuild's, so growth-triggered calls keep it constant per keyframe. Returns the number of areas
+        written, or None when it was not due."""
+        last = int(self.store.get_meta("forest_balanced_at", "0") or 0)
+        if last and len(self.leaves) < (1.0 + min_growth) * last:
+            return None
+        changed = self.forest.rebalance()
+        with self.store.transaction():
+            self.store.save_forest(*self.forest.flush())
+            self.store.set_meta("forest_balanced_at", str(len(self.leaves)))
+        return changed
 
     def save_forest(self) -> None:
         """Persist forest changes made outside :meth:`add` (summaries)."""

@@ -25,10 +25,11 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Upgrades from older schema versions, applied in order when a store is opened for writing:
-# version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA).
-_MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None}
+# version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA) or changed
+# what rows hold (4: forest rows no longer list their children nor store exemplar vectors; older rows still load).
+_MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None, 3: None}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -303,7 +304,8 @@ class MemoryStore:
     # -- forest ---------------------------------------------------------------------------------------------
     def save_forest(self, nodes: list[ForestRow], removed: list[int], leaf_parents: dict[int, int | None],
                     replace_all: bool = False) -> None:
-        """Upsert changed forest nodes and leaf→parent links (inside the caller's transaction)."""
+        """Upsert changed forest nodes and leaf→parent links (inside the caller's transaction): one batch per kind of
+        row, and only the rows the forest reports as changed (a keyframe insert: its path to the root)."""
         if replace_all:
             self.conn.execute("DELETE FROM forest_nodes")
         if removed:
@@ -316,14 +318,12 @@ class MemoryStore:
                               [(p, k) for k, p in leaf_parents.items()])
 
     def load_forest(self) -> tuple[list[ForestRow], dict[int, int | None]]:
+        """Forest rows and every keyframe's parent. Exemplar vectors of rows from schema 3 are not read: they are the
+        leaves' own embeddings."""
         nodes = []
-        for r in self.conn.execute("SELECT id, level, parent, name, summary, data, embedding, exemplars, dirty"
+        for r in self.conn.execute("SELECT id, level, parent, name, summary, data, embedding, dirty"
                                    " FROM forest_nodes ORDER BY id"):
-            emb = from_blob(r[6])
-            ex = from_blob(r[7])
-            if ex is not None and emb is not None and emb.size:
-                ex = ex.reshape(-1, emb.size)
-            nodes.append(ForestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), emb, ex, bool(r[8])))
+            nodes.append(ForestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), from_blob(r[6]), None, bool(r[7])))
         parents = {int(r[0]): r[1] for r in self.conn.execute("SELECT id, parent FROM keyframes")}
         return nodes, parents
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,44 +53,44 @@ class Candidates:
 
 
 class _NodeCache:
-    """Per-node matrices of child embeddings (and the children's exemplars stacked, with segment offsets), rebuilt
-    only for nodes that changed since they were cached; one matrix product scores all children of a node."""
+    """Per-node matrices of child embeddings (and the children's exemplars stacked, with segment offsets), gathered
+    from the forest's level index and the leaf matrix; rebuilt only for nodes that changed since they were cached,
+    and kept for the most recently used nodes only (a million keyframes make ~100k areas)."""
+
+    SIZE = 4096
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple] = {}
-        self._root: tuple[tuple[int, int], int] | None = None
-
-    def root(self, forest) -> ForestNode:
-        key = (len(forest.nodes), forest._next_id)
-        if self._root is None or self._root[0] != key or self._root[1] not in forest.nodes:
-            self._root = (key, max(forest.roots(), key=lambda n: n.level).id)
-        return forest.nodes[self._root[1]]
+        self._cache: OrderedDict[int, tuple] = OrderedDict()
 
     def children(self, memory: Memory, node: ForestNode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         key = (node.n, len(node.children))
         hit = self._cache.get(node.id)
         if hit is not None and hit[0] == key:
+            self._cache.move_to_end(node.id)
             return hit[1]
         ids = np.asarray(node.children, dtype=np.int64)
         ex, offsets = np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        row, embeddings = memory.leaves.row, memory.leaves.embeddings
         if node.level == 1:
-            leaves = memory.leaves
-            emb = leaves.embeddings[[leaves.row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1))
+            emb = embeddings[[row[int(k)] for k in ids]] if len(ids) else np.zeros((0, 1), dtype=np.float32)
         else:
-            kids = [memory.forest.nodes[int(c)] for c in ids]
-            emb = np.array([_node_vectors(k) for k in kids], dtype=np.float32)
-            # Every area has at least one exemplar (its first keyframe); fall back to its mean otherwise.
-            rows = [k.exemplars if k.exemplars is not None and len(k.exemplars) else e[None, :]
-                    for k, e in zip(kids, emb)]
-            offsets = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype(np.int64)
-            ex = np.vstack(rows).astype(np.float32)
+            forest = memory.forest
+            emb = forest.unit_embeddings(node.level - 1, node.children)
+            kids = [forest.nodes[c] for c in node.children]
+            counts = [len(k.exemplar_ids) for k in kids]
+            if min(counts, default=0) > 0:
+                ex = embeddings[[row[e] for k in kids for e in k.exemplar_ids]]
+            else:
+                # Areas keep exemplars unless configured not to; then an area's mean stands in for them.
+                ex = np.vstack([forest.exemplars(k) if c else e[None, :] for k, c, e in zip(kids, counts, emb)])
+                counts = [max(c, 1) for c in counts]
+            offsets = np.cumsum([0] + counts[:-1]).astype(np.int64)
         value = (ids, emb, ex, offsets)
         self._cache[node.id] = (key, value)
+        self._cache.move_to_end(node.id)
+        if len(self._cache) > self.SIZE:
+            self._cache.popitem(last=False)
         return value
-
-
-def _node_vectors(node: ForestNode) -> np.ndarray:
-    return node.embedding.astype(np.float32)
 
 
 class Retriever:
@@ -211,7 +212,7 @@ class Retriever:
 
     def _beam(self, q: np.ndarray) -> Candidates:
         forest = self.memory.forest
-        beam = [self._cache.root(forest)]
+        beam = [forest.root]
         visited: list[int] = []
         width = self.config.beam_width
         w = self.config.exemplar_weight
@@ -237,7 +238,7 @@ class Retriever:
     def _llm_walk(self, q: np.ndarray, query: str) -> Candidates:
         """One choice per level from the root down (by the LLM when there is one, else by embedding score)."""
         forest = self.memory.forest
-        node = self._cache.root(forest)
+        node = forest.root
         visited, calls, degraded = [node.id], 0, ""
         while True:
             ids, emb, _, _ = self._cache.children(self.memory, node)
@@ -497,7 +498,7 @@ class Retriever:
             text, level = " ".join(evidence_texts[:3]), 0
         else:
             if parsed.global_scope:
-                node = self._cache.root(forest)
+                node = forest.root
             else:
                 cands, ranked, _ = self._matches(parsed, mode, parsed.content)
                 calls, degraded = cands.llm_calls, cands.degraded
