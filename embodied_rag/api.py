@@ -190,6 +190,7 @@ def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = N
                                                               if k.startswith("skipped:")},
         "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
         "forest_nodes": info["forest"]["nodes"], "summaries_written": n_summaries,
+        "language_search": info["language_search"],
         "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
                     "summaries": round(summary_s, 2)},
     }
@@ -227,6 +228,8 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
     """What a memory holds: counts, extent, models, objects, floors, forest shape, sessions and counters."""
     import numpy as np
 
+    from embodied_rag.memory.coverage import language_coverage
+
     kfs = list(memory.keyframes.values())
     pos = np.array([kf.pose.position for kf in kfs]) if kfs else np.zeros((0, 3))
     forest = memory.forest
@@ -239,6 +242,8 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
         "with_objects": sum(1 for kf in kfs if kf.objects),
         "with_image": sum(1 for kf in kfs if kf.image),
         "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
+        # Which keyframes questions in words can find, and why the others cannot.
+        "language_search": language_coverage(kfs).to_json(memory.config),
         "models": {"text_embedder": memory.store.get_meta("text_embedder")},
         "objects": {"instances": len(memory.objects), "confirmed": len(memory.objects.confirmed()),
                     "labels": len({o.label for o in memory.objects.confirmed()})},

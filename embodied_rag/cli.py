@@ -40,6 +40,17 @@ def _print_build(report: dict[str, Any]) -> None:
           f"forest of {report['forest_nodes']} areas in {report['forest_levels']} levels, "
           f"{report['objects']} objects on {report['floors']} floor(s)")
     print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
+    _print_language_search(report["language_search"], "  ")
+
+
+def _print_language_search(ls: dict[str, Any], indent: str) -> None:
+    """Never silently blind: how many keyframes words can find, and why the others cannot."""
+    line = f"{indent}searchable by words: {ls['searchable']} of {ls['keyframes']} keyframes"
+    if ls["by_image_embedding_only"]:
+        line += f" ({ls['by_image_embedding_only']} by image embedding only)"
+    print(line)
+    if ls["blind"]:
+        print(f"{indent}warning: {ls['why']}", file=sys.stderr)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -67,6 +78,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  extent: {info['extent']['min']} .. {info['extent']['max']}")
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
           f"image embeddings: {info['with_image_embedding']}")
+    _print_language_search(info["language_search"], "  ")
     print(f"  text embedder: {info['models']['text_embedder']}")
     o = info["objects"]
     print(f"  objects: {o['confirmed']} instances of {o['labels']} kinds (seen at least twice; {o['instances']} in "
