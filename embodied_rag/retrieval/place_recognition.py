@@ -7,8 +7,12 @@ Classical visual place recognition built from the memory itself, no learned weig
    by the nearest open_clip image embeddings when an image embedder is configured and keyframes have them;
 3. geometric verification of the shortlist, best first: ratio-tested ORB matches and a RANSAC homography; the
    keyframe with the most inliers wins (the VLAD similarity breaks near ties). Verification stops early at a
-   candidate with ``places.strong_inliers``.
-The confidence grows with the inliers and falls when a keyframe at another place verifies nearly as well.
+   candidate with ``places.strong_inliers`` (once two were verified).
+The confidence grows with the inliers and falls when a keyframe at another place verifies nearly as well; a place
+is recognised with at least ``places.min_inliers`` inliers, twice those of any keyframe elsewhere, and (below
+``places.strong_inliers``) 70 % of the ratio-tested matches. A photo with too
+little texture for geometry may still be placed by its VLAD similarity alone when that stands out clearly (with a
+confidence of at most 0.5, and the answer says so).
 """
 
 from __future__ import annotations
@@ -34,12 +38,21 @@ RATIO = 0.8  # Lowe's ratio test on Hamming distances
 RANSAC_PX = 8.0  # reprojection threshold, pixels of the image_side-scaled images
 GLOBAL_WEIGHT = 30.0  # inlier-equivalents of one unit of VLAD cosine (breaks near ties between candidates)
 CONFIDENCE_SCALE = 25.0  # inliers at which confidence reaches 1 - 1/e (before the ambiguity factor)
-OTHER_PLACE_M = 1.0  # candidates farther than this from the winner count as a rival place
 # RANSAC finds 5-20 (at times up to ~50) "inliers" between photos of unrelated places: a place is recognised only
 # when its inliers are at least this many times those of the best keyframe elsewhere (or of CHANCE_INLIERS).
+# "Elsewhere" is farther than graph.proximity_radius_m: nearby keyframes see the same things (that is no rival).
 RIVAL_RATIO = 2.0
 CHANCE_INLIERS = 8
+# Below places.strong_inliers, chance consensus (repeated patterns) shows as a low share of the ratio-tested matches
+# in the homography: 0.38-0.73 for photos of other buildings, mostly 0.75-1.0 for re-shot photos of the same view.
+MIN_INLIER_SHARE = 0.7
 MIN_VERIFIED = 2  # candidates verified before stopping early, so that a rival is known
+# Photos with too little texture for geometry (blurred white walls) are placed by appearance alone when the VLAD
+# similarity of the best keyframe is at least APPEARANCE_MIN and APPEARANCE_RATIO times that of any keyframe
+# elsewhere; their confidence is at most APPEARANCE_CONFIDENCE.
+APPEARANCE_MIN = 0.2
+APPEARANCE_RATIO = 2.0
+APPEARANCE_CONFIDENCE = 0.5
 
 
 class Shortlister(Protocol):
@@ -68,6 +81,7 @@ class PlaceMatch:
     candidates: list[Candidate] = field(default_factory=list)
     best_guess: int | None = None  # the closest keyframe even when not recognised
     timings_ms: dict[str, float] = field(default_factory=dict)
+    by_appearance: bool = False  # placed by global appearance alone (geometry found too few features)
 
 
 class VladShortlist:
@@ -142,9 +156,29 @@ class PlaceRecognizer:
         best = max(ranked, key=lambda c: c.inliers + GLOBAL_WEIGHT * c.similarity)
         rival = self.rival(best, ranked)
         confidence = self.confidence(best, rival)
-        found = best.inliers >= max(self.config.min_inliers, RIVAL_RATIO * rival)
+        found = best.inliers >= max(self.config.min_inliers, RIVAL_RATIO * rival) and (
+            best.inliers >= self.config.strong_inliers or best.inliers >= MIN_INLIER_SHARE * best.matches)
+        if not found:
+            look = self.by_appearance(ranked)
+            if look is not None:
+                return PlaceMatch(look[0].keyframe, look[1], look[0].inliers, len(feats), ranked, look[0].keyframe,
+                                  timings, by_appearance=True)
         return PlaceMatch(best.keyframe if found else None, confidence, best.inliers, len(feats), ranked,
                           best.keyframe, timings)
+
+    def by_appearance(self, ranked: list[Candidate]) -> tuple[Candidate, float] | None:
+        """The VLAD favourite and its confidence, when it stands clearly above every keyframe elsewhere."""
+        top = max(ranked, key=lambda c: c.similarity)
+        if top.similarity < APPEARANCE_MIN:
+            return None
+        tx, ty = self.memory.keyframes[top.keyframe].xy
+        radius = self.memory.config.graph.proximity_radius_m
+        kfs = self.memory.keyframes
+        elsewhere = max([0.05] + [c.similarity for c in ranked if math.hypot(
+            kfs[c.keyframe].xy[0] - tx, kfs[c.keyframe].xy[1] - ty) > radius])
+        if top.similarity < APPEARANCE_RATIO * elsewhere:
+            return None
+        return top, round(APPEARANCE_CONFIDENCE * (1.0 - elsewhere / top.similarity), 3)
 
     def _features_of(self, kf_id: int) -> LocalFeatures | None:
         """Features of a keyframe the store has none for (kept in RAM by a reader that could not write)."""
@@ -174,8 +208,9 @@ class PlaceRecognizer:
         """Inliers of the best verified keyframe at another place (at least the chance level)."""
         bx, by = self.memory.keyframes[best.keyframe].xy
         kfs = self.memory.keyframes
+        radius = self.memory.config.graph.proximity_radius_m
         return max([CHANCE_INLIERS] + [c.inliers for c in ranked if c is not best and c.verified and math.hypot(
-            kfs[c.keyframe].xy[0] - bx, kfs[c.keyframe].xy[1] - by) > OTHER_PLACE_M])
+            kfs[c.keyframe].xy[0] - bx, kfs[c.keyframe].xy[1] - by) > radius])
 
     @staticmethod
     def confidence(best: Candidate, rival: int) -> float:
@@ -207,6 +242,10 @@ def place_answer(memory: Memory, match: PlaceMatch, where: Callable[[int], str])
     area = memory.forest.ancestors(kf.id)
     evidence = [kf_ref(kf.id)] + [node_ref(a.id) for a in area[:1]]
     stamp = clock(kf.stamp_ns, memory.config.retrieval.timezone)
-    text = (f"I recognise this place: I saw it{where(kf.id)} at {stamp} ({match.inliers} matching features, "
-            f"confidence {conf:.2f}).")
+    if match.by_appearance:
+        text = (f"This looks like the place I saw{where(kf.id)} at {stamp}, judged by its overall appearance (too "
+                f"few features matched to be sure; confidence {conf:.2f}).")
+    else:
+        text = (f"I recognise this place: I saw it{where(kf.id)} at {stamp} ({match.inliers} matching features, "
+                f"confidence {conf:.2f}).")
     return Answer(text, "find", goal_for(memory, kf), evidence, 0, time_ns=kf.stamp_ns, confidence=conf)
