@@ -91,14 +91,58 @@ class OpenMemory:
             self.memory.close()
             raise
         self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        self._places = None
+        self._places_size = 0
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
             robot_position: Iterable[float] | None = None, image: Any = None) -> Answer:
-        """Answer one question. ``robot_position`` (x, y[, z] in the memory frame) is used for "nearest"."""
+        """Answer one question. ``robot_position`` (x, y[, z] in the memory frame) is used for "nearest".
+
+        With ``image`` (a file path, encoded JPEG/PNG bytes, or an RGB uint8 array) the question is "where was this
+        photo taken?": the answer names the recognised place, its goal pose and a ``confidence``; ``text`` may be
+        empty (it is kept as the question, e.g. "take me where this photo was taken")."""
         if image is not None:
-            raise UserError("Asking with an image is not supported yet; ask in words.")
+            return self.ask_image(image, text)
         robot = tuple(float(v) for v in robot_position) if robot_position is not None else None
         return self.retriever.ask(text, kind=kind, mode=mode, robot_position=robot)
+
+    def ask_image(self, image: Any, text: str = "", progress: bool = True) -> Answer:
+        """Where was this photo taken? (see :meth:`ask`)."""
+        from embodied_rag.io.images import BadImage, query_image
+        from embodied_rag.retrieval.place_recognition import place_answer
+        from embodied_rag.retrieval.query import clean_query
+
+        t0 = time.perf_counter()
+        if text and text.strip():
+            clean_query(text, self.config.retrieval.max_query_chars)
+        try:
+            rgb = query_image(image)
+        except BadImage as exc:
+            msg = str(exc)
+            raise UserError(f"The query image cannot be used: {msg}.") from None
+        recognizer = self._recognizer(progress)
+        match = recognizer.recognise(rgb)
+        answer = place_answer(self.memory, match, self.retriever._kinds.where)
+        answer.latency_ms = (time.perf_counter() - t0) * 1000.0
+        return answer
+
+    def _recognizer(self, progress: bool):
+        """The place recognizer, its index brought up to date (built on the first image query of an old memory)."""
+        from embodied_rag.retrieval.place_recognition import ImageEmbeddingShortlist, PlaceRecognizer
+
+        index = self.memory.place_index(progress=progress)
+        if self._places is None or self._places_size != len(self.memory.keyframes):
+            extra = []
+            if self.config.models.image_embedder.name != "none" and any(
+                    kf.image_embedding is not None for kf in self.memory.keyframes.values()):
+                if self.models.image is None:
+                    from embodied_rag.models import registry
+
+                    self.models.image = registry.create_image_embedder(self.config.models.image_embedder)
+                extra.append(ImageEmbeddingShortlist(self.memory, self.models.image))
+            self._places = PlaceRecognizer(self.memory, index, extra)
+            self._places_size = len(self.memory.keyframes)
+        return self._places
 
     def refresh(self) -> bool:
         """Pick up keyframes another process committed since; True when there were any."""
@@ -178,6 +222,10 @@ def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = N
             memory.rebuild_forest()
         else:
             memory.rebalance_forest(config.forest.rebalance_growth)  # the shape a rebuild would give, amortised
+        if memory.config.places.enabled and any(kf.image for kf in memory.keyframes.values()):
+            t1 = time.perf_counter()
+            memory.place_index(progress=progress)  # trains or retrains the vocabulary, indexes what is missing
+            stats.seconds["place_index"] += time.perf_counter() - t1
         t1 = time.perf_counter()
         n_summaries = write_summaries(memory, models)
         summary_s = time.perf_counter() - t1
@@ -192,6 +240,7 @@ def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = N
                                                               if k.startswith("skipped:")},
         "keyframe_reasons": dict(s.reasons), "forest_levels": info["forest"]["levels"],
         "forest_nodes": info["forest"]["nodes"], "summaries_written": n_summaries,
+        "language_search": info["language_search"],
         "seconds": {"model_load": round(model_load_s, 2), **{k: round(v, 2) for k, v in s.seconds.items()},
                     "summaries": round(summary_s, 2)},
     }
@@ -229,6 +278,8 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
     """What a memory holds: counts, extent, models, objects, floors, forest shape, sessions and counters."""
     import numpy as np
 
+    from embodied_rag.memory.coverage import language_coverage
+
     kfs = list(memory.keyframes.values())
     pos = np.array([kf.pose.position for kf in kfs]) if kfs else np.zeros((0, 3))
     forest = memory.forest
@@ -241,6 +292,9 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
         "with_objects": sum(1 for kf in kfs if kf.objects),
         "with_image": sum(1 for kf in kfs if kf.image),
         "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
+        # Which keyframes questions in words can find, and why the others cannot.
+        "language_search": language_coverage(kfs).to_json(memory.config),
+        "place_index": memory.store.place_index_counts(),
         "models": {"text_embedder": memory.store.get_meta("text_embedder")},
         "objects": {"instances": len(memory.objects), "confirmed": len(memory.objects.confirmed()),
                     "labels": len({o.label for o in memory.objects.confirmed()})},

@@ -21,6 +21,7 @@ log = logging.getLogger("embodied_rag")
 EPILOG = """examples:
   embodied-rag build ../shared/datasets/coex_lobby --out memories/coex
   embodied-rag query memories/coex "where can I get a drink?" --json
+  embodied-rag query memories/coex --image photo.jpg "where was this taken?"
   embodied-rag eval memories/coex ../shared/datasets/dev_queries.jsonl --modes beam,flat,llm-walk
 """
 
@@ -40,6 +41,17 @@ def _print_build(report: dict[str, Any]) -> None:
           f"forest of {report['forest_nodes']} areas in {report['forest_levels']} levels, "
           f"{report['objects']} objects on {report['floors']} floor(s)")
     print("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items()))
+    _print_language_search(report["language_search"], "  ")
+
+
+def _print_language_search(ls: dict[str, Any], indent: str) -> None:
+    """Never silently blind: how many keyframes words can find, and why the others cannot."""
+    line = f"{indent}searchable by words: {ls['searchable']} of {ls['keyframes']} keyframes"
+    if ls["by_image_embedding_only"]:
+        line += f" ({ls['by_image_embedding_only']} by image embedding only)"
+    print(line)
+    if ls["blind"]:
+        print(f"{indent}warning: {ls['why']}", file=sys.stderr)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -67,6 +79,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  extent: {info['extent']['min']} .. {info['extent']['max']}")
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
           f"image embeddings: {info['with_image_embedding']}")
+    _print_language_search(info["language_search"], "  ")
+    pi = info["place_index"]
+    print(f"  query by image: {pi['descriptors']} of {info['with_image']} images indexed"
+          + (f" (vocabulary trained on {pi['vocabulary_trained_on']})" if pi["vocabulary_trained_on"] else
+             " (indexed at the first image query)" if info["with_image"] else ""))
     print(f"  text embedder: {info['models']['text_embedder']}")
     o = info["objects"]
     print(f"  objects: {o['confirmed']} instances of {o['labels']} kinds (seen at least twice; {o['instances']} in "
@@ -117,6 +134,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     config = _config(args)
     robot = _parse_from(args.from_)
+    if args.image is not None:
+        return _query_image(args, config)
     questions = _questions(args)
     if args.file is None:
         clean_query(questions[0], config.retrieval.max_query_chars)  # a bad query fails before any model loads
@@ -138,6 +157,23 @@ def cmd_query(args: argparse.Namespace) -> int:
             else:
                 _print_answer(answer)
     return 1 if failed else 0
+
+
+def _query_image(args: argparse.Namespace, config: Config) -> int:
+    """``query MEMORY --image PHOTO [TEXT]``: where was this photo taken?"""
+    from embodied_rag.api import open_memory
+
+    if args.file is not None:
+        raise UserError("Give either --image or --file, not both.")
+    if not Path(args.image).exists():
+        raise UserError(f"The query image {args.image} does not exist.")
+    with open_memory(args.memory, config) as memory:
+        answer = memory.ask(args.text or "", image=args.image)
+    if args.json:
+        print(json.dumps(answer.to_json()))
+    else:
+        _print_answer(answer)
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -184,6 +220,8 @@ def _print_answer(answer) -> None:
               f"{y:.2f}, {z:.2f}), floor {o['floor']}, seen {o['observations']} times ({o['source']})")
     print(f"  [{answer.kind}, level {answer.level}, evidence {' '.join(answer.evidence[:6])}, "
           f"{answer.llm_calls} LLM call(s), {answer.latency_ms:.0f} ms]")
+    if answer.confidence is not None:
+        print(f"  confidence: {answer.confidence:.2f}")
     if answer.degraded:
         print(f"  note: {answer.degraded}")
 
@@ -299,13 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--file", metavar="QUESTIONS.txt",
                    help="answer every line of this file (- reads stdin) with one model load; prints JSON lines "
                         '{"question", ...the --json fields} or {"question", "error"}')
+    q.add_argument("--image", metavar="PHOTO.jpg",
+                   help="where was this photo taken? Recognise the place in a JPEG/PNG photo (the question may "
+                        "then be left out); the answer gives the place, its goal pose and a confidence")
     q.add_argument("--mode", choices=["beam", "llm-walk", "flat"], default=None, help="retrieval mode (default beam)")
     q.add_argument("--kind", choices=["auto", *KINDS, "temporal"], default="auto",
                    help="question kind (default: understood from the question)")
     q.add_argument("--from", dest="from_", metavar="X,Y[,Z]", help="robot position in the memory frame")
     q.add_argument("--json", action="store_true",
                    help='print {"answer","kind","goal","evidence","level","llm_calls","latency_ms","object",'
-                        '"time","duration_s","count","yes_no"}')
+                        '"time","duration_s","count","yes_no","confidence"}')
     q.set_defaults(func=cmd_query)
 
     e = with_config(sub.add_parser("eval", help="score a query file (dev_queries.jsonl format)"))
@@ -397,7 +438,16 @@ def _join_signed(argv: list[str], value_options: set[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_signed(list(sys.argv[1:] if argv is None else argv), _value_options(parser)))
+    args, extra = parser.parse_known_args(_join_signed(list(sys.argv[1:] if argv is None else argv),
+                                                       _value_options(parser)))
+    if extra:
+        # argparse gives the optional question to the first positional run: `query MEMORY --image P "question"`
+        # leaves the question over; take it as the question.
+        if getattr(args, "command", None) == "query" and args.text is None and len(extra) == 1 \
+                and not extra[0].startswith("-"):
+            args.text = extra[0]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose_log else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

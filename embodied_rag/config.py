@@ -110,6 +110,20 @@ class RetrievalConfig:
 
 
 @dataclass
+class PlacesConfig:
+    enabled: bool = True
+    max_features: int = 1000
+    image_side: int = 640
+    vocabulary_size: int = 32
+    descriptor_dims: int = 64
+    train_after: int = 20
+    retrain_growth: float = 2.0
+    shortlist: int = 10
+    min_inliers: int = 15
+    strong_inliers: int = 60
+
+
+@dataclass
 class ModelConfig:
     name: str = "none"
     model: str = ""
@@ -145,6 +159,7 @@ class Config:
     forest: ForestConfig = field(default_factory=ForestConfig)
     objects: ObjectsConfig = field(default_factory=ObjectsConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    places: PlacesConfig = field(default_factory=PlacesConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -90,3 +90,77 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     if not ok:
         raise BadImage("JPEG encoding failed")
     return buf.tobytes()
+
+
+MIN_QUERY_SIDE = 32
+
+
+def query_image(source) -> np.ndarray:
+    """A photo to recognise, from a file path, encoded bytes (JPEG/PNG) or an RGB (or grey) uint8 array, as RGB
+    uint8. Raises BadImage (one line) for an unreadable, empty, corrupt, tiny or huge image."""
+    if isinstance(source, np.ndarray):
+        img = source
+        if img.dtype != np.uint8:
+            if np.issubdtype(img.dtype, np.floating) and img.size and np.isfinite(img).all() and img.min() >= 0 \
+                    and img.max() <= 1.0:
+                img = (img * 255.0 + 0.5).astype(np.uint8)
+            else:
+                raise BadImage(f"the image array has dtype {img.dtype}; give RGB uint8 (or float in 0..1)")
+        if img.ndim == 3 and img.shape[2] == 4:
+            img = img[..., :3]
+        if img.ndim == 3 and img.shape[2] == 1:
+            img = img[..., 0]
+        if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+            raise BadImage(f"the image array has shape {tuple(img.shape)}; give H x W x 3 (RGB) or H x W (grey)")
+        if img.ndim == 2:
+            img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_GRAY2RGB)
+        name = "the image"
+    else:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data, name = bytes(source), "the image"
+        else:
+            name = str(source)
+            try:
+                with open(name, "rb") as f:
+                    data = f.read()
+            except IsADirectoryError:
+                raise BadImage(f"{name} is a directory, not an image file") from None
+            except OSError as exc:
+                raise BadImage(f"cannot read {name}: {exc.strerror or exc}") from None
+        if not data:
+            raise BadImage(f"{name} is empty")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        _check_header_size(buf, name)
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise BadImage(f"{name} ({len(data)} bytes) cannot be decoded as a JPEG or PNG image")
+        img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_QUERY_SIDE:
+        raise BadImage(f"{name} is too small to recognise a place in ({w}x{h} pixels; at least "
+                       f"{MIN_QUERY_SIDE} on each side)")
+    if h * w > MAX_PIXELS:
+        raise BadImage(f"{name} is too large ({w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} megapixels)")
+    return np.ascontiguousarray(img)
+
+
+def _check_header_size(buf: np.ndarray, name: str) -> None:
+    """Refuse an image whose header announces more than MAX_PIXELS before decoding it (a decompression bomb)."""
+    import io
+    import warnings
+
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with the ML stack
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(buf.tobytes())) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        raise BadImage(f"{name} is too large (more than {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except Exception:  # noqa: BLE001 - not a format PIL reads from its header; OpenCV decides below
+        return
+    if w * h > MAX_PIXELS:
+        raise BadImage(f"{name} is too large ({w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} megapixels)")

@@ -22,6 +22,7 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.leaves import LeafIndex
 from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.memory.objects import ObjectInstance, ObjectMap, Observation
+from embodied_rag.memory.place_index import PlaceIndex
 from embodied_rag.memory.pose import Pose, transform_pose
 from embodied_rag.memory.store import MemoryStore
 
@@ -49,6 +50,8 @@ class Memory:
         self.objects = ObjectMap(config.objects)
         self.floors = FloorIndex(config.objects.floor_gap_m)
         self.free_space = FreeSpace()
+        self.places = PlaceIndex(config.places)
+        self._new_place_features = 0
         self._base_to_camera = transform_pose(config.ingest.body_to_camera).inverse()
         self.session: int | None = None
         self._previous: int | None = None
@@ -168,9 +171,12 @@ class Memory:
             raise UserError(f"{self.dir} could not be written earlier ({self._broken}); reopen the memory.")
         kf.session = self.session
         try:
+            feats = None
             if image is not None and self.config.store.save_images:
                 kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
                                                   self.config.store.jpeg_quality)
+                if self.config.places.enabled:
+                    feats = self.places.extractor.extract(image)
             self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
             edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
             self.forest.insert(kf.id)
@@ -181,6 +187,8 @@ class Memory:
                 self.store.insert_edges(edges)
                 self.store.save_forest(*self.forest.flush())
                 self.store.save_objects(*self.objects.flush())
+                if feats is not None:
+                    self.places.on_add(self.store, kf.id, feats)
         except (OSError, sqlite3.Error) as exc:
             # The transaction rolled back, so the store holds every earlier keyframe and nothing of this one;
             # the copy in RAM may not match it any more, so refuse further writes until reopened.
@@ -192,7 +200,40 @@ class Memory:
         self.lexical.add(kf.id, kf.text())
         self.floors.add(kf.pose.position[2])
         self._previous = kf.id
+        if feats is not None and self.places.vocabulary is None:
+            self._new_place_features += 1
+            if self._new_place_features >= self.config.places.train_after:
+                self._new_place_features = 0
+                self.places.maybe_train(self)
         return kf
+
+    def place_index(self, progress: bool = False) -> PlaceIndex:
+        """The place index, brought up to date with every keyframe that has an image (query by image).
+
+        A memory opened read-only persists what had to be computed (an old memory's first image query) when no
+        other process is writing it, and otherwise keeps it in RAM for this process.
+        """
+        if self.writable:
+            self.places.sync(self, self.store, progress)
+            return self.places
+        self.places.load(self.store)
+        if self.places.needs_work(self):
+            self._sync_with_writer(progress)
+        else:
+            self.places.sync(self, None, progress)
+        return self.places
+
+    def _sync_with_writer(self, progress: bool) -> None:
+        try:
+            writer = MemoryStore(self.dir, writable=True, create=False)
+        except (UserError, OSError) as exc:
+            log.info("place index of %s kept in RAM only: %s", self.dir, exc)
+            self.places.sync(self, None, progress)
+            return
+        try:
+            self.places.sync(self, writer, progress)
+        finally:
+            writer.close()
 
     def views_of(self, inst: ObjectInstance) -> list[int]:
         """The keyframes of this memory that saw an object instance, the one that saw it from closest first."""

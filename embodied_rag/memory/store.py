@@ -22,13 +22,16 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.local_features import LocalFeatures
 from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
+from embodied_rag.memory.vocabulary import Vocabulary
 
 SCHEMA_VERSION = 4
 # Upgrades from older schema versions, applied in order when a store is opened for writing:
 # version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA) or changed
-# what rows hold (4: forest rows no longer list their children nor store exemplar vectors; older rows still load).
+# what rows hold. 3 -> 4: the place recognition tables (place_features, place_vocabulary, place_descriptors), and
+# forest rows no longer list their children nor store exemplar vectors (older rows still load).
 _MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None, 3: None}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
@@ -59,6 +62,14 @@ CREATE TABLE IF NOT EXISTS objects (
     labels TEXT NOT NULL, colours TEXT NOT NULL, rays TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS free_space (
     floor INTEGER NOT NULL, tx INTEGER NOT NULL, ty INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (floor, tx, ty));
+CREATE TABLE IF NOT EXISTS place_features (
+    keyframe INTEGER PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL, points BLOB NOT NULL,
+    descriptors BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS place_vocabulary (
+    id INTEGER PRIMARY KEY, size INTEGER NOT NULL, dims INTEGER NOT NULL, trained_on INTEGER NOT NULL,
+    created_at REAL NOT NULL, mean BLOB NOT NULL, projection BLOB NOT NULL, centres BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS place_descriptors (
+    keyframe INTEGER PRIMARY KEY, vocabulary INTEGER NOT NULL, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS object_views (
     object INTEGER NOT NULL, keyframe INTEGER NOT NULL, stamp_ns INTEGER NOT NULL, PRIMARY KEY (object, keyframe))
     WITHOUT ROWID;
@@ -174,6 +185,8 @@ class MemoryStore:
                     if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
                         self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        elif int(row[0]) < SCHEMA_VERSION and all(_MIGRATIONS[v] is None for v in range(int(row[0]), SCHEMA_VERSION)):
+            pass  # only tables were added since: readable as it is (they read as empty) until a writer upgrades it
         elif int(row[0]) < SCHEMA_VERSION:
             raise UserError(f"{self.dir} has the older store schema {row[0]}; open it once for writing (e.g. "
                             f"`embodied-rag forest {self.dir}`) to upgrade it to {SCHEMA_VERSION}.")
@@ -362,6 +375,79 @@ class MemoryStore:
 
     def load_free_space(self) -> list[tuple[int, int, int, bytes]]:
         return [tuple(r) for r in self.conn.execute("SELECT floor, tx, ty, data FROM free_space")]
+
+    # -- place recognition -----------------------------------------------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() \
+            is not None
+
+    def save_place_features(self, keyframe_id: int, feats: LocalFeatures) -> None:
+        points, descriptors = feats.to_blobs()
+        self.conn.execute("INSERT OR REPLACE INTO place_features VALUES (?, ?, ?, ?, ?)",
+                          (keyframe_id, feats.size[0], feats.size[1], points, descriptors))
+
+    def load_place_features(self, keyframe_ids: list[int]) -> dict[int, LocalFeatures]:
+        if not keyframe_ids or not self._has_table("place_features"):
+            return {}
+        out = {}
+        for chunk in range(0, len(keyframe_ids), 500):
+            ids = keyframe_ids[chunk:chunk + 500]
+            rows = self.conn.execute(
+                f"SELECT keyframe, width, height, points, descriptors FROM place_features WHERE keyframe IN "
+                f"({','.join('?' * len(ids))})", ids).fetchall()
+            for k, w, h, pts, des in rows:
+                out[int(k)] = LocalFeatures.from_blobs(pts, des, w, h)
+        return out
+
+    def place_feature_ids(self) -> set[int]:
+        if not self._has_table("place_features"):
+            return set()
+        return {int(r[0]) for r in self.conn.execute("SELECT keyframe FROM place_features")}
+
+    def place_index_counts(self) -> dict[str, int]:
+        """Keyframes with local features and with a global descriptor of the current vocabulary."""
+        if not self._has_table("place_vocabulary"):
+            return {"features": 0, "descriptors": 0, "vocabulary_trained_on": 0}
+        vocab = self.conn.execute("SELECT id, trained_on FROM place_vocabulary ORDER BY id DESC LIMIT 1").fetchone()
+        return {"features": int(self.conn.execute("SELECT COUNT(*) FROM place_features").fetchone()[0]),
+                "descriptors": int(self.conn.execute("SELECT COUNT(*) FROM place_descriptors WHERE vocabulary=?",
+                                                     (vocab[0] if vocab else -1,)).fetchone()[0]),
+                "vocabulary_trained_on": int(vocab[1]) if vocab else 0}
+
+    def save_vocabulary(self, vocab: Vocabulary) -> int:
+        """Store a newly trained vocabulary (it becomes the current one); returns its id."""
+        size, dims = vocab.centres.shape
+        cur = self.conn.execute(
+            "INSERT INTO place_vocabulary (size, dims, trained_on, created_at, mean, projection, centres)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", (size, dims, vocab.trained_on, time.time(), *vocab.to_blobs()))
+        vocab.id = int(cur.lastrowid)
+        self.conn.execute("DELETE FROM place_descriptors WHERE vocabulary != ?", (vocab.id,))
+        self.conn.execute("DELETE FROM place_vocabulary WHERE id != ?", (vocab.id,))
+        return vocab.id
+
+    def load_vocabulary(self) -> Vocabulary | None:
+        if not self._has_table("place_vocabulary"):
+            return None
+        row = self.conn.execute("SELECT id, size, dims, trained_on, mean, projection, centres FROM place_vocabulary"
+                                " ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return Vocabulary.from_blobs(row[4], row[5], row[6], row[1], row[2], row[3], row[0])
+
+    def save_place_descriptors(self, vocab_id: int, rows: list[tuple[int, np.ndarray]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO place_descriptors VALUES (?, ?, ?)",
+                              [(k, vocab_id, np.asarray(v, dtype="<f2").tobytes()) for k, v in rows])
+
+    def load_place_descriptors(self, vocab_id: int, after_id: int = 0) -> tuple[list[int], np.ndarray | None]:
+        """(keyframe ids, matrix) of the global descriptors made with this vocabulary, keyframes after ``after_id``."""
+        if not self._has_table("place_descriptors"):
+            return [], None
+        rows = self.conn.execute("SELECT keyframe, vector FROM place_descriptors WHERE vocabulary=? AND keyframe > ?"
+                                 " ORDER BY keyframe", (vocab_id, after_id)).fetchall()
+        if not rows:
+            return [], None
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").astype(np.float32).reshape(len(rows), -1)
+        return [int(r[0]) for r in rows], matrix
 
     # -- caption cache --------------------------------------------------------------------------------------
     def cached_caption(self, key: str) -> str | None:

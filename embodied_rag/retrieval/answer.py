@@ -37,15 +37,18 @@ class Answer:
     duration_s: float | None = None
     count: int | None = None
     yes_no: bool | None = None
+    # How sure a query by image is of the place it recognised (0..1); None for questions in words.
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape: answer, kind, goal, evidence, level, llm_calls, latency_ms, object, and the typed
-        values time (ISO-8601 UTC), duration_s, count and yes_no (null where they do not apply)."""
+        values time (ISO-8601 UTC), duration_s, count and yes_no, and the confidence of a query by image (null where
+        they do not apply)."""
         return {"answer": self.answer, "kind": self.kind, "goal": self.goal.to_json() if self.goal else None,
                 "evidence": list(self.evidence), "level": self.level, "llm_calls": self.llm_calls,
                 "latency_ms": round(self.latency_ms, 3), "object": self.object,
                 "time": iso(self.time_ns) if self.time_ns is not None else None, "duration_s": self.duration_s,
-                "count": self.count, "yes_no": self.yes_no}
+                "count": self.count, "yes_no": self.yes_no, "confidence": self.confidence}
 
 
 def iso(stamp_ns: int) -> str:

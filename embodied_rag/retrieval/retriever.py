@@ -21,6 +21,7 @@ import numpy as np
 
 from embodied_rag.config import RetrievalConfig
 from embodied_rag.errors import UserError
+from embodied_rag.memory.coverage import LanguageCoverage, blind_answer, blind_note, language_coverage, searchable
 from embodied_rag.memory.forest import ForestNode
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
@@ -105,6 +106,7 @@ class Retriever:
         self._kinds = KindAnswers(memory, self._objects, text_embedder, self.config.timezone)
         self._intent_protos: IntentPrototypes | None = None
         self._calls_left = 0
+        self._coverage: tuple[int, LanguageCoverage] | None = None
 
     # -- public ---------------------------------------------------------------------------------------------
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
@@ -129,14 +131,25 @@ class Retriever:
         parsed = parse_query(text, kind, self._intents(), qvec)
         if cued is None and self.llm is not None:
             parsed, calls, degraded = self._understand(parsed)
+        coverage = self.coverage()
         if len(self.memory.leaves) == 0:
             ans = Answer("The memory is empty: nothing has been seen yet.", parsed.kind, found=False)
+        elif coverage.blind and not coverage.searchable and parsed.kind != "position":
+            # Only poses and pictures: words cannot find anything (a "position" question needs only poses).
+            ans = Answer(blind_answer(coverage, self.memory.config), parsed.kind, found=False)
         else:
             ans = self._answer(parsed, mode, robot_position)
         ans.llm_calls += calls
         ans.degraded = ans.degraded or degraded
         ans.latency_ms = (time.perf_counter() - t0) * 1000.0
         return ans
+
+    def coverage(self) -> LanguageCoverage:
+        """Which keyframes words can find (cached until the memory grows)."""
+        n = len(self.memory.keyframes)
+        if self._coverage is None or self._coverage[0] != n:
+            self._coverage = (n, language_coverage(self.memory.keyframes.values()))
+        return self._coverage[1]
 
     def _understand(self, parsed: ParsedQuery) -> tuple[ParsedQuery, int, str]:
         """One JSON-schema LLM call for a question no cue word explained: its kind and the slots the rules left
@@ -449,14 +462,18 @@ class Retriever:
         """Search for ``embed_text``; ranked matches with mentions (empty when nothing is good enough)."""
         q = self.embedder.embed_query(embed_text)
         cands = self.search(q, mode, parsed.text)
+        if self.coverage().blind:
+            # Keyframes without text or image embedding only carry the embedding of "(no description)".
+            kfs = self.memory.keyframes
+            cands.leaves = [(k, s) for k, s in cands.leaves if k in kfs and searchable(kfs[k])]
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
             return cands, [], set()
         ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves)
         return cands, ranked, phrase
 
-    @staticmethod
-    def _nothing(parsed: ParsedQuery, cands: Candidates) -> Answer:
-        return Answer(f"I have not seen anything that matches '{parsed.content}'.", parsed.kind,
+    def _nothing(self, parsed: ParsedQuery, cands: Candidates) -> Answer:
+        note = blind_note(self.coverage())
+        return Answer(f"I have not seen anything that matches '{parsed.content}'.{note}", parsed.kind,
                       llm_calls=cands.llm_calls, degraded=cands.degraded, found=False)
 
     def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]]

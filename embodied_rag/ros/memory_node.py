@@ -120,6 +120,7 @@ class MemoryNode(Node):
         self.models = (models_factory or Models.for_ingest)(cfg)
         self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
         self.memory = Memory(self.memory_dir, cfg, writable=True)
+        self._coverage_cache: tuple[int, Any] | None = None
         self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}")
         self.skips = NodeSkipLog(self.get_logger())
         # Two ingestors over one memory: the callbacks' one only applies the policy (its batch never fills, so it
@@ -349,9 +350,22 @@ class MemoryNode(Node):
             "object_observations": self.writer.stats.observations,
             "object_observations_depth": self.writer.stats.from_depth, "object_instances": len(self.memory.objects),
         }
+        # Never silently blind: how many keyframes questions in words can find, and why the others cannot.
+        coverage = self._coverage()
+        values["searchable_by_language"] = coverage.searchable
+        values["not_searchable_by_language"] = coverage.blind
+        values["not_searchable_why"] = coverage.why(self.config)
         for key, n in sorted(self.skips.counts.items()):
             values[key] = n
         return values
+
+    def _coverage(self):
+        from embodied_rag.memory.coverage import language_coverage
+
+        n = len(self.memory.keyframes)
+        if self._coverage_cache is None or self._coverage_cache[0] != n:
+            self._coverage_cache = (n, language_coverage(list(self.memory.keyframes.values())))
+        return self._coverage_cache[1]
 
     def publish_status(self) -> None:
         values = self.status()
@@ -362,6 +376,9 @@ class MemoryNode(Node):
         st.level = DiagnosticStatus.WARN if dropped or self.skips.skipped else DiagnosticStatus.OK
         st.message = (f"{values['keyframes']} keyframes from {values['frames']} frames this session; "
                       f"{dropped} dropped, {self.skips.skipped} skipped")
+        if values["not_searchable_by_language"]:
+            st.level = DiagnosticStatus.WARN
+            st.message += f"; {values['not_searchable_why']}"
         st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         arr = DiagnosticArray()
         arr.header.stamp = self.get_clock().now().to_msg()
@@ -378,7 +395,8 @@ class MemoryNode(Node):
             self.cond.notify()
         self.worker.join(timeout=60.0)
         self.worker = None
-        counts = {k: int(v) for k, v in self.status().items() if isinstance(v, int) and k != "session"}
+        snapshots = {"session", "searchable_by_language", "not_searchable_by_language"}  # states, not counts
+        counts = {k: int(v) for k, v in self.status().items() if isinstance(v, int) and k not in snapshots}
         try:
             self.memory.store.add_counters(self.session, counts)
         finally:
