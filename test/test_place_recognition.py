@@ -264,3 +264,29 @@ def test_real_reshot_photos_are_placed(tmp_path, minilm, name):
                 else:
                     hits += Path(kf.source).name.split("-")[0] == Path(image_name).name.split("-")[0]
     assert hits / n >= 0.85, f"{hits}/{n} re-shot photos placed"
+
+
+def test_open_clip_image_embeddings_widen_the_shortlist_when_configured(tmp_path):
+    from embodied_rag.models.open_clip_model import write_tiny_model
+    from embodied_rag.models.registry import create_image_embedder
+    from embodied_rag.retrieval.place_recognition import ImageEmbeddingShortlist
+
+    cfg_path, ckpt = write_tiny_model(tmp_path / "clip")
+    config = config_from_dict({"places": {"train_after": 4},
+                               "models": {"image_embedder": {"name": "open_clip", "model": str(cfg_path),
+                                                             "path": str(ckpt)}}})
+    embedder = create_image_embedder(config.models.image_embedder)
+    with Memory(tmp_path / "m", config) as mem:
+        mem.begin_session("with clip")
+        for i in range(6):
+            image = textured(100 + i)
+            kf = Keyframe(id=i + 1, session=0, stamp_ns=i, pose=Pose((3.0 * i, 0.0, 0.0), (0, 0, 0, 1)),
+                          text_embedding=np.ones(DIM, np.float32), image_embedding=embedder.embed_images([image])[0])
+            mem.add(kf, image)
+    with open_memory(tmp_path / "m", config, models=Models(text=_Embedder(), image=embedder)) as mem:
+        ans = mem.ask("", image=reshoot_seeded(textured(104), "crop", 0, 4))
+        recognizer = mem._places
+        assert any(isinstance(s, ImageEmbeddingShortlist) for s in recognizer.shortlisters)
+        assert ans.evidence[0] == "kf:5" and ans.goal is not None
+        clip = recognizer.shortlisters[1].shortlist(textured(104), None, 3)
+        assert clip[0][0] == 5  # the exact image is its own nearest embedding, whatever the random weights
