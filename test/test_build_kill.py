@@ -26,24 +26,29 @@ def _count(db: Path) -> int:
         return 0
 
 
-def test_sigkill_halfway_then_reopen_and_resume(tmp_path):
-    folder = write_tum_folder(tmp_path / "walk", n_per_room=150, spacing=0.6, image_size=(320, 240))
-    out = tmp_path / "mem"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cfg = tmp_path / "small_batches.yaml"
-    cfg.write_text("ingest:\n  embed_batch_size: 4\n")
-    proc = subprocess.Popen([sys.executable, "-m", "embodied_rag", "build", str(folder), "--out", str(out),
-                             "--config", str(cfg)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _kill_after(args: list[str], env: dict[str, str], out: Path, keyframes: int) -> None:
+    """Run a build and SIGKILL it once a separate reader sees ``keyframes`` committed (polled every 5 ms)."""
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     try:
-        while _count(out / "memory.sqlite") < 100 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        while _count(out / "memory.sqlite") < keyframes and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.005)
         assert proc.poll() is None, "build finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sigkill_halfway_then_reopen_and_resume(tmp_path):
+    folder = write_tum_folder(tmp_path / "walk", n_per_room=150, spacing=0.6, image_size=(320, 240))
+    out = tmp_path / "mem"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cfg = tmp_path / "small_batches.yaml"
+    cfg.write_text("ingest:\n  embed_batch_size: 4\n")
+    _kill_after([sys.executable, "-m", "embodied_rag", "build", str(folder), "--out", str(out), "--config",
+                 str(cfg)], env, out, 100)
     committed = _count(out / "memory.sqlite")
     assert 100 <= committed < 600
     with Memory(out, Config()) as m:
@@ -88,17 +93,7 @@ def test_killed_build_of_a_real_data_set_resumes_to_the_uninterrupted_count(tmp_
     cfg.write_text("ingest:\n  embed_batch_size: 1\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     args = [sys.executable, "-m", "embodied_rag", "build", str(folder), "--out", str(out), "--config", str(cfg)]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    try:
-        while _count(out / "memory.sqlite") < 5 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.005)
-        assert proc.poll() is None, "build finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _kill_after(args, env, out, 5)
     killed_at = _count(out / "memory.sqlite")
     with Memory(whole, Config(), writable=False) as m:
         total = len(m.keyframes)
