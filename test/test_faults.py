@@ -306,7 +306,9 @@ def kill_build_loop(tmp_path: Path, kills: int) -> dict:
     from conftest import write_tum_folder
 
     rng = random.Random(seed_for(f"build x{kills}"))
-    folder = write_tum_folder(tmp_path / "walk", n_per_room=60, spacing=0.6, image_size=(160, 120))
+    # Each restart resumes and adds its keyframes (up to ~100 with the batch in flight and the jitter): the
+    # recording must outlast every kill.
+    folder = write_tum_folder(tmp_path / "walk", n_per_room=60 * kills, spacing=0.6, image_size=(160, 120))
     out = tmp_path / "mem"
     cfg = tmp_path / "small_batches.yaml"
     cfg.write_text("ingest:\n  embed_batch_size: 4\n")
