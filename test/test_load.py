@@ -40,6 +40,7 @@ def run_clients(domain: int, clients: int, duration: float, out: Path) -> None:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
+    from embodied_rag.ros.conversions import CLIENT_QOS
     from embodied_rag_msgs.srv import Query
 
     ctx = rclpy.Context()
@@ -57,7 +58,7 @@ def run_clients(domain: int, clients: int, duration: float, out: Path) -> None:
 
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
-    clis = [node.create_client(Query, "/embodied_rag/query") for _ in range(clients)]
+    clis = [node.create_client(Query, "/embodied_rag/query", qos_profile=CLIENT_QOS) for _ in range(clients)]
     ready = all(c.wait_for_service(timeout_sec=60) for c in clis)
     results: list[dict] = [{"sent": 0, "replies": 0, "timeouts": 0, "failed": [], "latency_ms": []}
                            for _ in range(clients)]

@@ -44,7 +44,7 @@ class EmbodiedRagClient:
 
         self.node, self.executor = node, executor
         self._query = Query
-        self.client = node.create_client(Query, service)
+        self.client = node.create_client(Query, service, qos_profile=conv.CLIENT_QOS)
         self.goal_pub = node.create_publisher(PoseStamped, goal_topic, 10)
         action_type = _navigate_to_pose_type()
         self.nav_type = action_type

@@ -9,6 +9,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import Odometry
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from embodied_rag.io.images import (
@@ -25,6 +26,10 @@ from embodied_rag.memory.pose import Pose
 from embodied_rag.retrieval.answer import Answer, Goal
 
 NS = 1_000_000_000
+# Query clients: every client of a service receives every reply and keeps only its own *after* the reader's history,
+# so a KEEP_LAST 10 reader (the default) loses its reply when more than ten others arrive before it is taken (measured:
+# 50 clients in one process, 13 of 50 replies delivered; all 50 with this depth).
+CLIENT_QOS = QoSProfile(depth=256, reliability=ReliabilityPolicy.RELIABLE)
 POSE_MSG_TYPES = {"odometry": Odometry, "pose_stamped": PoseStamped, "pose_with_covariance": PoseWithCovarianceStamped}
 POSE_TYPE_NAMES = {"nav_msgs/msg/Odometry": "odometry", "geometry_msgs/msg/PoseStamped": "pose_stamped",
                    "geometry_msgs/msg/PoseWithCovarianceStamped": "pose_with_covariance"}

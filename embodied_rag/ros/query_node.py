@@ -82,8 +82,8 @@ class QueryNode(Node):
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.markers_pub = self.create_publisher(MarkerArray, str(self.p["markers_topic"]), latched)
-        # The default service QoS keeps 10 requests: with more clients waiting than that, the oldest requests were
-        # lost and their clients waited forever (test_load, 50 clients: 40 of 50 timed out).
+        # The default service QoS keeps 10 requests: with more clients waiting than that, the oldest requests are
+        # lost and their clients wait forever (clients need a deep reply queue too: conversions.CLIENT_QOS).
         requests = QoSProfile(depth=max(1, int(self.p["service_queue_depth"])), reliability=ReliabilityPolicy.RELIABLE)
         self.service = self.create_service(Query, str(self.p["service_name"]), self.on_query, qos_profile=requests,
                                            callback_group=group)
