@@ -146,11 +146,9 @@ class OpenMemory:
 
     def refresh(self) -> bool:
         """Pick up keyframes another process committed since; True when there were any."""
-        from embodied_rag.retrieval.retriever import Retriever
-
         if not self.memory.refresh():
             return False
-        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        self.retriever.memory_changed()
         return True
 
     def inspect(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import yaml
 
 from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.objects import ObjectInstance
+from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.query import COLOURS, ParsedQuery
 
@@ -109,6 +110,13 @@ def naming(words: list[str], label: list[str]) -> float:
     return best
 
 
+def use_vectors(embedder: TextEmbedder) -> tuple[list[str], np.ndarray]:
+    """(thing, embedding of one of its uses) for every use in ``object_uses.yaml`` (~300 texts, embedded once per
+    embedder)."""
+    pairs = [(label, use) for label, uses in object_uses().items() for use in uses]
+    return [label for label, _ in pairs], embedded(embedder, "uses of things", [use for _, use in pairs])
+
+
 @dataclass
 class ObjectMatch:
     instance: ObjectInstance
@@ -123,7 +131,6 @@ class ObjectSearch:
         self.memory = memory
         self.embedder = embedder
         self._label_vecs: dict[str, np.ndarray] = {}
-        self._uses: tuple[list[str], np.ndarray] | None = None
 
     def _texts_of(self, label: str, colour: str) -> list[str]:
         texts = names_of(label) + [f"{use} ({label})" for use in object_uses().get(label.lower(), [])]
@@ -168,11 +175,7 @@ class ObjectSearch:
     def needed(self, query_vec: np.ndarray, min_similarity: float = 0.5, most: int = 3) -> list[str]:
         """Things whose uses (``object_uses.yaml``) match a question best, for memories that know things only by
         their captions: "I need to throw away a wrapper" -> trash can, trash bin."""
-        if self._uses is None:
-            pairs = [(label, use) for label, uses in object_uses().items() for use in uses]
-            rows = np.asarray(self.embedder.embed_documents([use for _, use in pairs]), dtype=np.float32)
-            self._uses = ([label for label, _ in pairs], rows)
-        labels, rows = self._uses
+        labels, rows = use_vectors(self.embedder)
         sims = rows @ np.asarray(query_vec, dtype=np.float32)
         best: dict[str, float] = {}
         for label, s in zip(labels, sims):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embodied_rag.errors import UserError
+from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.time_window import has_time, strip_time
 
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
@@ -223,8 +224,7 @@ class IntentPrototypes:
         self.min_similarity = min_similarity
         self.margin = margin
         self.kinds = [k for k, qs in PROTOTYPES.items() for _ in qs]
-        self.vectors = np.asarray(embedder.embed_documents([q for qs in PROTOTYPES.values() for q in qs]),
-                                  dtype=np.float32)
+        self.vectors = embedded(embedder, "intent prototypes", [q for qs in PROTOTYPES.values() for q in qs])
 
     def kind(self, query_vec: np.ndarray) -> str | None:
         sims = self.vectors @ np.asarray(query_vec, dtype=np.float32)

@@ -32,7 +32,7 @@ from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
 from embodied_rag.retrieval.answer import Answer, floor_name, kf_ref, node_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.kinds import KindAnswers
-from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings
+from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings, use_vectors
 from embodied_rag.retrieval.query import IntentPrototypes, ParsedQuery, clean_query, cue_kind, parse_query
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
@@ -94,6 +94,14 @@ class _NodeCache:
         return value
 
 
+def warm_up(embedder: TextEmbedder) -> None:
+    """Embed the fixed texts every retriever of this embedder uses (question prototypes, uses of things) now
+    rather than inside the first question: seconds here, far longer on a loaded machine."""
+    IntentPrototypes(embedder)
+    use_vectors(embedder)
+    embedder.embed_query("where is the kitchen?")
+
+
 class Retriever:
     def __init__(self, memory: Memory, text_embedder: TextEmbedder, llm: LLM | None = None,
                  config: RetrievalConfig | None = None):
@@ -109,6 +117,12 @@ class Retriever:
         self._coverage: tuple[int, LanguageCoverage] | None = None
 
     # -- public ---------------------------------------------------------------------------------------------
+    def memory_changed(self) -> None:
+        """Forget what describes the memory as it was (after ``Memory.refresh``); embeddings of fixed texts
+        (question prototypes, object names and uses) stay: re-embedding them took seconds per refresh."""
+        self._cache = _NodeCache()
+        self._coverage = None
+
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
             robot_position: tuple[float, ...] | None = None) -> Answer:
         """Answer a query. Raises UserError for a bad query (empty, too long, unknown kind/mode)."""
