@@ -41,7 +41,7 @@ def tiny_clip(tmp_path_factory) -> OpenClipEmbedder:
 
 def vision_captioner(base_url: str, retries: int = 0) -> OpenAIVisionCaptioner:
     return OpenAIVisionCaptioner(ModelConfig(name="openai", model="smollm2-vision", base_url=base_url,
-                                             retries=retries, timeout_s=60, max_tokens=100))
+                                             retries=retries, timeout_s=240, max_tokens=100))
 
 
 # -- OpenAI-compatible vision -----------------------------------------------------------------------------------------

@@ -140,6 +140,6 @@ def test_python_examples_run(ran, sandbox, tmp_path):
                 server.stop()
         assert proc.returncode == 0, f"example {i}:\n{code}\n{proc.stderr[-2000:]}"
         if "EmbodiedRagClient" in code:
-            assert "sent by goal_pose" in proc.stdout, proc.stdout
+            assert "sent by goal_pose" in proc.stdout and "I recognise this place" in proc.stdout, proc.stdout
         else:
             assert "Goal(frame_id='map'" in proc.stdout, proc.stdout

@@ -56,6 +56,47 @@ class Client(RosTestClient):
         return fut.result()
 
 
+PHOTO_FRAME = 30  # a coex_lobby frame, re-shot (cropped) as the query photo (bench_image_query measures accuracy)
+
+
+def ask_by_image(client: Client, ask, src: Path, tmp: Path) -> dict:
+    """"Where was this taken?" through the service's image fields (raw and compressed) and the Python client."""
+    import cv2
+    import numpy as np
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from embodied_rag.errors import UserError
+    from embodied_rag.io.images import encode_jpeg, read_image_file
+    from embodied_rag.retrieval.reshoot import reshoot_seeded
+
+    name = [ln.split()[1] for ln in (src / "rgb.txt").read_text().splitlines() if ln.strip() and ln[0] != "#"]
+    truth = [tuple(float(v) for v in ln.split()[1:4]) for ln in (src / "groundtruth.txt").read_text().splitlines()
+             if ln.strip() and ln[0] != "#"]
+    photo = reshoot_seeded(read_image_file(str(src / name[PHOTO_FRAME])), "crop", 7, PHOTO_FRAME)
+    jpeg = encode_jpeg(photo, quality=85)
+    (tmp / "photo.jpg").write_bytes(jpeg)
+    h, w = photo.shape[:2]
+    bgr = cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
+    sent = len(client.goals)
+    out = {"truth": truth[PHOTO_FRAME],
+           "raw": client.ask("", navigate=True, image=Image(height=h, width=w, encoding="bgr8", step=w * 3,
+                                                            data=bgr.tobytes()))}
+    client.spin_until(lambda: len(client.goals) > sent, 5)
+    out["published"] = client.goals[sent:]
+    out |= {"compressed": client.ask("take me where this photo was taken",
+                                    compressed_image=CompressedImage(format="jpeg", data=jpeg)),
+           "corrupt": client.ask("", compressed_image=CompressedImage(format="jpeg", data=b"\xff\xd8 not a jpeg")),
+           "both": client.ask("", image=Image(height=h, width=w, encoding="bgr8", step=w * 3, data=bgr.tobytes()),
+                              compressed_image=CompressedImage(format="jpeg", data=jpeg)),
+           "client": ask.ask("where was this taken?", image=tmp / "photo.jpg"),
+           "client_array": ask.ask("", image=np.ascontiguousarray(photo))}
+    try:
+        ask.ask("", image=b"not an image at all")
+    except UserError as exc:
+        out["client_refused"] = str(exc)
+    return out
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     from embodied_rag.io.rosbag import convert_folder
@@ -122,6 +163,7 @@ def scenario(tmp_path_factory):
             out["client_refused"] = str(exc)
         client.spin_until(lambda: len(client.goals) >= 4, 5)
         out["goals"] = list(client.goals)
+        out["by_image"] = ask_by_image(client, ask, src, tmp)
         n_live = int(out["status"]["memory_keyframes"])
 
         def markers_complete() -> bool:
@@ -200,6 +242,32 @@ def test_python_client_asks_and_sends_the_goal(scenario):
     assert any((g.pose.position.x, g.pose.position.y) == pytest.approx(answer.goal.position[:2])
                for g in scenario["goals"][3:])
     assert "empty" in scenario["client_refused"].lower()
+
+
+def test_service_and_client_find_where_a_photo_was_taken(scenario):
+    import math
+
+    shots = scenario["by_image"]
+    tx, ty, _ = shots["truth"]
+    for how in ("raw", "compressed"):
+        reply = shots[how]
+        assert reply.success, reply.error_message
+        assert reply.kind == "find" and reply.has_goal and reply.has_confidence and 0.0 < reply.confidence <= 1.0
+        g = reply.goal.pose.position
+        assert math.hypot(g.x - tx, g.y - ty) <= 2.0, (how, reply.answer, (g.x, g.y), (tx, ty))
+        assert reply.has_time and not reply.has_count  # when the place was seen
+    # navigate=True published the photo's place on /goal_pose.
+    raw = shots["raw"].goal.pose.position
+    assert [(g.pose.position.x, g.pose.position.y) for g in shots["published"]] == [pytest.approx((raw.x, raw.y))]
+    for how in ("corrupt", "both"):
+        reply = shots[how]
+        assert not reply.success and "\n" not in reply.error_message and "image" in reply.error_message.lower()
+    for how in ("client", "client_array"):
+        answer = shots[how]
+        assert answer.goal is not None and answer.confidence is not None
+        assert answer.goal.position[:2] == pytest.approx((shots["compressed"].goal.pose.position.x,
+                                                          shots["compressed"].goal.pose.position.y))
+    assert "image" in shots["client_refused"].lower() and "\n" not in shots["client_refused"]
 
 
 def test_markers_match_the_memory(scenario):

@@ -21,6 +21,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 
 from embodied_rag.errors import UserError
+from embodied_rag.io.images import BadImage
 from embodied_rag.retrieval.answer import Answer, Goal
 from embodied_rag.ros import conversions as conv
 
@@ -60,11 +61,20 @@ class EmbodiedRagClient:
         return self.client.wait_for_service(timeout_sec=timeout_s)
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
-            robot_position: Iterable[float] | None = None, frame_id: str = "map", timeout_s: float = 30.0) -> Answer:
-        """Ask one question; the Answer is the one ``open_memory(...).ask`` gives. A refused question (empty, too
-        long, unknown kind) raises UserError with the service's reason; no reply in ``timeout_s`` raises
-        TimeoutError."""
+            robot_position: Iterable[float] | None = None, frame_id: str = "map", image: Any = None,
+            timeout_s: float = 30.0) -> Answer:
+        """Ask one question; the Answer is the one ``open_memory(...).ask`` gives. With ``image`` (a file path,
+        JPEG/PNG bytes or an RGB uint8 array) the question is where that photo was taken. A refused question (empty,
+        too long, unknown kind, unusable image) raises UserError with the service's reason; no reply in
+        ``timeout_s`` raises TimeoutError."""
         request = self._query.Request(query=text, kind="" if kind == "auto" else kind, mode=mode or "")
+        if image is not None:
+            try:
+                fields = conv.image_request_fields(image)
+            except BadImage as exc:
+                raise UserError(f"The query image cannot be used: {exc}.") from None
+            for name, value in fields.items():
+                setattr(request, name, value)
         if robot_position is not None:
             xyz = [float(v) for v in robot_position] + [0.0]
             request.use_robot_pose = True

@@ -3,6 +3,7 @@ are :class:`embodied_rag.memory.pose.Pose`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,6 +169,8 @@ def fill_response(response: Any, answer: Answer, stamp: Time | None = None) -> A
     response.count = int(answer.count or 0)
     response.has_yes_no = answer.yes_no is not None
     response.yes_no = bool(answer.yes_no)
+    response.has_confidence = answer.confidence is not None
+    response.confidence = float(answer.confidence or 0.0)
     response.evidence = list(answer.evidence)
     response.level = int(answer.level)
     response.llm_calls = int(answer.llm_calls)
@@ -194,7 +197,44 @@ def answer_from_response(response: Any) -> Answer:
                   time_ns=response.time.sec * NS + response.time.nanosec if response.has_time else None,
                   duration_s=float(response.duration_s) if response.has_duration else None,
                   count=int(response.count) if response.has_count else None,
-                  yes_no=bool(response.yes_no) if response.has_yes_no else None)
+                  yes_no=bool(response.yes_no) if response.has_yes_no else None,
+                  confidence=float(response.confidence) if response.has_confidence else None)
+
+
+def request_image(request: Any) -> np.ndarray | None:
+    """The photo of a ``Query`` request (``image`` or ``compressed_image``, whichever has data) as RGB uint8, or
+    None when it has none. Raises BadImage with a one-line reason."""
+    raw, packed = len(request.image.data) > 0, len(request.compressed_image.data) > 0
+    if raw and packed:
+        raise BadImage("the request has both image and compressed_image; send one")
+    if not (raw or packed):
+        return None
+    msg = request.image if raw else request.compressed_image
+    check_image(msg)
+    return image_to_numpy(msg)
+
+
+def image_request_fields(image: Any) -> dict[str, Image | CompressedImage]:
+    """The ``Query`` request field for a photo: a file path or encoded JPEG/PNG bytes travel as they are (in
+    ``compressed_image``), an RGB (or grey) uint8 array as raw pixels (in ``image``)."""
+    if isinstance(image, np.ndarray):
+        pixels = np.ascontiguousarray(image)
+        if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+            raise BadImage(f"the image array has dtype {pixels.dtype} and shape {tuple(pixels.shape)}; give RGB "
+                           "uint8 (H x W x 3) or grey (H x W)")
+        h, w = pixels.shape[:2]
+        enc, channels = ("rgb8", 3) if pixels.ndim == 3 else ("mono8", 1)
+        return {"image": Image(height=h, width=w, encoding=enc, step=w * channels, data=pixels.tobytes())}
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data, fmt = bytes(image), "jpeg" if bytes(image[:2]) == b"\xff\xd8" else "png"
+    else:
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadImage(f"cannot read {path}: {exc.strerror or exc}") from None
+        fmt = path.suffix.lstrip(".").lower() or "jpeg"
+    return {"compressed_image": CompressedImage(format=fmt, data=data)}
 
 
 def fail_response(response: Any, reason: str) -> Any:

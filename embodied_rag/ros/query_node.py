@@ -29,6 +29,7 @@ from visualization_msgs.msg import MarkerArray
 
 from embodied_rag.api import OpenMemory
 from embodied_rag.errors import UserError
+from embodied_rag.io.images import BadImage
 from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
 from embodied_rag.ros.markers import build_markers
@@ -56,6 +57,7 @@ class QueryNode(Node):
     def __init__(self, node_name: str = "query_node", text_embedder: Any = None, **kwargs: Any):
         super().__init__(node_name, **kwargs)
         from embodied_rag.api import Models
+        from embodied_rag.retrieval.retriever import warm_up
 
         declare_config(self, QUERY_PARAMS)
         self.config = read_config(self)
@@ -64,6 +66,8 @@ class QueryNode(Node):
             raise UserError(f"Parameter pose_type must be auto or one of {', '.join(conv.POSE_MSG_TYPES)}, "
                             f"got '{self.p['pose_type']}'.")
         self.models = Models.for_queries(self.config, text=text_embedder)
+        # Before the service exists: a client that sees it gets answers at once, not after seconds of set-up.
+        warm_up(self.models.text)
         self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
         self.opened: OpenMemory | None = None
         self.open_error = ""
@@ -171,8 +175,13 @@ class QueryNode(Node):
                 return conv.fail_response(response, f"The memory is not available yet: {self.open_error}")
             # Pick up keyframes committed since the last refresh: answers should reflect what was just seen.
             self.refresh()
+            try:
+                image = conv.request_image(request)
+            except BadImage as exc:
+                raise UserError(f"The query image cannot be used: {exc}.") from None
             answer = self.opened.ask(request.query, kind=request.kind.strip() or "auto",
-                                     mode=request.mode.strip() or None, robot_position=self.robot_position(request))
+                                     mode=request.mode.strip() or None, robot_position=self.robot_position(request),
+                                     image=image)
         except UserError as exc:
             self.get_logger().warning(f"query refused: {exc}")
             return conv.fail_response(response, str(exc))
