@@ -48,10 +48,11 @@ class Models:
 
     @classmethod
     def for_queries(cls, config: Config, text: Any = None, need_llm: bool = True) -> Models:
-        """Text embedder and LLM: what answering needs."""
+        """Text embedder, image embedder (its text tower scores keyframe images) and LLM: what answering needs."""
         from embodied_rag.models import registry
 
         return cls(text=text or registry.create_text_embedder(config.models.text_embedder),
+                   image=registry.create_image_embedder(config.models.image_embedder),
                    llm=registry.create_llm(config.models.llm) if need_llm else None)
 
     @classmethod
@@ -90,7 +91,7 @@ class OpenMemory:
         except BaseException:
             self.memory.close()
             raise
-        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        self.retriever = Retriever(self.memory, self.models.text, self.models.llm, image_embedder=self.models.image)
         self._places = None
         self._places_size = 0
 
@@ -133,12 +134,8 @@ class OpenMemory:
         index = self.memory.place_index(progress=progress)
         if self._places is None or self._places_size != len(self.memory.keyframes):
             extra = []
-            if self.config.models.image_embedder.name != "none" and any(
+            if self.models.image is not None and any(
                     kf.image_embedding is not None for kf in self.memory.keyframes.values()):
-                if self.models.image is None:
-                    from embodied_rag.models import registry
-
-                    self.models.image = registry.create_image_embedder(self.config.models.image_embedder)
                 extra.append(ImageEmbeddingShortlist(self.memory, self.models.image))
             self._places = PlaceRecognizer(self.memory, index, extra)
             self._places_size = len(self.memory.keyframes)
@@ -150,7 +147,7 @@ class OpenMemory:
 
         if not self.memory.refresh():
             return False
-        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        self.retriever = Retriever(self.memory, self.models.text, self.models.llm, image_embedder=self.models.image)
         return True
 
     def inspect(self) -> dict[str, Any]:
