@@ -90,3 +90,57 @@ def test_camera_only_finds_within_5_points_of_captions(tmp_path, memo_minilm, se
           f"{camera.ok}/{camera.n} ({camera.pct:.1f} %); {time.perf_counter() - t0:.0f} s")
     assert camera.pct >= captions.pct - 5.0
     assert fused.pct >= captions.pct  # image evidence does not cost the caption path anything
+
+
+@pytest.fixture(scope="module")
+def camera_only(tmp_path_factory, minilm):
+    """config/camera_only.yaml with a tiny random-init open_clip checkpoint in place of the CLIP weights, and the
+    example walk built without its captions."""
+    from conftest import REPO, write_tum_folder
+
+    from embodied_rag.api import build_memory
+    from embodied_rag.config import load_config
+    from embodied_rag.models.open_clip_model import write_tiny_model
+
+    root = tmp_path_factory.mktemp("camera_only")
+    cfg_json, ckpt = write_tiny_model(root / "clip")
+    config = load_config(str(REPO / "config" / "camera_only.yaml"))
+    tiny = dataclasses.replace(config.models.image_embedder, model=str(cfg_json), path=str(ckpt), pretrained="")
+    config = dataclasses.replace(config, models=dataclasses.replace(config.models, image_embedder=tiny))
+    folder = write_tum_folder(root / "walk", image_size=(160, 120))
+    (folder / "captions.jsonl").unlink()
+    report = build_memory(folder, root / "mem", config, models=Models.for_ingest(config, text=minilm), progress=False)
+    return config, root / "mem", report
+
+
+def test_camera_only_profile_needs_real_weights(tmp_path):
+    from conftest import REPO
+
+    from embodied_rag.config import load_config
+    from embodied_rag.errors import ModelUnavailable
+    from embodied_rag.models.registry import create_image_embedder
+
+    config = load_config(str(REPO / "config" / "camera_only.yaml"))
+    assert config.models.image_embedder.name == "open_clip" and config.models.captioner.name == "none"
+    offline = dataclasses.replace(config.models.image_embedder, cache_dir=str(tmp_path))  # nothing cached there
+    with pytest.raises(ModelUnavailable, match=r"models\.image_embedder\.pretrained"):
+        create_image_embedder(offline)
+
+
+def test_camera_only_memory_answers_find_and_explain_from_images(camera_only, minilm):
+    from embodied_rag.api import open_memory
+
+    config, path, report = camera_only
+    ls = report["language_search"]
+    assert ls["keyframes"] == ls["by_image_embedding_only"] == ls["searchable"] > 0
+    with open_memory(path, config, models=Models.for_queries(config, text=minilm)) as mem:
+        assert mem.retriever._images is not None
+        find = mem.ask("where can I get a drink?")
+        assert find.found and find.goal is not None and find.evidence[0].startswith("kf:")
+        assert "found by its image" in find.answer, find.answer
+        explain = mem.ask("what is the area with the sofa like?", kind="explain")
+        assert explain.found and "only images" in explain.answer, explain.answer
+        assert any(ref.startswith("kf:") for ref in explain.evidence)
+        # The image side decides: another question ranks the keyframes differently.
+        other = mem.ask("take me to the bed")
+        assert (other.evidence[0] != find.evidence[0]) or (other.goal.position != find.goal.position)

@@ -100,7 +100,7 @@ class OpenClipEmbedder:
                 f"{setting}.pretrained to a pretrained tag.")
         if config.path and not Path(config.path).is_file():
             raise ModelUnavailable(f"Checkpoint {config.path} does not exist; fix {setting}.path.")
-        kwargs = {"cache_dir": config.cache_dir} if config.cache_dir else {}
+        kwargs = {"cache_dir": os.path.expanduser(config.cache_dir)} if config.cache_dir else {}
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 arch, pretrained=weights, device=config.device, **kwargs)
