@@ -134,8 +134,12 @@ class OpenMemory:
         index = self.memory.place_index(progress=progress)
         if self._places is None or self._places_size != len(self.memory.keyframes):
             extra = []
-            if self.models.image is not None and any(
+            if self.config.models.image_embedder.name != "none" and any(
                     kf.image_embedding is not None for kf in self.memory.keyframes.values()):
+                if self.models.image is None:
+                    from embodied_rag.models import registry
+
+                    self.models.image = registry.create_image_embedder(self.config.models.image_embedder)
                 extra.append(ImageEmbeddingShortlist(self.memory, self.models.image))
             self._places = PlaceRecognizer(self.memory, index, extra)
             self._places_size = len(self.memory.keyframes)
