@@ -20,6 +20,7 @@ at all (camera only) there is no caption scale, and z-scores are mapped onto a t
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ from embodied_rag.models.protocols import TextEmbedder
 _SAMPLE = 4096  # keyframes whose similarities give a query's mean and spread
 _MIN_STD = 1e-4  # below this a list carries no ranking (every caption empty, or one image repeated)
 _REF_MEAN, _REF_STD = 0.12, 0.1  # the caption scale a memory without captions is put on
+_AREAS = 4096  # areas whose image mean is kept (most recently used), as for the retriever's node cache
 
 
 @dataclass
@@ -68,7 +70,7 @@ class ImageEvidence:
         self._img = np.zeros((0, embedder.dim), dtype=np.float32)
         self._has_image = np.zeros(0, dtype=bool)
         self._has_text = np.zeros(0, dtype=bool)
-        self._areas: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
+        self._areas: OrderedDict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = OrderedDict()
         self._sample = np.zeros(0, dtype=np.int64)
 
     @staticmethod
@@ -145,6 +147,7 @@ class ImageEvidence:
         key = (node.n, len(node.children))
         hit = self._areas.get(node.id)
         if hit is not None and hit[0] == key:
+            self._areas.move_to_end(node.id)
             return hit[1], hit[2]
         self._sync()
         row = self.memory.leaves.row
@@ -156,4 +159,6 @@ class ImageEvidence:
         ex_rows = [row[e] for e in node.exemplar_ids if e in row and self._has_image[row[e]]]
         ex = self._img[ex_rows] if ex_rows else np.zeros((0, self._img.shape[1]), dtype=np.float32)
         self._areas[node.id] = (key, mean, ex)
+        if len(self._areas) > _AREAS:
+            self._areas.popitem(last=False)
         return mean, ex
