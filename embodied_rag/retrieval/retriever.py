@@ -218,6 +218,11 @@ class Retriever:
         """Ranked keyframes for a question embedding (and, with ``fq``, its image-side vector: fused scores)."""
         if mode == "flat" or not self.memory.forest.nodes:
             return self._flat(query_emb, fq=fq)
+        if fq is not None and not fq.text_scale:
+            # No captions at all (a camera-only memory): the forest was clustered by place alone (every keyframe
+            # carries the same placeholder text embedding), so its areas cannot guide a descent by meaning; rank
+            # every keyframe by its image instead (one matrix product over the image embeddings).
+            return self._flat(query_emb, fq=fq)
         if mode == "llm-walk":
             return self._llm_walk(query_emb, query_text, fq)
         return self._beam(query_emb, fq)
