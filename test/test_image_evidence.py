@@ -90,7 +90,7 @@ def test_camera_only_finds_within_5_points_of_captions(tmp_path, memo_minilm, se
           f"{camera.ok}/{camera.n} ({camera.pct:.1f} %); {time.perf_counter() - t0:.0f} s")
     assert camera.pct >= captions.pct - 5.0
     # Image evidence does not cost the caption path: at most one question of a building answered differently (seed
-    # 303 loses one, 302 gains two; one question is 1.8 points here).
+    # 303 loses one, 302 gains one; one question is 1.8 points here).
     assert fused.ok >= captions.ok - 1
 
 
