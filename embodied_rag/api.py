@@ -48,10 +48,11 @@ class Models:
 
     @classmethod
     def for_queries(cls, config: Config, text: Any = None, need_llm: bool = True) -> Models:
-        """Text embedder and LLM: what answering needs."""
+        """Text embedder, image embedder (its text tower scores keyframe images) and LLM: what answering needs."""
         from embodied_rag.models import registry
 
         return cls(text=text or registry.create_text_embedder(config.models.text_embedder),
+                   image=registry.create_image_embedder(config.models.image_embedder),
                    llm=registry.create_llm(config.models.llm) if need_llm else None)
 
     @classmethod
@@ -90,7 +91,7 @@ class OpenMemory:
         except BaseException:
             self.memory.close()
             raise
-        self.retriever = Retriever(self.memory, self.models.text, self.models.llm)
+        self.retriever = Retriever(self.memory, self.models.text, self.models.llm, image_embedder=self.models.image)
         self._places = None
         self._places_size = 0
 

@@ -193,7 +193,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not queries:
             raise UserError(f"No queries for data set '{dataset}' in {args.queries} (use --dataset).")
         models = Models.for_queries(config)
-        results = evaluate(Retriever(memory, models.text, models.llm), queries, modes)
+        results = evaluate(Retriever(memory, models.text, models.llm, image_embedder=models.image), queries,
+                           modes)
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=2))
         return 0

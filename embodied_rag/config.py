@@ -106,6 +106,7 @@ class RetrievalConfig:
     goal_standoff_m: float = 1.0
     goal_max_advance_m: float = 3.0
     object_min_score: float = 0.5
+    image_weight: float = 0.5
     timezone: str = "UTC"
 
 

@@ -31,6 +31,7 @@ from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
 from embodied_rag.retrieval.answer import Answer, floor_name, kf_ref, node_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
+from embodied_rag.retrieval.image_evidence import FusedQuery, ImageEvidence
 from embodied_rag.retrieval.kinds import KindAnswers
 from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings, use_vectors
 from embodied_rag.retrieval.query import IntentPrototypes, ParsedQuery, clean_query, cue_kind, parse_query
@@ -104,11 +105,15 @@ def warm_up(embedder: TextEmbedder) -> None:
 
 class Retriever:
     def __init__(self, memory: Memory, text_embedder: TextEmbedder, llm: LLM | None = None,
-                 config: RetrievalConfig | None = None):
+                 config: RetrievalConfig | None = None, image_embedder: TextEmbedder | None = None):
+        """``image_embedder``: the image model (open_clip) whose text tower embeds questions for the keyframes'
+        image embeddings; with it, images are evidence next to captions (see image_evidence.py)."""
         self.memory = memory
         self.embedder = text_embedder
         self.llm = llm
         self.config = config or memory.config.retrieval
+        self._image_embedder = image_embedder
+        self._images = self._image_evidence()
         self._cache = _NodeCache()
         self._objects = ObjectSearch(memory, text_embedder)
         self._kinds = KindAnswers(memory, self._objects, text_embedder, self.config.timezone)
@@ -122,6 +127,12 @@ class Retriever:
         (question prototypes, object names and uses) stay: re-embedding them took seconds per refresh."""
         self._cache = _NodeCache()
         self._coverage = None
+        self._images = self._image_evidence()
+
+    def _image_evidence(self) -> ImageEvidence | None:
+        if not ImageEvidence.usable(self.memory, self._image_embedder):
+            return None
+        return ImageEvidence(self.memory, self._image_embedder, self.config.image_weight)
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
             robot_position: tuple[float, ...] | None = None) -> Answer:
@@ -222,22 +233,47 @@ class Retriever:
         return Answer(text, "explain", found.goal, found.evidence, 0, found.llm_calls, object=found.object)
 
     # -- search ---------------------------------------------------------------------------------------------
-    def search(self, query_emb: np.ndarray, mode: str, query_text: str = "") -> Candidates:
+    def search(self, query_emb: np.ndarray, mode: str, query_text: str = "", fq: FusedQuery | None = None
+               ) -> Candidates:
+        """Ranked keyframes for a question embedding (and, with ``fq``, its image-side vector: fused scores)."""
         if mode == "flat" or not self.memory.forest.nodes:
-            return self._flat(query_emb)
+            return self._flat(query_emb, fq=fq)
+        if fq is not None and not fq.text_scale:
+            # No captions at all (a camera-only memory): the forest was clustered by place alone (every keyframe
+            # carries the same placeholder text embedding), so its areas cannot guide a descent by meaning; rank
+            # every keyframe by its image instead (one matrix product over the image embeddings).
+            return self._flat(query_emb, fq=fq)
         if mode == "llm-walk":
-            return self._llm_walk(query_emb, query_text)
-        return self._beam(query_emb)
+            return self._llm_walk(query_emb, query_text, fq)
+        return self._beam(query_emb, fq)
 
-    def _flat(self, q: np.ndarray, k: int | None = None) -> Candidates:
+    def _fused(self, text: str, q: np.ndarray) -> FusedQuery | None:
+        """The question's image-side vector and calibration, when the memory has image evidence."""
+        return self._images.query(text, q) if self._images is not None else None
+
+    def _leaf_scores(self, ids: np.ndarray, text_scores: np.ndarray, fq: FusedQuery | None) -> np.ndarray:
+        if fq is None or self._images is None:
+            return text_scores
+        row = self.memory.leaves.row
+        return self._images.leaves(fq, np.array([row[int(k)] for k in ids], dtype=np.int64), text_scores)
+
+    def _area_scores(self, ids: np.ndarray, text_scores: np.ndarray, fq: FusedQuery | None) -> np.ndarray:
+        if fq is None or self._images is None:
+            return text_scores
+        nodes = [self.memory.forest.nodes[int(i)] for i in ids]
+        return self._images.areas(fq, nodes, text_scores, self.config.exemplar_weight)
+
+    def _flat(self, q: np.ndarray, k: int | None = None, fq: FusedQuery | None = None) -> Candidates:
         leaves = self.memory.leaves
         scores = leaves.embeddings @ q
+        if fq is not None and self._images is not None:
+            scores = self._images.leaves(fq, np.arange(len(leaves)), scores)
         k = min(k or max(self.config.top_k, self.config.beam_width), len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return Candidates([(int(leaves.ids[i]), float(scores[i])) for i in top])
 
-    def _beam(self, q: np.ndarray) -> Candidates:
+    def _beam(self, q: np.ndarray, fq: FusedQuery | None = None) -> Candidates:
         forest = self.memory.forest
         beam = [forest.root]
         visited: list[int] = []
@@ -250,7 +286,8 @@ class Retriever:
                 ids, emb, ex, offsets = self._cache.children(self.memory, node)
                 # A child scores by the better of its mean embedding and its best exemplar.
                 ids_all.append(ids)
-                scores_all.append(np.maximum(emb @ q, w * np.maximum.reduceat(ex @ q, offsets)))
+                text_scores = np.maximum(emb @ q, w * np.maximum.reduceat(ex @ q, offsets))
+                scores_all.append(self._area_scores(ids, text_scores, fq))
             ids_cat, scores = np.concatenate(ids_all), np.concatenate(scores_all)
             order = np.argsort(-scores)[:width]
             beam = [forest.nodes[int(ids_cat[i])] for i in order]
@@ -258,18 +295,18 @@ class Retriever:
         for node in beam:
             visited.append(node.id)
             ids, emb, _, _ = self._cache.children(self.memory, node)
-            leaves.extend((int(k), float(s)) for k, s in zip(ids, emb @ q))
+            leaves.extend((int(k), float(s)) for k, s in zip(ids, self._leaf_scores(ids, emb @ q, fq)))
         leaves.sort(key=lambda t: -t[1])
         return Candidates(leaves[: max(self.config.top_k, width)], visited)
 
-    def _llm_walk(self, q: np.ndarray, query: str) -> Candidates:
+    def _llm_walk(self, q: np.ndarray, query: str, fq: FusedQuery | None = None) -> Candidates:
         """One choice per level from the root down (by the LLM when there is one, else by embedding score)."""
         forest = self.memory.forest
         node = forest.root
         visited, calls, degraded = [node.id], 0, ""
         while True:
             ids, emb, _, _ = self._cache.children(self.memory, node)
-            scores = emb @ q
+            scores = (self._leaf_scores if node.level == 1 else self._area_scores)(ids, emb @ q, fq)
             order = np.argsort(-scores)[:9]
             if node.level == 1:
                 options = [self._kf_text(self.memory.keyframes[int(ids[i])]) for i in order]
@@ -475,14 +512,15 @@ class Retriever:
                  ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
         """Search for ``embed_text``; ranked matches with mentions (empty when nothing is good enough)."""
         q = self.embedder.embed_query(embed_text)
-        cands = self.search(q, mode, parsed.text)
+        fq = self._fused(embed_text, q)
+        cands = self.search(q, mode, parsed.text, fq)
         if self.coverage().blind:
             # Keyframes without text or image embedding only carry the embedding of "(no description)".
             kfs = self.memory.keyframes
             cands.leaves = [(k, s) for k, s in cands.leaves if k in kfs and searchable(kfs[k])]
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
             return cands, [], set()
-        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves)
+        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves, fq)
         return cands, ranked, phrase
 
     def _nothing(self, parsed: ParsedQuery, cands: Candidates) -> Answer:
@@ -490,15 +528,17 @@ class Retriever:
         return Answer(f"I have not seen anything that matches '{parsed.content}'.{note}", parsed.kind,
                       llm_calls=cands.llm_calls, degraded=cands.degraded, found=False)
 
-    def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]]
-                       ) -> tuple[list[tuple[int, float]], set[int]]:
+    def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]],
+                       fq: FusedQuery | None = None) -> tuple[list[tuple[int, float]], set[int]]:
         """Add keyframes whose text mentions every content word, and boost exact mentions (hybrid retrieval)."""
         every, phrase = self.memory.lexical.matching(content)
         scores = dict(leaves)
         extra = [k for k in every if k not in scores]
         if extra and len(extra) <= _MAX_LEXICAL_EXTRA:
-            rows = [self.memory.leaves.row[k] for k in extra if k in self.memory.leaves]
-            for k, s in zip(extra, self.memory.leaves.embeddings[rows] @ q):
+            extra = [k for k in extra if k in self.memory.leaves]
+            rows = [self.memory.leaves.row[k] for k in extra]
+            text_scores = self.memory.leaves.embeddings[rows] @ q
+            for k, s in zip(extra, self._leaf_scores(np.asarray(extra), text_scores, fq)):
                 scores[k] = float(s)
         bonus = self.config.mention_bonus
         for k in scores:
@@ -510,6 +550,8 @@ class Retriever:
         where = self._kinds.where(kf.id)
         seen = leading_sentences(strip_instructions(kf.caption), 240) if kf.caption else kf.text()
         seen = f" There I saw: {seen[0].lower()}{seen[1:]}" if seen else ""
+        if not kf.text() and kf.image_embedding is not None:
+            seen = f" I hold no caption for that view ({kf_ref(kf.id)}); it was found by its image."
         if parsed.kind == "time":
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw it{where} at {clock(kf.stamp_ns, self.config.timezone)}.{seen}"
@@ -522,7 +564,7 @@ class Retriever:
         matching: list[Keyframe] = []
         if mode == "flat" or not forest.nodes:
             q = self.embedder.embed_query(parsed.text)
-            cands = self._flat(q, self.config.top_k)
+            cands = self._flat(q, self.config.top_k, self._fused(parsed.text, q))
             kfs = [self.memory.keyframes[k] for k, _ in cands.leaves]
             evidence_texts = [self._kf_text(kf) for kf in kfs]
             refs = [kf_ref(kf.id) for kf in kfs]
@@ -558,8 +600,11 @@ class Retriever:
                 evidence_texts = [self._kf_text(kf) for kf in matching] + evidence_texts
                 refs = [kf_ref(kf.id) for kf in matching] + refs
                 views = list(dict.fromkeys(first_sentence(strip_instructions(kf.caption or kf.text()))
-                                           for kf in matching))
-                text += " Closest views: " + " ".join(views)
+                                           for kf in matching if kf.text()))
+                if views:
+                    text += " Closest views: " + " ".join(views)
+                else:
+                    text = (text + " " + self._image_only_area(parsed, node, matching)).strip()
             held = self._objects.in_area(set(forest.leaf_ids(node)))
             if held:
                 # Areas know their objects: list and count what this one holds.
@@ -572,6 +617,15 @@ class Retriever:
         calls += used
         degraded = degraded or why
         return Answer(written or text, parsed.kind, None, list(dict.fromkeys(refs)), level, calls, degraded=degraded)
+
+    def _image_only_area(self, parsed: ParsedQuery, node: ForestNode, matching: list[Keyframe]) -> str:
+        """What can be said of an area known only from images (no captions): where it is, its size, and the views
+        whose images match the question best (a camera-only memory, found through image evidence)."""
+        x, y = node.centroid[:2]
+        where = self._kinds.where(matching[0].id)
+        refs = ", ".join(kf_ref(kf.id) for kf in matching)
+        return (f"I hold no descriptions of this area{where}, only images: {node.n} views around "
+                f"({x:.1f}, {y:.1f}); those that look most like '{parsed.content}' are {refs}.")
 
     def _named_area(self, parsed: ParsedQuery) -> ForestNode | None:
         """The area a question names as a kind of place ("tell me about the living room"): the one holding most of
