@@ -1,4 +1,4 @@
-"""The one command line: ``embodied-rag build | inspect | query | eval | convert | forest``."""
+"""The one command line: ``embodied-rag build | caption | inspect | query | eval | convert | forest | models``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,27 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if info["counters"]:
         print("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
     return 0
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    from embodied_rag.api import caption_backlog
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}.")
+    report = caption_backlog(Path(args.memory), _config(args), limit=args.limit)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"captioned {report['captioned']}, failed {report['failed']} (will retry), {report['remain']} remain "
+              f"({report['memory']}, {report['captioner']})")
+        if report["embedded"]:
+            print(f"  embedded {report['embedded']} keyframes that had text but no embeddings")
+        for f in report["failures"][:5]:
+            print(f"  keyframe {f['keyframe']}: {f['attempts']} failed attempt(s), last: {f['error']}")
+        print(f"  {report['summaries_written']} area summaries written"
+              + (", forest re-clustered" if report["forest_rebalanced"] else ""))
+        _print_language_search(report["language_search"], "  ")
+    return 1 if report["failed"] else 0
 
 
 def _parse_from(text: str | None) -> tuple[float, ...] | None:
@@ -320,6 +341,25 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rebuild-forest", action="store_true", help="re-cluster the forest from scratch at the end")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_build)
+
+    cp = with_config(sub.add_parser(
+        "caption", help="caption and embed the keyframes a memory holds without captions (caption later)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Caption later: keyframes built without captions (no captioner was configured, or it failed: "
+                    "server down, bad image) or without embeddings are a backlog. This captions them with "
+                    "models.captioner (openai, transformers or clip_tagger), embeds them with models.text_embedder "
+                    "(and models.image_embedder when configured), then updates the forest, area summaries and "
+                    "objects as build does.\n\nResumable: each keyframe is committed as soon as it is captioned, so "
+                    "a killed run loses at most one batch and the next run does only what remains. A keyframe whose "
+                    "caption fails is kept with its attempts and last error (inspect --json: caption_backlog) and "
+                    "retried by the next run. Exit status: 0 when nothing failed, 1 when some captions failed and "
+                    "wait for a later run, 2 for an error (no memory, no captioner configured).",
+        epilog="example:\n  embodied-rag caption memories/lab --config captioner.yaml --json"))
+    cp.add_argument("memory", metavar="MEMORY_DIR")
+    cp.add_argument("--limit", type=int, metavar="N", help="work on at most N keyframes of the backlog in this run")
+    cp.add_argument("--json", action="store_true",
+                    help='print {"backlog","captioned","embedded","failed","remain","failures","language_search",...}')
+    cp.set_defaults(func=cmd_caption)
 
     i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
     i.add_argument("memory", metavar="MEMORY_DIR")

@@ -207,6 +207,47 @@ class Memory:
                 self.places.maybe_train(self)
         return kf
 
+    def update_text(self, kf_id: int, caption: str, name: str, objects: list[str], text_embedding: np.ndarray,
+                    image_embedding: np.ndarray | None = None,
+                    observations: list[Observation] | None = None) -> Keyframe:
+        """Commit a caption that came later (``embodied-rag caption``) in one transaction: the keyframe's text and
+        embeddings, its leaf and its areas' statistics (marked for new summaries), the objects it saw; once it has
+        text, its earlier failed attempts are forgotten."""
+        if self._broken:
+            raise UserError(f"{self.dir} could not be written earlier ({self._broken}); reopen the memory.")
+        old = self.keyframes[kf_id]
+        kf = Keyframe(id=old.id, session=old.session, stamp_ns=old.stamp_ns, pose=old.pose, caption=caption,
+                      name=name, objects=list(objects), image=old.image, source=old.source,
+                      text_embedding=text_embedding,
+                      image_embedding=image_embedding if image_embedding is not None else old.image_embedding,
+                      view_distance=old.view_distance)
+        try:
+            if kf_id in self.leaves:
+                self.forest.update_leaf(kf_id, self.leaves.update(kf_id, text_embedding))
+            else:  # a keyframe stored without a text embedding: it joins the forest now
+                self.leaves.add(kf_id, kf.pose.position, text_embedding)
+                self.forest.insert(kf_id)
+            if observations:
+                self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
+            with self.store.transaction():
+                self.store.update_keyframe_text(kf)
+                if kf.text():
+                    self.store.clear_caption_failures(kf_id)
+                self.store.save_forest(*self.forest.flush())
+                self.store.save_objects(*self.objects.flush())
+        except (OSError, sqlite3.Error) as exc:
+            reason = "the disk is full" if _is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+            self._broken = reason
+            raise UserError(f"Cannot write the caption of keyframe {kf_id} to {self.dir}: {reason}.") from None
+        self.keyframes[kf_id] = kf
+        self.lexical.add(kf_id, kf.text())
+        return kf
+
+    def record_caption_failure(self, kf_id: int, error: str) -> int:
+        """Remember that captioning a keyframe failed (it stays in the backlog); returns its failed attempts."""
+        with self.store.transaction():
+            return self.store.record_caption_failure(kf_id, error)
+
     def place_index(self, progress: bool = False) -> PlaceIndex:
         """The place index, brought up to date with every keyframe that has an image (query by image).
 
