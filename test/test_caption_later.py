@@ -245,3 +245,45 @@ def test_coex_lobby_built_without_captions_captioned_later_answers_like_a_captio
     with Memory(tmp_path / "mem", Config(), writable=False) as m:
         results = evaluate(Retriever(m, minilm, None), queries, ["beam"])
     assert results and all(x.success for x in results), [(x.query, x.detail) for x in results if not x.success]
+
+
+@pytest.mark.ros
+def test_the_memory_node_retries_the_backlog_until_its_captioner_is_back(blind_walk, minilm, monkeypatch):
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from embodied_rag.ros.memory_node import MemoryNode
+
+    folder, mem, captions = blind_walk
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=1 + (os.getpid() * 13 + 71) % 200)
+    # The server is up but its model fails (HTTP 500) until it is switched to answering.
+    with ChatServer(NoModel(), mode="error", vision=replay_vision(folder, captions)) as srv:
+        config = captioner_config(srv.base_url, batch=4)
+        params = [Parameter("memory_dir", value=str(mem)), Parameter("caption_backlog_period_s", value=0.3),
+                  Parameter("models.captioner.name", value="openai"),
+                  Parameter("models.captioner.base_url", value=srv.base_url),
+                  Parameter("models.captioner.model", value="vlm"), Parameter("models.captioner.retries", value=0),
+                  Parameter("ingest.embed_batch_size", value=4)]
+        node = MemoryNode(context=ctx, parameter_overrides=params, models_factory=lambda c: models_for(config, minilm))
+        try:
+            deadline = time.monotonic() + 30
+            while node.status()["caption_backlog"] != 12 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            status = node.status()
+            assert status["caption_backlog"] == 12 and status["captioned_later"] == 0, status
+            assert status["not_searchable_by_language"] == 12
+            srv.mode = "ok"
+            deadline = time.monotonic() + 60
+            while node.status()["caption_backlog"] != 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            status = node.status()
+            assert status["captioned_later"] == 12 and status["caption_backlog"] == 0, status
+            assert status["searchable_by_language"] == 12 and status["not_searchable_by_language"] == 0
+        finally:
+            node.close()
+            node.destroy_node()
+            rclpy.shutdown(context=ctx)
+    with Memory(mem, Config(), writable=False) as m:
+        assert all(kf.caption for kf in m.keyframes.values()) and m.store.caption_failures() == {}
