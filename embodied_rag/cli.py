@@ -121,6 +121,31 @@ def cmd_caption(args: argparse.Namespace) -> int:
     return 1 if report["failed"] else 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from embodied_rag.models import weights
+
+    config = _config(args)
+    if args.action == "list":
+        rows = weights.list_models(config)
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], indent=2))
+            return 0
+        for r in rows:
+            print(f"{r.role:<15} {r.name:<22} {r.status:<9} {r.source}" + (f"  ({r.note})" if r.note else ""))
+        return 0
+    try:
+        name = weights.parse_name(args.name)
+        pulled = weights.pull(args.name, args.cache_dir if args.cache_dir is not None
+                              else weights.default_cache_dir(name, config))
+    except UserError as exc:
+        # Exit 1, not 2: the command is right, the weights could not be fetched (offline, unknown name).
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"pulled {pulled.name} to {pulled.path}")
+    print("  use it with: " + ", ".join(f"{k}: {v}" for k, v in pulled.settings.items() if v))
+    return 0
+
+
 def _parse_from(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -360,6 +385,29 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--json", action="store_true",
                     help='print {"backlog","captioned","embedded","failed","remain","failures","language_search",...}')
     cp.set_defaults(func=cmd_caption)
+
+    mo = sub.add_parser("models", help="fetch model weights while online (pull), or list the configured models",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Weights where the user has them. `models pull NAME` downloads open_clip "
+                                    "pretrained weights (ARCH:TAG) or a transformers / sentence-transformers model "
+                                    "(hub id org/name) into the configured cache directory "
+                                    "(models.image_embedder.cache_dir for open_clip, models.text_embedder.cache_dir "
+                                    "for hub ids, or --cache-dir) and prints the settings that use it. Without "
+                                    "internet it exits 1 with one sentence: copy the weights onto the machine and "
+                                    "set models.*.path instead. `models list` shows each configured model and "
+                                    "whether its weights are here (never contacts a network).",
+                        epilog="examples:\n  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k\n"
+                               "  embodied-rag models pull sentence-transformers/all-MiniLM-L6-v2\n"
+                               "  embodied-rag models list --config robot.yaml")
+    mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mp = with_config(mo_sub.add_parser("pull", help="download weights into the cache directory"))
+    mp.add_argument("name", metavar="NAME", help="open_clip ARCH:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a hub id "
+                                                 "(e.g. sentence-transformers/all-MiniLM-L6-v2)")
+    mp.add_argument("--cache-dir", metavar="DIR", help="download here instead of the configured cache directory")
+    mp.set_defaults(func=cmd_models)
+    ml = with_config(mo_sub.add_parser("list", help="the configured models and whether their weights are here"))
+    ml.add_argument("--json", action="store_true", help="print JSON")
+    ml.set_defaults(func=cmd_models)
 
     i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
     i.add_argument("memory", metavar="MEMORY_DIR")
