@@ -8,6 +8,7 @@ import logging
 import re
 import sqlite3
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ EPILOG = """examples:
   embodied-rag query memories/coex "where can I get a drink?" --json
   embodied-rag query memories/coex --image photo.jpg "where was this taken?"
   embodied-rag eval memories/coex ../shared/datasets/dev_queries.jsonl --modes beam,flat,llm-walk
+  embodied-rag caption memories/lab --config config/vision_captioner.yaml   # caption what was built without
+  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k                       # weights, while online
 """
 
 
@@ -343,6 +346,11 @@ def cmd_forest(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _paragraphs(*paragraphs: str) -> str:
+    """Help text of several paragraphs, each wrapped (argparse either wraps everything into one or nothing)."""
+    return "\n\n".join(textwrap.fill(p, 100) for p in paragraphs)
+
+
 # -- parser --------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -370,35 +378,37 @@ def build_parser() -> argparse.ArgumentParser:
     cp = with_config(sub.add_parser(
         "caption", help="caption and embed the keyframes a memory holds without captions (caption later)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Caption later: keyframes built without captions (no captioner was configured, or it failed: "
-                    "server down, bad image) or without embeddings are a backlog. This captions them with "
-                    "models.captioner (openai, transformers or clip_tagger), embeds them with models.text_embedder "
-                    "(and models.image_embedder when configured), then updates the forest, area summaries and "
-                    "objects as build does.\n\nResumable: each keyframe is committed as soon as it is captioned, so "
-                    "a killed run loses at most one batch and the next run does only what remains. A keyframe whose "
-                    "caption fails is kept with its attempts and last error (inspect --json: caption_backlog) and "
-                    "retried by the next run. Exit status: 0 when nothing failed, 1 when some captions failed and "
-                    "wait for a later run, 2 for an error (no memory, no captioner configured).",
-        epilog="example:\n  embodied-rag caption memories/lab --config captioner.yaml --json"))
-    cp.add_argument("memory", metavar="MEMORY_DIR")
+        description=_paragraphs(
+            "Caption later: keyframes built without captions (no captioner was configured, or it failed: server "
+            "down, bad image) or without embeddings are a backlog. This captions them with models.captioner (openai, "
+            "transformers or clip_tagger), embeds them with models.text_embedder (and models.image_embedder when "
+            "configured), then updates the forest, area summaries and objects as build does.",
+            "Resumable: each keyframe is committed as soon as it is captioned, so a killed run loses at most one "
+            "batch (ingest.embed_batch_size) and the next run does only what remains. A keyframe whose caption fails "
+            "is kept with its attempts and last error (inspect --json: caption_backlog) and retried by the next run.",
+            "Exit status: 0 when nothing failed, 1 when some captions failed and wait for a later run, 2 for an "
+            "error (not a memory directory, no captioner configured)."),
+        epilog="example:\n  embodied-rag caption memories/lab --config config/vision_captioner.yaml --json"))
+    cp.add_argument("memory", metavar="MEMORY_DIR", help="memory directory (made by embodied-rag build or memory_node)")
     cp.add_argument("--limit", type=int, metavar="N", help="work on at most N keyframes of the backlog in this run")
     cp.add_argument("--json", action="store_true",
                     help='print {"backlog","captioned","embedded","failed","remain","failures","language_search",...}')
     cp.set_defaults(func=cmd_caption)
 
-    mo = sub.add_parser("models", help="fetch model weights while online (pull), or list the configured models",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Weights where the user has them. `models pull NAME` downloads open_clip "
-                                    "pretrained weights (ARCH:TAG) or a transformers / sentence-transformers model "
-                                    "(hub id org/name) into the configured cache directory "
-                                    "(models.image_embedder.cache_dir for open_clip, models.text_embedder.cache_dir "
-                                    "for hub ids, or --cache-dir) and prints the settings that use it. Without "
-                                    "internet it exits 1 with one sentence: copy the weights onto the machine and "
-                                    "set models.*.path instead. `models list` shows each configured model and "
-                                    "whether its weights are here (never contacts a network).",
-                        epilog="examples:\n  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k\n"
-                               "  embodied-rag models pull sentence-transformers/all-MiniLM-L6-v2\n"
-                               "  embodied-rag models list --config robot.yaml")
+    mo = sub.add_parser(
+        "models", help="fetch model weights while online (pull), or list the configured models",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "Weights where the user has them. `models pull NAME` downloads open_clip pretrained weights (ARCH:TAG) or "
+            "a transformers / sentence-transformers model (hub id org/name) into the configured cache directory "
+            "(models.image_embedder.cache_dir for open_clip, models.text_embedder.cache_dir for hub ids, or "
+            "--cache-dir) and prints the settings that use it. Without internet it exits 1 with one sentence: copy "
+            "the weights onto the machine and set models.*.path instead.",
+            "`models list` shows each configured model and whether its weights are here (never contacts a "
+            "network)."),
+        epilog="examples:\n  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k\n"
+               "  embodied-rag models pull sentence-transformers/all-MiniLM-L6-v2\n"
+               "  embodied-rag models list --config config/vision_captioner.yaml")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
     mp = with_config(mo_sub.add_parser("pull", help="download weights into the cache directory"))
     mp.add_argument("name", metavar="NAME", help="open_clip ARCH:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a hub id "
