@@ -99,6 +99,9 @@ def test_server_down_keeps_the_backlog_and_a_later_run_captions_it_and_answers(b
         info = inspect_memory(m)
     assert info["caption_backlog"] == {"keyframes": 12, "failed_before": 12}
     assert info["language_search"]["searchable"] == 0 and "embodied-rag caption" in info["language_search"]["why"]
+    # A reader that is open all along (the query node) picks the captions up when it refreshes.
+    reader = open_memory(mem, Config(), models=Models(text=minilm))
+    assert reader.ask("where can I get a drink?").goal is None
 
     with ChatServer(NoModel(), vision=replay_vision(folder, captions)) as srv:
         up = captioner_config(srv.base_url)
@@ -118,7 +121,8 @@ def test_server_down_keeps_the_backlog_and_a_later_run_captions_it_and_answers(b
     assert info["caption_backlog"] == {"keyframes": 0, "failed_before": 0}
     assert info["language_search"]["searchable"] == 12
     assert info["objects"]["instances"] == 12  # each caption's box became an object observation (none before)
-    with open_memory(mem, Config(), models=Models(text=minilm)) as m:
+    with reader as m:
+        assert m.refresh()
         drink = m.ask("where can I get a drink?")
         kf = m.memory.keyframes[int(drink.evidence[0].split(":")[1])]
         assert "vending machine" in kf.caption and drink.goal is not None, drink.answer

@@ -56,11 +56,13 @@ class Memory:
         self.session: int | None = None
         self._previous: int | None = None
         self._version: tuple[int, int] = (0, 0)
+        self._update_seq = 0  # the last keyframe rewrite (caption later) this copy has loaded
         self._broken = ""
         self._load()
 
     # -- loading --------------------------------------------------------------------------------------------
     def _load(self) -> None:
+        self._update_seq = self.store.last_keyframe_update()  # read first: a rewrite after it is loaded again
         self._add_loaded(self.store.load_keyframes())
         for a, b, kind, length in self.store.load_edges():
             self.graph.add_edge(a, b, kind, length)
@@ -86,7 +88,8 @@ class Memory:
             self.floors.add(kf.pose.position[2])
 
     def refresh(self) -> bool:
-        """Pick up keyframes and forest changes committed by a writer in another process; True if any."""
+        """Pick up keyframes (new, or captioned later) and forest changes committed by a writer in another process;
+        True if any."""
         version = self.store.data_version()
         if version == self._version:
             return False
@@ -100,8 +103,18 @@ class Memory:
             rows, parents = self.store.load_forest()
             objects = self.store.load_objects()
             free = self.store.load_free_space()
+            self._update_seq, rewritten = self.store.keyframe_updates(self._update_seq)
+            recaptioned = self.store.load_keyframes(ids=[k for k in rewritten if k in self.keyframes])
         finally:
             self.store.conn.execute("COMMIT")
+        for kf in recaptioned:  # captioned later by the writer: new text and embeddings (the forest rows follow)
+            self.keyframes[kf.id] = kf
+            self.lexical.add(kf.id, kf.text())
+            if kf.text_embedding is not None:
+                if kf.id in self.leaves:
+                    self.leaves.update(kf.id, kf.text_embedding)
+                else:
+                    self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
         self.objects.load(objects)
         self.free_space.load(free)
         self._add_loaded(new)
