@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embodied_rag.memory.ingest import place_detections
+from embodied_rag.memory.ingest import NO_DESCRIPTION, place_detections
 from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.memory import Memory
 from embodied_rag.models.protocols import Caption, Captioner, ImageEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
-
-NO_DESCRIPTION = "(no description)"  # what a keyframe without text is embedded as (as at ingest)
 
 
 def needs_caption(kf: Keyframe) -> bool:

@@ -22,6 +22,7 @@ from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
 log = logging.getLogger(__name__)
 
 _TEXT_CACHE_MAX = 50_000  # distinct caption embeddings kept (~80 MB at 384-d)
+NO_DESCRIPTION = "(no description)"  # what a keyframe without any text is embedded as
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Ingestor:
                         failed[id(f)] = cap.error or f"{self.captioner.name} gave no caption"
                 self.stats.timed("caption", t0)
         t0 = time.perf_counter()
-        texts = [f.text() or "(no description)" for f in frames]
+        texts = [f.text() or NO_DESCRIPTION for f in frames]
         text_emb = self._embed(texts)
         self.stats.timed("text_embedding", t0)
         image_emb: list[np.ndarray | None] = [None] * len(frames)
