@@ -83,6 +83,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
           f"image embeddings: {info['with_image_embedding']}")
     _print_language_search(info["language_search"], "  ")
+    backlog = info["caption_backlog"]
+    if backlog["keyframes"]:
+        print(f"  caption backlog: {backlog['keyframes']} keyframes without captions ({backlog['failed_before']} "
+              f"failed before); embodied-rag caption {info['directory']} --config FILE captions them")
     pi = info["place_index"]
     print(f"  query by image: {pi['descriptors']} of {info['with_image']} images indexed"
           + (f" (vocabulary trained on {pi['vocabulary_trained_on']})" if pi["vocabulary_trained_on"] else
