@@ -186,6 +186,8 @@ def test_a_corrupt_stored_image_is_a_recorded_failure_and_the_rest_are_captioned
     assert (r["captioned"], r["failed"], r["remain"]) == (11, 1, 1)
     (failure,) = r["failures"]
     assert failure["keyframe"] == 3 and failure["attempts"] == 1 and "cannot be decoded" in failure["error"]
+    shown = _cli("inspect", str(mem))
+    assert shown.returncode == 0 and "caption backlog: 1 keyframes without captions (1 failed before)" in shown.stdout
 
 
 def test_bad_inputs_are_one_sentence_errors(blind_walk, tmp_path):
