@@ -1,7 +1,7 @@
 """Embodied memory with retrieval-augmented generation for ROS 2.
 
-``open_memory`` and ``build_memory`` (see :mod:`embodied_rag.api`) are imported on first use, so that
-``import embodied_rag`` stays light for the ROS launch and setup tools.
+``open_memory``, ``build_memory`` and ``caption_backlog`` (see :mod:`embodied_rag.api`) are imported on first use,
+so that ``import embodied_rag`` stays light for the ROS launch and setup tools.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["open_memory", "build_memory", "Models"]
+__all__ = ["open_memory", "build_memory", "caption_backlog", "Models"]
 
 
 def __getattr__(name: str) -> Any:

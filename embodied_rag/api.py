@@ -27,6 +27,8 @@ from embodied_rag.retrieval.answer import Answer
 log = logging.getLogger(__name__)
 
 ConfigLike = Config | str | Path | None
+NO_CAPTIONER = ("No captioner is configured: set models.captioner.name to openai, transformers or clip_tagger (with "
+                "its model settings) in the --config file to caption the backlog.")
 
 
 def as_config(config: ConfigLike) -> Config:
@@ -265,6 +267,70 @@ def ingest_frames(memory: Memory, frames: Iterable[Any], models: Models, skips: 
     return ingest.stats
 
 
+def caption_backlog(memory_dir: str | Path, config: ConfigLike = None, models: Models | None = None,
+                    limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Caption and embed the keyframes a memory holds without captions or embeddings (``embodied-rag caption``):
+    with the configured captioner, text embedder and image embedder; returns a report (what ``caption --json``
+    prints). Resumable: each keyframe is committed once captioned, and failures stay in the backlog for a later
+    run. ``limit`` caps how many keyframes this run works on."""
+    from embodied_rag.memory.store import DB_NAME
+
+    config = as_config(config)
+    memory_dir = Path(memory_dir)
+    if not (memory_dir / DB_NAME).is_file():
+        raise UserError(f"{memory_dir} is not a memory directory (no {DB_NAME}); build one first with "
+                        "embodied-rag build.")
+    if models is None and config.models.captioner.name in ("", "none"):
+        raise UserError(NO_CAPTIONER)
+    with Memory(memory_dir, config) as memory:
+        t0 = time.perf_counter()
+        models = models or Models.for_ingest(config)
+        model_load_s = time.perf_counter() - t0
+        if models.captioner is None:
+            raise UserError(NO_CAPTIONER)
+        report = work_backlog(memory, models, limit=limit, progress=progress)
+    report["seconds"] = {"model_load": round(model_load_s, 2), **report["seconds"]}
+    return report
+
+
+def work_backlog(memory: Memory, models: Models, limit: int | None = None, progress: bool = False
+                 ) -> dict[str, Any]:
+    """Caption later, on an open writable memory (``caption_backlog``, and the memory node's periodic retry): caption
+    and embed the backlog, then bring up to date what depends on captions as ``build`` does (the forest, re-clustered
+    once enough of it changed, and the summaries of the areas whose keyframes changed)."""
+    from embodied_rag.memory.backlog import backlog_ids, caption_keyframes
+    from embodied_rag.memory.coverage import language_coverage
+    from embodied_rag.models.captioners import CachedCaptioner
+
+    memory.bind_text_embedder(models.text.name, models.text.dim)
+    todo = backlog_ids(memory, models.image)
+    work = todo if limit is None else todo[:max(0, limit)]
+    captioner = CachedCaptioner(models.captioner, memory.store.cached_caption, memory.store.cache_caption)
+    with _progress(None, len(work), "caption", progress) as bar:
+        stats = caption_keyframes(memory, work, models.text, captioner, models.image,
+                                  batch_size=memory.config.ingest.embed_batch_size, on_done=bar.update)
+    t0 = time.perf_counter()
+    # Captions move leaves in meaning: re-cluster like build does once enough of the memory changed.
+    rebalanced = bool(stats.captioned) and \
+        stats.captioned >= memory.config.forest.rebalance_growth * len(memory.leaves)
+    if rebalanced:
+        memory.rebalance_forest()
+    n_summaries = write_summaries(memory, models)
+    summary_s = time.perf_counter() - t0
+    remaining = backlog_ids(memory, models.image)
+    failures = memory.store.caption_failures()
+    return {
+        "memory": str(memory.dir), "captioner": models.captioner.name, "backlog": len(todo), "attempted": len(work),
+        "captioned": stats.captioned, "embedded": stats.embedded, "failed": stats.failed, "remain": len(remaining),
+        # The keyframes still waiting whose caption failed: how often, and the last reason.
+        "failures": [{"keyframe": k, "attempts": failures[k][0], "error": failures[k][1]}
+                     for k in remaining if k in failures][:20],
+        "forest_rebalanced": rebalanced, "summaries_written": n_summaries,
+        "language_search": language_coverage(memory.keyframes.values()).to_json(memory.config),
+        "seconds": {**{k: round(v, 2) for k, v in stats.seconds.items()}, "forest_and_summaries": round(summary_s, 2)},
+    }
+
+
 def write_summaries(memory: Memory, models: Models) -> int:
     """Name and summarise the areas whose keyframes changed; returns how many were written."""
     from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
@@ -277,6 +343,7 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
     """What a memory holds: counts, extent, models, objects, floors, forest shape, sessions and counters."""
     import numpy as np
 
+    from embodied_rag.memory.backlog import needs_caption
     from embodied_rag.memory.coverage import language_coverage
 
     kfs = list(memory.keyframes.values())
@@ -291,6 +358,9 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
         "with_objects": sum(1 for kf in kfs if kf.objects),
         "with_image": sum(1 for kf in kfs if kf.image),
         "with_image_embedding": sum(1 for kf in kfs if kf.image_embedding is not None),
+        # Keyframes waiting for ``embodied-rag caption``, and how many of them a captioner has failed on.
+        "caption_backlog": {"keyframes": sum(1 for kf in kfs if needs_caption(kf)),
+                            "failed_before": len(memory.store.caption_failures())},
         # Which keyframes questions in words can find, and why the others cannot.
         "language_search": language_coverage(kfs).to_json(memory.config),
         "place_index": memory.store.place_index_counts(),

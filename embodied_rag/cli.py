@@ -1,4 +1,4 @@
-"""The one command line: ``embodied-rag build | inspect | query | eval | convert | forest``."""
+"""The one command line: ``embodied-rag build | caption | inspect | query | eval | convert | forest | models``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import re
 import sqlite3
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ EPILOG = """examples:
   embodied-rag query memories/coex "where can I get a drink?" --json
   embodied-rag query memories/coex --image photo.jpg "where was this taken?"
   embodied-rag eval memories/coex ../shared/datasets/dev_queries.jsonl --modes beam,flat,llm-walk
+  embodied-rag caption memories/lab --config config/vision_captioner.yaml   # caption what was built without
+  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k                       # weights, while online
 """
 
 
@@ -80,6 +83,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
           f"image embeddings: {info['with_image_embedding']}")
     _print_language_search(info["language_search"], "  ")
+    backlog = info["caption_backlog"]
+    if backlog["keyframes"]:
+        print(f"  caption backlog: {backlog['keyframes']} keyframes without captions ({backlog['failed_before']} "
+              f"failed before); embodied-rag caption {info['directory']} --config FILE captions them")
     pi = info["place_index"]
     print(f"  query by image: {pi['descriptors']} of {info['with_image']} images indexed"
           + (f" (vocabulary trained on {pi['vocabulary_trained_on']})" if pi["vocabulary_trained_on"] else
@@ -97,6 +104,52 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  session {s['id']}: {s['source']} at {started}")
     if info["counters"]:
         print("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
+    return 0
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    from embodied_rag.api import caption_backlog
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}.")
+    report = caption_backlog(Path(args.memory), _config(args), limit=args.limit)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"captioned {report['captioned']}, failed {report['failed']} (will retry), {report['remain']} remain "
+              f"({report['memory']}, {report['captioner']})")
+        if report["embedded"]:
+            print(f"  embedded {report['embedded']} keyframes that had text but no embeddings")
+        for f in report["failures"][:5]:
+            print(f"  keyframe {f['keyframe']}: {f['attempts']} failed attempt(s), last: {f['error']}")
+        print(f"  {report['summaries_written']} area summaries written"
+              + (", forest re-clustered" if report["forest_rebalanced"] else ""))
+        _print_language_search(report["language_search"], "  ")
+    return 1 if report["failed"] else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from embodied_rag.models import weights
+
+    config = _config(args)
+    if args.action == "list":
+        rows = weights.list_models(config)
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], indent=2))
+            return 0
+        for r in rows:
+            print(f"{r.role:<15} {r.name:<22} {r.status:<9} {r.source}" + (f"  ({r.note})" if r.note else ""))
+        return 0
+    try:
+        name = weights.parse_name(args.name)
+        pulled = weights.pull(args.name, args.cache_dir if args.cache_dir is not None
+                              else weights.default_cache_dir(name, config))
+    except UserError as exc:
+        # Exit 1, not 2: the command is right, the weights could not be fetched (offline, unknown name).
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"pulled {pulled.name} to {pulled.path}")
+    print("  use it with: " + ", ".join(f"{k}: {v}" for k, v in pulled.settings.items() if v))
     return 0
 
 
@@ -298,6 +351,11 @@ def cmd_forest(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _paragraphs(*paragraphs: str) -> str:
+    """Help text of several paragraphs, each wrapped (argparse either wraps everything into one or nothing)."""
+    return "\n\n".join(textwrap.fill(p, 100) for p in paragraphs)
+
+
 # -- parser --------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -321,6 +379,50 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rebuild-forest", action="store_true", help="re-cluster the forest from scratch at the end")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_build)
+
+    cp = with_config(sub.add_parser(
+        "caption", help="caption and embed the keyframes a memory holds without captions (caption later)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "Caption later: keyframes built without captions (no captioner was configured, or it failed: server "
+            "down, bad image) or without embeddings are a backlog. This captions them with models.captioner (openai, "
+            "transformers or clip_tagger), embeds them with models.text_embedder (and models.image_embedder when "
+            "configured), then updates the forest, area summaries and objects as build does.",
+            "Resumable: each keyframe is committed as soon as it is captioned, so a killed run loses at most one "
+            "batch (ingest.embed_batch_size) and the next run does only what remains. A keyframe whose caption fails "
+            "is kept with its attempts and last error (inspect --json: caption_backlog) and retried by the next run.",
+            "Exit status: 0 when nothing failed, 1 when some captions failed and wait for a later run, 2 for an "
+            "error (not a memory directory, no captioner configured)."),
+        epilog="example:\n  embodied-rag caption memories/lab --config config/vision_captioner.yaml --json"))
+    cp.add_argument("memory", metavar="MEMORY_DIR", help="memory directory (made by embodied-rag build or memory_node)")
+    cp.add_argument("--limit", type=int, metavar="N", help="work on at most N keyframes of the backlog in this run")
+    cp.add_argument("--json", action="store_true",
+                    help='print {"backlog","captioned","embedded","failed","remain","failures","language_search",...}')
+    cp.set_defaults(func=cmd_caption)
+
+    mo = sub.add_parser(
+        "models", help="fetch model weights while online (pull), or list the configured models",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "Weights where the user has them. `models pull NAME` downloads open_clip pretrained weights (ARCH:TAG) or "
+            "a transformers / sentence-transformers model (hub id org/name) into the configured cache directory "
+            "(models.image_embedder.cache_dir for open_clip, models.text_embedder.cache_dir for hub ids, or "
+            "--cache-dir) and prints the settings that use it. Without internet it exits 1 with one sentence: copy "
+            "the weights onto the machine and set models.*.path instead.",
+            "`models list` shows each configured model and whether its weights are here (never contacts a "
+            "network)."),
+        epilog="examples:\n  embodied-rag models pull ViT-B-32:laion2b_s34b_b79k\n"
+               "  embodied-rag models pull sentence-transformers/all-MiniLM-L6-v2\n"
+               "  embodied-rag models list --config config/vision_captioner.yaml")
+    mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mp = with_config(mo_sub.add_parser("pull", help="download weights into the cache directory"))
+    mp.add_argument("name", metavar="NAME", help="open_clip ARCH:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a hub id "
+                                                 "(e.g. sentence-transformers/all-MiniLM-L6-v2)")
+    mp.add_argument("--cache-dir", metavar="DIR", help="download here instead of the configured cache directory")
+    mp.set_defaults(func=cmd_models)
+    ml = with_config(mo_sub.add_parser("list", help="the configured models and whether their weights are here"))
+    ml.add_argument("--json", action="store_true", help="print JSON")
+    ml.set_defaults(func=cmd_models)
 
     i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
     i.add_argument("memory", metavar="MEMORY_DIR")

@@ -2,6 +2,9 @@
 SmolLM2 run in-process (not canned text; transformers by default), including the vision request format, plus
 failure modes.
 
+A ``vision`` function (PIL image -> reply text) answers requests that carry an image instead of the model: a
+stand-in for a vision model, e.g. one that gives a recording's own captions back for its images.
+
 Modes: "ok"; "slow" (sleeps ``delay_s``, then answers "too late"); "garbage" (a non-JSON body); "missing" (JSON without
 choices); "error" (HTTP 500); "no_schema" (HTTP 400 when response_format is sent, like older servers).
 A server that is down is a closed port: see ``closed_port``.
@@ -17,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,6 +73,7 @@ class Recorded:
     headers: dict
     body: dict | None
     images: list[tuple[int, int]] = field(default_factory=list)
+    pixels: list[Image.Image] = field(default_factory=list)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -122,13 +127,19 @@ class _Handler(BaseHTTPRequestHandler):
             messages = self._text_messages(body["messages"], rec)
         except ValueError as exc:
             return self._error(400, str(exc))
+        if srv.vision is not None and rec.pixels:
+            time.sleep(srv.vision_delay_s)  # a model's time per image (kill tests need a run in progress)
+            return self._reply(body["model"], srv.vision(rec.pixels[-1]))
         rf = body.get("response_format")
         schema = rf["json_schema"]["schema"] if isinstance(rf, dict) and rf.get("type") == "json_schema" else None
         # Greedy whatever the temperature: the local backends decode greedily.
         content = srv.llm.chat(messages, max_tokens=int(body.get("max_tokens", 64)), json_schema=schema)
+        self._reply(body["model"], content)
+
+    def _reply(self, model: str, content: str) -> None:
         reply = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
-                 "model": body["model"], "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                                      "finish_reason": "stop"}]}
+                 "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                              "finish_reason": "stop"}]}
         self._send(200, json.dumps(reply).encode())
 
     @staticmethod
@@ -158,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
                     except Exception as exc:  # noqa: BLE001
                         raise ValueError(f"image_url does not decode to an image ({type(exc).__name__})") from None
                     rec.images.append(im.size)
+                    rec.pixels.append(im.convert("RGB"))
                     texts.append(describe_pixels(im))
                 else:
                     raise ValueError(f"unknown content part type {part.get('type')!r}")
@@ -168,9 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
 class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, llm: LocalTransformersLLM | LocalLlamaLLM | NoModel, mode: str = "ok", delay_s: float = 2.0):
+    def __init__(self, llm: LocalTransformersLLM | LocalLlamaLLM | NoModel, mode: str = "ok", delay_s: float = 2.0,
+                 vision: Callable[[Image.Image], str] | None = None, vision_delay_s: float = 0.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.llm = llm
+        self.vision = vision
+        self.vision_delay_s = vision_delay_s
         self.mode = mode
         self.delay_s = delay_s
         self.requests: list[Recorded] = []

@@ -76,7 +76,8 @@ def ran(sandbox) -> list[tuple[str, subprocess.CompletedProcess, float]]:
 def test_the_readme_has_the_commands_a_user_needs():
     cmds = commands()
     for needed in ("demo --out demo_out", "build ../shared", "query memories/cmu", "--from -300,300", "--file -",
-                   "inspect", "eval", "convert", "forest", "viz", "offline_llm.yaml", "bench"):
+                   "inspect", "eval", "convert", "forest", "viz", "offline_llm.yaml", "bench", "caption memories",
+                   "models list"):
         assert any(needed in c for c in cmds), needed
 
 

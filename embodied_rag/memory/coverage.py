@@ -49,7 +49,8 @@ class LanguageCoverage:
         else:
             cause = (f"the configured models gave them no caption or embedding (models.captioner '{captioner}', "
                      f"models.image_embedder '{embedder}'; see the captioner's failures)")
-        fix = "configure models.captioner or models.image_embedder and build the recording into a new memory"
+        fix = ("configure models.captioner (and models.image_embedder if wanted) and caption them later "
+               "(embodied-rag caption MEMORY --config FILE)")
         if self.blind_with_image:
             fix += ", or ask with a photo (embodied-rag query MEMORY --image PHOTO)"
         return f"{cause}; to fix it, {fix}"

@@ -402,6 +402,16 @@ class SemanticForest:
         self._add_leaf_stats(node, kf_id, pos, emb)
         self._place(node)
 
+    def update_leaf(self, kf_id: int, old: np.ndarray) -> None:
+        """A leaf's embedding changed in the leaf index (its caption came later; ``old`` is its previous unit row):
+        move the running sums of its ancestors and mark them for new summaries. Its place in the tree stays until
+        a rebalance."""
+        delta = self.leaves.embedding(kf_id).astype(np.float64) - old
+        for node in self.ancestors(kf_id):
+            if node.emb_sum is not None:
+                node.emb_sum += delta
+            self._touch(node)
+
     def _attach_leaf(self, node: ForestNode, kf_id: int, pos: np.ndarray, emb: np.ndarray) -> None:
         node.children.append(kf_id)
         self.leaf_parent[kf_id] = node.id

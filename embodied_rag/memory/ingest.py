@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embodied_rag.io.frame import Frame, SkipLog
+from embodied_rag.memory.detection import CameraModel, Detection
 from embodied_rag.memory.keyframe import Keyframe, view_distance
 from embodied_rag.memory.keyframe_policy import KeyframePolicy
 from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.objects import DEPTH, Observation, locate
+from embodied_rag.memory.pose import Pose
 from embodied_rag.models.protocols import Captioner, ImageEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
 
 _TEXT_CACHE_MAX = 50_000  # distinct caption embeddings kept (~80 MB at 384-d)
+NO_DESCRIPTION = "(no description)"  # what a keyframe without any text is embedded as
 
 
 @dataclass
@@ -35,6 +38,19 @@ class IngestStats:
 
     def timed(self, stage: str, start: float) -> None:
         self.seconds[stage] += time.perf_counter() - start
+
+
+def place_detections(detections: list[Detection], width: int, height: int, depth: np.ndarray | None,
+                     camera: CameraModel | None, pose: Pose, max_depth_m: float
+                     ) -> tuple[list[Observation], list[Detection]]:
+    """(observations in the memory frame, detections whose box lies outside the ``width`` x ``height`` image)."""
+    out, bad = [], []
+    for d in detections:
+        if d.valid(width, height):
+            out.append(locate(d, depth, camera, pose, max_depth_m))
+        else:
+            bad.append(d)
+    return out, bad
 
 
 class Ingestor:
@@ -92,6 +108,7 @@ class Ingestor:
         if not self.pending:
             return []
         frames, self.pending = self.pending, []
+        failed: dict[int, str] = {}  # id(frame) -> why the captioner gave it no caption (retried by caption later)
         if self.captioner is not None:
             need = [f for f in frames if not f.text() and f.image is not None]
             if need:
@@ -99,9 +116,11 @@ class Ingestor:
                 for f, cap in zip(need, self.captioner.caption([f.image for f in need])):
                     f.caption, f.name, f.objects = cap.text, cap.name or f.name, cap.objects or f.objects
                     f.detections = cap.detections or f.detections
+                    if not f.text():
+                        failed[id(f)] = cap.error or f"{self.captioner.name} gave no caption"
                 self.stats.timed("caption", t0)
         t0 = time.perf_counter()
-        texts = [f.text() or "(no description)" for f in frames]
+        texts = [f.text() or NO_DESCRIPTION for f in frames]
         text_emb = self._embed(texts)
         self.stats.timed("text_embedding", t0)
         image_emb: list[np.ndarray | None] = [None] * len(frames)
@@ -126,6 +145,8 @@ class Ingestor:
                           pose=f.pose, caption=f.caption, name=f.name, objects=list(f.objects), source=f.source,
                           text_embedding=te, image_embedding=ie, view_distance=view_distance(f.depth))
             out.append(self.memory.add(kf, f.image, observations))
+            if id(f) in failed and kf.image is not None:
+                self.memory.record_caption_failure(kf.id, failed[id(f)])
         self.memory.save_free_space()
         self.stats.keyframes += len(out)
         self.stats.timed("store_and_forest", t0)
@@ -142,12 +163,9 @@ class Ingestor:
             h, w = f.image.shape[:2]
         else:
             w = h = 2**31
-        out = []
-        for d in f.detections:
-            if not d.valid(w, h):
-                self.skips.skip("bad_detection", f"{f.source}: box {d.box} of '{d.label[:40]}' is outside the image")
-                continue
-            out.append(locate(d, f.depth, f.camera, f.pose, cfg.max_depth_m))
+        out, bad = place_detections(f.detections, w, h, f.depth, f.camera, f.pose, cfg.max_depth_m)
+        for d in bad:
+            self.skips.skip("bad_detection", f"{f.source}: box {d.box} of '{d.label[:40]}' is outside the image")
         self.stats.observations += len(out)
         self.stats.from_depth += sum(o.source == DEPTH for o in out)
         return out

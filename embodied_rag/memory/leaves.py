@@ -45,6 +45,17 @@ class LeafIndex:
         self.n += 1
         return r
 
+    def update(self, kf_id: int, embedding: np.ndarray) -> np.ndarray:
+        """Replace a keyframe's embedding (its caption came later); returns the old unit row."""
+        r = self.row[kf_id]
+        e = np.asarray(embedding, dtype=np.float32).ravel()
+        if e.size != self.dim:
+            raise ValueError(f"embedding has {e.size} dimensions, the memory uses {self.dim}")
+        old = self._emb[r].copy()
+        norm = float(np.linalg.norm(e))
+        self._emb[r] = e / norm if norm > 0 else e
+        return old
+
     def extend(self, kf_ids: np.ndarray, positions: np.ndarray, embeddings: np.ndarray) -> None:
         """Add many keyframes at once (as :meth:`add` one by one, without a Python call per keyframe)."""
         e = np.asarray(embeddings, dtype=np.float32)

@@ -25,6 +25,9 @@ class LexicalIndex:
         self._texts: dict[int, str] = {}
 
     def add(self, kf_id: int, text: str) -> None:
+        """Index a keyframe's text (replacing what it was indexed by, e.g. when its caption came later)."""
+        for w in self._texts.get(kf_id, "").split():
+            self._postings[w].discard(kf_id)
         ws = words(text)
         for w in set(ws):
             self._postings[w].add(kf_id)

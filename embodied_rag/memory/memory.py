@@ -56,11 +56,13 @@ class Memory:
         self.session: int | None = None
         self._previous: int | None = None
         self._version: tuple[int, int] = (0, 0)
+        self._update_seq = 0  # the last keyframe rewrite (caption later) this copy has loaded
         self._broken = ""
         self._load()
 
     # -- loading --------------------------------------------------------------------------------------------
     def _load(self) -> None:
+        self._update_seq = self.store.last_keyframe_update()  # read first: a rewrite after it is loaded again
         self._add_loaded(self.store.load_keyframes())
         for a, b, kind, length in self.store.load_edges():
             self.graph.add_edge(a, b, kind, length)
@@ -86,7 +88,8 @@ class Memory:
             self.floors.add(kf.pose.position[2])
 
     def refresh(self) -> bool:
-        """Pick up keyframes and forest changes committed by a writer in another process; True if any."""
+        """Pick up keyframes (new, or captioned later) and forest changes committed by a writer in another process;
+        True if any."""
         version = self.store.data_version()
         if version == self._version:
             return False
@@ -100,8 +103,18 @@ class Memory:
             rows, parents = self.store.load_forest()
             objects = self.store.load_objects()
             free = self.store.load_free_space()
+            self._update_seq, rewritten = self.store.keyframe_updates(self._update_seq)
+            recaptioned = self.store.load_keyframes(ids=[k for k in rewritten if k in self.keyframes])
         finally:
             self.store.conn.execute("COMMIT")
+        for kf in recaptioned:  # captioned later by the writer: new text and embeddings (the forest rows follow)
+            self.keyframes[kf.id] = kf
+            self.lexical.add(kf.id, kf.text())
+            if kf.text_embedding is not None:
+                if kf.id in self.leaves:
+                    self.leaves.update(kf.id, kf.text_embedding)
+                else:
+                    self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
         self.objects.load(objects)
         self.free_space.load(free)
         self._add_loaded(new)
@@ -206,6 +219,47 @@ class Memory:
                 self._new_place_features = 0
                 self.places.maybe_train(self)
         return kf
+
+    def update_text(self, kf_id: int, caption: str, name: str, objects: list[str], text_embedding: np.ndarray,
+                    image_embedding: np.ndarray | None = None,
+                    observations: list[Observation] | None = None) -> Keyframe:
+        """Commit a caption that came later (``embodied-rag caption``) in one transaction: the keyframe's text and
+        embeddings, its leaf and its areas' statistics (marked for new summaries), the objects it saw; once it has
+        text, its earlier failed attempts are forgotten."""
+        if self._broken:
+            raise UserError(f"{self.dir} could not be written earlier ({self._broken}); reopen the memory.")
+        old = self.keyframes[kf_id]
+        kf = Keyframe(id=old.id, session=old.session, stamp_ns=old.stamp_ns, pose=old.pose, caption=caption,
+                      name=name, objects=list(objects), image=old.image, source=old.source,
+                      text_embedding=text_embedding,
+                      image_embedding=image_embedding if image_embedding is not None else old.image_embedding,
+                      view_distance=old.view_distance)
+        try:
+            if kf_id in self.leaves:
+                self.forest.update_leaf(kf_id, self.leaves.update(kf_id, text_embedding))
+            else:  # a keyframe stored without a text embedding: it joins the forest now
+                self.leaves.add(kf_id, kf.pose.position, text_embedding)
+                self.forest.insert(kf_id)
+            if observations:
+                self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
+            with self.store.transaction():
+                self.store.update_keyframe_text(kf)
+                if kf.text():
+                    self.store.clear_caption_failures(kf_id)
+                self.store.save_forest(*self.forest.flush())
+                self.store.save_objects(*self.objects.flush())
+        except (OSError, sqlite3.Error) as exc:
+            reason = "the disk is full" if _is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+            self._broken = reason
+            raise UserError(f"Cannot write the caption of keyframe {kf_id} to {self.dir}: {reason}.") from None
+        self.keyframes[kf_id] = kf
+        self.lexical.add(kf_id, kf.text())
+        return kf
+
+    def record_caption_failure(self, kf_id: int, error: str) -> int:
+        """Remember that captioning a keyframe failed (it stays in the backlog); returns its failed attempts."""
+        with self.store.transaction():
+            return self.store.record_caption_failure(kf_id, error)
 
     def place_index(self, progress: bool = False) -> PlaceIndex:
         """The place index, brought up to date with every keyframe that has an image (query by image).

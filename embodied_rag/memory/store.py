@@ -27,12 +27,15 @@ from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
 from embodied_rag.memory.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Upgrades from older schema versions, applied in order when a store is opened for writing:
 # version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA) or changed
 # what rows hold. 3 -> 4: the place recognition tables (place_features, place_vocabulary, place_descriptors), and
-# forest rows no longer list their children nor store exemplar vectors (older rows still load).
-_MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None, 3: None}
+# forest rows no longer list their children nor store exemplar vectors (older rows still load). 4 -> 5: the
+# caption_attempts table (the caption backlog's failures, retried by ``embodied-rag caption``) and keyframe_updates
+# (keyframes captioned later, for readers to reload).
+_MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None, 3: None,
+                                                       4: None}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -70,6 +73,9 @@ CREATE TABLE IF NOT EXISTS place_vocabulary (
     created_at REAL NOT NULL, mean BLOB NOT NULL, projection BLOB NOT NULL, centres BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS place_descriptors (
     keyframe INTEGER PRIMARY KEY, vocabulary INTEGER NOT NULL, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS keyframe_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT, keyframe INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS caption_attempts (
+    keyframe INTEGER PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL, last_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS object_views (
     object INTEGER NOT NULL, keyframe INTEGER NOT NULL, stamp_ns INTEGER NOT NULL, PRIMARY KEY (object, keyframe))
     WITHOUT ROWID;
@@ -296,16 +302,45 @@ class MemoryStore:
     def insert_edges(self, edges: list[tuple[int, int, str, float]]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", edges)
 
-    def load_keyframes(self, after_id: int = 0) -> list[Keyframe]:
-        rows = self.conn.execute(
-            "SELECT id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image, source,"
-            " text_emb, image_emb, view_distance FROM keyframes WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+    def load_keyframes(self, after_id: int = 0, ids: list[int] | None = None) -> list[Keyframe]:
+        """Keyframes after ``after_id``, or just those in ``ids``."""
+        columns = ("SELECT id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image, source,"
+                   " text_emb, image_emb, view_distance FROM keyframes")
+        if ids is None:
+            rows = self.conn.execute(f"{columns} WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+        else:
+            rows = [r for chunk in range(0, len(ids), 500) for r in self.conn.execute(
+                f"{columns} WHERE id IN ({','.join('?' * len(ids[chunk:chunk + 500]))}) ORDER BY id",
+                ids[chunk:chunk + 500]).fetchall()]
         return [
             Keyframe(id=r[0], session=r[1], stamp_ns=r[2], pose=Pose((r[3], r[4], r[5]), (r[6], r[7], r[8], r[9])),
                      name=r[10], caption=r[11], objects=json.loads(r[12]), image=r[13], source=r[14],
                      text_embedding=from_blob(r[15]), image_embedding=from_blob(r[16]), view_distance=r[17])
             for r in rows
         ]
+
+    def update_keyframe_text(self, kf: Keyframe) -> None:
+        """Rewrite what captioning later changes: text, embeddings (inside the caller's transaction)."""
+        self.conn.execute(
+            "UPDATE keyframes SET name=?, caption=?, objects=?, text_emb=?, image_emb=? WHERE id=?",
+            (kf.name, kf.caption, json.dumps(kf.objects), to_blob(kf.text_embedding), to_blob(kf.image_embedding),
+             kf.id))
+        self.conn.execute("INSERT INTO keyframe_updates (keyframe) VALUES (?)", (kf.id,))
+
+    def last_keyframe_update(self) -> int:
+        if not self._has_table("keyframe_updates"):
+            return 0
+        return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM keyframe_updates").fetchone()[0])
+
+    def keyframe_updates(self, after_seq: int = 0) -> tuple[int, list[int]]:
+        """(latest update number, keyframes rewritten after ``after_seq``): what a reader must load again."""
+        if not self._has_table("keyframe_updates"):
+            return 0, []  # a schema-4 store opened read-only
+        rows = self.conn.execute("SELECT seq, keyframe FROM keyframe_updates WHERE seq > ? ORDER BY seq",
+                                 (after_seq,)).fetchall()
+        if not rows:
+            return after_seq, []
+        return int(rows[-1][0]), sorted({int(r[1]) for r in rows})
 
     def load_edges(self, after_id: int = 0) -> list[tuple[int, int, str, float]]:
         return [tuple(r) for r in self.conn.execute(
@@ -448,6 +483,26 @@ class MemoryStore:
             return [], None
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").astype(np.float32).reshape(len(rows), -1)
         return [int(r[0]) for r in rows], matrix
+
+    # -- caption attempts -----------------------------------------------------------------------------------
+    def record_caption_failure(self, keyframe_id: int, error: str) -> int:
+        """Count one failed caption of a keyframe (inside the caller's transaction); returns its attempts so far."""
+        self.conn.execute(
+            "INSERT INTO caption_attempts VALUES (?, 1, ?, ?) ON CONFLICT(keyframe) DO UPDATE SET "
+            "attempts=attempts+1, last_error=excluded.last_error, last_at=excluded.last_at",
+            (keyframe_id, error, time.time()))
+        return int(self.conn.execute("SELECT attempts FROM caption_attempts WHERE keyframe=?",
+                                     (keyframe_id,)).fetchone()[0])
+
+    def clear_caption_failures(self, keyframe_id: int) -> None:
+        self.conn.execute("DELETE FROM caption_attempts WHERE keyframe=?", (keyframe_id,))
+
+    def caption_failures(self) -> dict[int, tuple[int, str]]:
+        """keyframe id -> (failed attempts, last error) of keyframes whose caption has failed and not yet succeeded."""
+        if not self._has_table("caption_attempts"):
+            return {}  # a schema-4 store opened read-only
+        return {int(r[0]): (int(r[1]), r[2]) for r in
+                self.conn.execute("SELECT keyframe, attempts, last_error FROM caption_attempts ORDER BY keyframe")}
 
     # -- caption cache --------------------------------------------------------------------------------------
     def cached_caption(self, key: str) -> str | None:

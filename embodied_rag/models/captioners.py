@@ -1,8 +1,9 @@
 """Captioners: an OpenAI-compatible vision chat API, a transformers vision-language model, a CLIP zero-shot tagger,
 and a cache by image hash in front of any of them. (Captions that arrive with the data need no class.)
 
-A captioner that fails on an image returns an empty Caption for it (and logs why), so the ingest keeps going and the
-keyframe is stored with whatever text came with the data; failed captions are never cached.
+A captioner that fails on an image returns an empty Caption for it with the reason in ``error`` (and logs it), so the
+ingest keeps going and the keyframe is stored with whatever text came with the data; failed captions are never
+cached, and ``embodied-rag caption`` retries them later.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class OpenAIVisionCaptioner:
         if cap is None:
             self.failures += 1
             log.warning("No caption for an image: %s", self.last_error)
-            return Caption(text="")
+            return Caption(text="", error=self.last_error)
         return cap
 
     def caption(self, images: list[np.ndarray]) -> list[Caption]:
@@ -240,5 +241,5 @@ class CachedCaptioner:
             for i, cap in zip(missing, self.inner.caption([images[i] for i in missing])):
                 out[i] = cap
                 if cap.text:  # a failed (empty) caption is retried next time, not remembered
-                    self._put(keys[i], json.dumps(dataclasses.asdict(cap)))
+                    self._put(keys[i], json.dumps({k: v for k, v in dataclasses.asdict(cap).items() if k != "error"}))
         return [c if c is not None else Caption(text="") for c in out]

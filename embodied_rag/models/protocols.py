@@ -39,6 +39,7 @@ class Caption:
     name: str = ""
     objects: list[str] = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)  # boxes in the captioned image's pixels
+    error: str = ""  # why there is no caption (server down, bad reply), when the captioner failed on this image
 
 
 @runtime_checkable

@@ -7,7 +7,9 @@ when that package is installed, and depth, each within ``ingest.caption_max_gap_
 and apply the keyframe policy to the frames it releases. Captioning, embedding, placing detected objects and
 committing run on one worker thread that takes keyframes from a bounded queue; when it is full the oldest waiting
 keyframe is dropped (the newest wins) and counted. Summaries of changed areas are refreshed on the worker, in
-batches, every ``summary_period_s``, never per frame.
+batches, every ``summary_period_s``, never per frame. Keyframes the captioner could not caption (server down, bad
+reply) are captioned later on the same worker when it is idle, a batch per round, every
+``caption_backlog_period_s`` (:func:`embodied_rag.api.work_backlog`, as ``embodied-rag caption`` does).
 
 Images that arrive before the poses that bracket their stamp (or before their caption, detections or depth, when a
 publisher of them exists) wait in a small bounded buffer for at most ``pose_wait_s`` / ``caption_wait_s`` of wall
@@ -75,6 +77,10 @@ MEMORY_PARAMS = [
     NodeParam("status_period_s", 1.0, "status period"),
     NodeParam("summary_period_s", 5.0, "how often changed areas get new names and summaries (in batches)"),
     NodeParam("summary_max_nodes", 64, "areas summarised per round at most"),
+    NodeParam("caption_backlog_period_s", 30.0,
+              "how often keyframes left without a caption (the captioner was down or failed on them, or the memory "
+              "was built without one) are captioned again on the worker, a batch per round, when a captioner is "
+              "configured; 0 disables"),
 ]
 
 
@@ -136,11 +142,15 @@ class MemoryNode(Node):
                                   image_buffer=int(self.p["image_buffer"]), skips=self.skips,
                                   expects=self._stream_published, decode_depth=conv.depth_to_numpy)
         self.image_source: str | None = None
-        self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0}
+        self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0,
+                       "captioned_later": 0, "caption_backlog": 0}
         self.queue: deque[_Job] = deque()
         self.cond = threading.Condition()
         self.stopping = False
         self.last_summary = time.monotonic()
+        # Caption later: the first round runs at the first idle moment (a memory may hold an older backlog).
+        self.backlog_period = float(self.p["caption_backlog_period_s"])
+        self.last_backlog = -float("inf")
 
         if self.p["reliable"]:
             sensor = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -298,6 +308,8 @@ class MemoryNode(Node):
             try:
                 if batch:
                     self._commit(batch)
+                elif self._backlog_due() and not stopping:
+                    self._caption_backlog()
                 elif time.monotonic() - self.last_summary >= period or stopping:
                     self._summaries()
             except Exception as exc:  # noqa: BLE001 - the worker must survive one bad batch; the log says why
@@ -320,10 +332,34 @@ class MemoryNode(Node):
         self.writer.pending = frames
         self.counts["committed"] += len(self.writer.flush())
 
+    def _backlog_due(self) -> bool:
+        return (self.models.captioner is not None and self.backlog_period > 0
+                and time.monotonic() - self.last_backlog >= self.backlog_period)
+
+    def _caption_backlog(self) -> None:
+        """One round of caption later (a batch, so new frames wait at most one batch); the next round follows at
+        once while rounds make progress, else after ``caption_backlog_period_s``."""
+        from embodied_rag.api import work_backlog
+
+        report = work_backlog(self.memory, self.models, limit=self.writer.batch_size)
+        progressed = report["captioned"] + report["embedded"]
+        self.last_backlog = -float("inf") if progressed and report["remain"] else time.monotonic()
+        self.counts["captioned_later"] += report["captioned"]
+        self.counts["caption_backlog"] = report["remain"]
+        if report["failed"]:
+            self.get_logger().warning(f"caption later: {report['failed']} keyframes failed again "
+                                      f"({report['failures'][0]['error'] if report['failures'] else ''}); "
+                                      f"{report['remain']} wait for the next round")
+        if progressed:
+            self._coverage_cache = None
+
     def _summaries(self) -> None:
         from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
 
         self.last_summary = time.monotonic()
+        # Caption later: the first round runs at the first idle moment (a memory may hold an older backlog).
+        self.backlog_period = float(self.p["caption_backlog_period_s"])
+        self.last_backlog = -float("inf")
         if not any(n.dirty for n in self.memory.forest.nodes.values()):
             return
         if not hasattr(self, "_summarizer"):
@@ -345,6 +381,8 @@ class MemoryNode(Node):
             "detections": pc["detections"], "session": self.session,
             # Keyframes the configured captioner could not caption (server down, slow, garbage): kept uncaptioned.
             "caption_failures": int(getattr(self.models.captioner, "failures", 0)),
+            # Caption later: keyframes captioned by the periodic retry, and those still waiting after its last round.
+            "captioned_later": c["captioned_later"], "caption_backlog": c["caption_backlog"],
             "camera": self.image_source or "", "camera_info": int(self.pairer.camera is not None),
             # Detections placed in the memory frame (with depth: the rest at their viewpoint), and the instances.
             "object_observations": self.writer.stats.observations,
@@ -395,7 +433,8 @@ class MemoryNode(Node):
             self.cond.notify()
         self.worker.join(timeout=60.0)
         self.worker = None
-        snapshots = {"session", "searchable_by_language", "not_searchable_by_language"}  # states, not counts
+        snapshots = {"session", "searchable_by_language", "not_searchable_by_language",  # states, not counts
+                     "caption_backlog"}
         counts = {k: int(v) for k, v in self.status().items() if isinstance(v, int) and k not in snapshots}
         try:
             self.memory.store.add_counters(self.session, counts)
