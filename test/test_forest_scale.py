@@ -13,6 +13,7 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.leaves import LeafIndex
 from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.pose import Pose
+from embodied_rag.memory.store import SCHEMA_VERSION
 
 
 def shape(forest: SemanticForest) -> set[tuple[int, frozenset[int]]]:
@@ -137,7 +138,7 @@ def test_a_schema_3_store_still_loads(tmp_path):
     conn.close()
     with Memory(tmp_path / "m", Config()) as m:
         assert structure(m.forest) == saved and m.forest.check() == []
-        assert m.store.get_meta("schema_version") == "4"
+        assert m.store.get_meta("schema_version") == str(SCHEMA_VERSION)
 
 
 def test_indistinguishable_keyframes_still_split():

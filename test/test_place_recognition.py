@@ -21,6 +21,7 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.local_features import FeatureExtractor, LocalFeatures
 from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.pose import Pose
+from embodied_rag.memory.store import SCHEMA_VERSION
 from embodied_rag.memory.vocabulary import train_vocabulary
 from embodied_rag.retrieval.reshoot import NAMES, reshoot_seeded
 
@@ -156,7 +157,7 @@ def test_old_memory_is_indexed_at_its_first_image_query_and_upgraded(tmp_path):
     with _open(path) as mem:  # read-only open of the old schema works (only tables were added since)
         assert mem.ask("", image=textured(102)).evidence[0] == "kf:3"
     con = sqlite3.connect(path / "memory.sqlite")
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     assert con.execute("SELECT COUNT(*) FROM place_descriptors").fetchone()[0] == 6
     con.close()
 
