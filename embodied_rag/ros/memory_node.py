@@ -357,9 +357,6 @@ class MemoryNode(Node):
         from embodied_rag.memory.summaries import PlaceTyper, refresh_summaries
 
         self.last_summary = time.monotonic()
-        # Caption later: the first round runs at the first idle moment (a memory may hold an older backlog).
-        self.backlog_period = float(self.p["caption_backlog_period_s"])
-        self.last_backlog = -float("inf")
         if not any(n.dirty for n in self.memory.forest.nodes.values()):
             return
         if not hasattr(self, "_summarizer"):
