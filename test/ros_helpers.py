@@ -12,7 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def domain_for(offset: int) -> int:
-    """A ROS_DOMAIN_ID distinct per test (offset) and per pytest process; Fast DDS allows 0..232."""
+    """A ROS_DOMAIN_ID distinct per test (offset) and per pytest process; Fast DDS allows 0..232. Parallel pytest
+    workers (gw0, gw1, ...) draw from disjoint ranges, so two tests running at once never share a domain."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and workers > 1:
+        span = 200 // workers
+        return 1 + int(worker[2:]) % workers * span + (offset * 37) % span
     return 1 + (os.getpid() * 11 + offset * 37) % 200
 
 
