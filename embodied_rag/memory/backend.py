@@ -21,9 +21,11 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.strip().lower().startswith(URL_SCHEMES)
 
 
-def location_of(location: str | Path) -> str | Path:
-    """A URL as it is (stripped), anything else as a Path."""
-    return location.strip() if is_url(location) else Path(location)
+def location_of(location: str | Path, expand_user: bool = False) -> str | Path:
+    """A URL as it is (stripped), anything else as a Path (with ``~`` expanded when asked)."""
+    if is_url(location):
+        return str(location).strip()
+    return Path(location).expanduser() if expand_user else Path(location)
 
 
 def redact(location: str | Path) -> str:

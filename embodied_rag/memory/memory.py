@@ -181,6 +181,8 @@ class Memory:
         still away)."""
         if self.shared:
             try:
+                if self.store.conn is None:  # an earlier reconnection failed: try again
+                    self.store.reconnect()
                 return self._refresh_shared()
             except store_errors() as exc:
                 if not is_connection_error(exc):

@@ -168,7 +168,12 @@ class PostgresStore:
     def _connect(self) -> None:
         import psycopg
         try:
-            self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            try:
+                self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as exc:
+                if not (self.writable and self.create and "does not exist" in str(exc) and _create_database(self.url)):
+                    raise
+                self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise UserError(f"Cannot connect to the memory database {self.name}: {_first_line(exc)}.") from None
         try:
@@ -598,3 +603,23 @@ class PostgresStore:
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text.rstrip(".")
+
+
+def _create_database(url: str) -> bool:
+    """Create the database a URL names (a new memory), through the server's ``postgres`` database; False when that
+    is not possible (no right to, or the URL names no database)."""
+    import psycopg
+    from psycopg import sql
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    name = info.get("dbname")
+    if not name or name == "postgres":
+        return False
+    try:
+        with psycopg.connect(**{**info, "dbname": "postgres"}, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.DuplicateDatabase:
+        return True
+    except psycopg.Error:
+        return False
+    return True
