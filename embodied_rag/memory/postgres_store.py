@@ -171,9 +171,9 @@ class PostgresStore:
             try:
                 self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except psycopg.OperationalError as exc:
-                if not (self.writable and self.create and "does not exist" in str(exc) and _create_database(self.url)):
+                if not (self.writable and self.create and "does not exist" in str(exc)):
                     raise
-                self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                self.conn = _create_and_connect(self.url)
         except psycopg.Error as exc:
             raise UserError(f"Cannot connect to the memory database {self.name}: {_first_line(exc)}.") from None
         try:
@@ -603,6 +603,21 @@ class PostgresStore:
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text.rstrip(".")
+
+
+def _create_and_connect(url: str):
+    """A connection to the database a URL names, created first (several writers may race to create it)."""
+    import psycopg
+
+    for attempt in range(5):
+        _create_database(url)
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _create_database(url: str) -> bool:
