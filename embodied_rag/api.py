@@ -21,6 +21,7 @@ from typing import Any
 
 from embodied_rag.config import Config, load_config
 from embodied_rag.errors import UserError
+from embodied_rag.memory.backend import location_of, redact
 from embodied_rag.memory.memory import Memory
 from embodied_rag.retrieval.answer import Answer
 
@@ -86,7 +87,7 @@ class OpenMemory:
         from embodied_rag.retrieval.retriever import Retriever
 
         self.config = as_config(config)
-        self.memory = Memory(Path(path), self.config, writable=False)
+        self.memory = Memory(path, self.config, writable=False)
         try:
             self.models = models or Models.for_queries(self.config)
             self.memory.bind_text_embedder(self.models.text.name, self.models.text.dim)
@@ -98,16 +99,17 @@ class OpenMemory:
         self._places_size = 0
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
-            robot_position: Iterable[float] | None = None, image: Any = None) -> Answer:
-        """Answer one question. ``robot_position`` (x, y[, z] in the memory frame) is used for "nearest".
+            robot_position: Iterable[float] | None = None, image: Any = None, robot: str | None = None) -> Answer:
+        """Answer one question. ``robot_position`` (x, y[, z] in the memory frame) is used for "nearest". In a
+        fleet's memory, ``robot`` keeps to what that robot recorded (default: every robot's keyframes).
 
         With ``image`` (a file path, encoded JPEG/PNG bytes, or an RGB uint8 array) the question is "where was this
         photo taken?": the answer names the recognised place, its goal pose and a ``confidence``; ``text`` may be
         empty (it is kept as the question, e.g. "take me where this photo was taken")."""
         if image is not None:
             return self.ask_image(image, text)
-        robot = tuple(float(v) for v in robot_position) if robot_position is not None else None
-        return self.retriever.ask(text, kind=kind, mode=mode, robot_position=robot)
+        robot_position_ = tuple(float(v) for v in robot_position) if robot_position is not None else None
+        return self.retriever.ask(text, kind=kind, mode=mode, robot_position=robot_position_, robot=robot)
 
     def ask_image(self, image: Any, text: str = "", progress: bool = True) -> Answer:
         """Where was this photo taken? (see :meth:`ask`)."""
@@ -169,7 +171,8 @@ class OpenMemory:
 
 
 def open_memory(path: str | Path, config: ConfigLike = None, models: Models | None = None) -> OpenMemory:
-    """Open a memory directory read-only for questions; use it as a context manager."""
+    """Open a memory (a directory or a ``postgresql://`` URL) read-only for questions; use it as a context
+    manager."""
     return OpenMemory(path, config, models)
 
 
@@ -194,8 +197,9 @@ def open_recording(path: Path, config: Config, skips):
 
 
 def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = None, rebuild_forest: bool = False,
-                 models: Models | None = None, progress: bool = True) -> dict[str, Any]:
-    """Build or extend a memory from a recording; returns a report (what ``build --json`` prints).
+                 models: Models | None = None, progress: bool = True, robot: str = "") -> dict[str, Any]:
+    """Build or extend a memory (a directory or a ``postgresql://`` URL) from a recording, as ``robot``'s session;
+    returns a report (what ``build --json`` prints). Several robots may build into one PostgreSQL memory at once.
 
     Building the same recording again resumes it: frames an earlier run committed (say, before it was killed) are
     skipped, and the memory ends as an uninterrupted build would. Another recording is appended as a new session.
@@ -203,20 +207,22 @@ def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = N
     from embodied_rag.io.frame import SkipLog
 
     config = as_config(config)
-    input_path, out = Path(input_path), Path(out)
+    input_path, out = Path(input_path), location_of(out)
     skips = SkipLog()
     recording = open_recording(input_path, config, skips)
     t0 = time.perf_counter()
     models = models or Models.for_ingest(config)
     model_load_s = time.perf_counter() - t0
     source = input_path.resolve().name
-    fingerprint = {"frames": len(recording)}
+    fingerprint: dict[str, Any] = {"frames": len(recording)}
+    if robot:
+        fingerprint["robot"] = robot  # another robot's build of the same recording is its own session
     with Memory(out, config) as memory:
         before = len(memory.keyframes)
         resumed_after = memory.resume_session(source, fingerprint)
         resumed = memory.session is not None
         if not resumed:
-            memory.begin_session(source, fingerprint)
+            memory.begin_session(source, fingerprint, robot=robot)
         stats = ingest_frames(memory, _progress(recording, len(recording), "ingest", progress), models, skips,
                               replay_until_ns=resumed_after)
         if rebuild_forest:
@@ -233,7 +239,8 @@ def build_memory(input_path: str | Path, out: str | Path, config: ConfigLike = N
         info = inspect_memory(memory)
     s = stats
     return {
-        "memory": str(out), "frames": s.frames, "new_keyframes": s.keyframes, "keyframes_before": before,
+        "memory": redact(out), "robot": robot, "frames": s.frames, "new_keyframes": s.keyframes,
+        "keyframes_before": before,
         "resumed": resumed, "already_in_memory": s.already_in_memory,
         "keyframes": info["keyframes"], "sessions": len(info["sessions"]),
         "objects": info["objects"]["confirmed"], "floors": info["floors"],
@@ -276,8 +283,8 @@ def caption_backlog(memory_dir: str | Path, config: ConfigLike = None, models: M
     from embodied_rag.memory.store import DB_NAME
 
     config = as_config(config)
-    memory_dir = Path(memory_dir)
-    if not (memory_dir / DB_NAME).is_file():
+    memory_dir = location_of(memory_dir)
+    if isinstance(memory_dir, Path) and not (memory_dir / DB_NAME).is_file():
         raise UserError(f"{memory_dir} is not a memory directory (no {DB_NAME}); build one first with "
                         "embodied-rag build.")
     if models is None and config.models.captioner.name in ("", "none"):
@@ -353,6 +360,7 @@ def inspect_memory(memory: Memory) -> dict[str, Any]:
         "directory": str(memory.dir),
         "keyframes": len(kfs),
         "sessions": memory.store.sessions(),
+        "robots": memory.store.robots(),
         "extent": {"min": pos.min(axis=0).round(3).tolist(), "max": pos.max(axis=0).round(3).tolist()} if kfs else None,
         "with_caption": sum(1 for kf in kfs if kf.caption),
         "with_objects": sum(1 for kf in kfs if kf.objects),

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import re
-import sqlite3
 import sys
 import textwrap
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 from embodied_rag.config import Config, load_config
 from embodied_rag.errors import UserError
+from embodied_rag.memory.backend import store_errors
 from embodied_rag.retrieval.query import KINDS
 
 log = logging.getLogger("embodied_rag")
@@ -60,7 +60,7 @@ def _print_language_search(ls: dict[str, Any], indent: str) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from embodied_rag.api import build_memory
 
-    report = build_memory(Path(args.input), Path(args.out), _config(args), args.rebuild_forest)
+    report = build_memory(Path(args.input), args.out, _config(args), args.rebuild_forest, robot=args.robot)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -78,6 +78,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"memory {info['directory']}: {info['keyframes']} keyframes, {len(info['sessions'])} session(s)")
+    if any(info["robots"]):
+        print("  robots: " + ", ".join(f"{name or '(unnamed)'} ({n} keyframes)" for name, n in info["robots"].items()))
     if info["extent"]:
         print(f"  extent: {info['extent']['min']} .. {info['extent']['max']}")
     print(f"  captions: {info['with_caption']}, object lists: {info['with_objects']}, images: {info['with_image']}, "
@@ -101,7 +103,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  root: {f['root']['name']} — {f['root']['summary']}")
     for s in info["sessions"]:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started_at"]))
-        print(f"  session {s['id']}: {s['source']} at {started}")
+        print(f"  session {s['id']}: {s['source']} at {started}" + (f" by {s['robot']}" if s.get("robot") else ""))
     if info["counters"]:
         print("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(info["counters"].items())))
     return 0
@@ -112,7 +114,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}.")
-    report = caption_backlog(Path(args.memory), _config(args), limit=args.limit)
+    report = caption_backlog(args.memory, _config(args), limit=args.limit)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -210,7 +212,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     with open_memory(args.memory, config) as memory:
         for question in questions:
             try:
-                answer = memory.ask(question, kind=args.kind, mode=args.mode, robot_position=robot)
+                answer = memory.ask(question, kind=args.kind, mode=args.mode, robot_position=robot, robot=args.robot)
             except UserError as exc:
                 if args.file is None:
                     raise
@@ -309,7 +311,8 @@ def cmd_viz(args: argparse.Namespace) -> int:
         raise UserError(f"--out must end in .png or .html, got '{out.name}'.")
     outline = load_outline(Path(args.outline)) if args.outline else []
     with Memory(args.memory, _config(args), writable=False) as memory:
-        (write_png if out.suffix.lower() == ".png" else write_html)(memory, out, title=Path(args.memory).name,
+        title = memory.dir.name if isinstance(memory.dir, Path) else str(memory.dir)
+        (write_png if out.suffix.lower() == ".png" else write_html)(memory, out, title=title,
                                                                      outline=outline)
     print(f"wrote {out}")
     return 0
@@ -336,6 +339,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     counts = convert_folder(Path(args.folder), Path(args.out), storage=args.storage)
     print(f"wrote {args.out}: {counts}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from embodied_rag.memory.migrate import migrate
+
+    report = migrate(Path(args.directory), args.url)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    rows = report["rows"]
+    print(f"migrated {report['from']} into {report['memory']}: {rows.get('keyframes', 0)} keyframes, "
+          f"{rows.get('sessions', 0)} session(s), {rows.get('forest_nodes', 0)} areas, {rows.get('objects', 0)} "
+          f"objects, {report['images']} images in {report['seconds']} s"
+          + (f" ({report['images_missing']} image files were missing)" if report["images_missing"] else ""))
     return 0
 
 
@@ -387,9 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = with_config(sub.add_parser("build", help="build or extend a memory from a rosbag2 or a TUM-style folder",
                                    description="Read a recording (rosbag2 folder/.mcap/.db3, or a TUM-style folder "
                                                "with rgb.txt + groundtruth.txt), pick keyframes, caption and embed "
-                                               "them, and add them to MEMORY_DIR as a new session."))
+                                               "them, and add them to MEMORY as a new session."))
     b.add_argument("input", help="rosbag2 or TUM-style folder")
-    b.add_argument("--out", required=True, metavar="MEMORY_DIR", help="memory directory (created, or appended to)")
+    b.add_argument("--out", required=True, metavar="MEMORY",
+                   help="memory directory or postgresql:// URL (created, or appended to)")
+    b.add_argument("--robot", default="", metavar="NAME",
+                   help="the robot this recording is from: its session belongs to it (a fleet's memory; several "
+                        "robots may build into one postgresql:// memory at once)")
     b.add_argument("--rebuild-forest", action="store_true", help="re-cluster the forest from scratch at the end")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_build)
@@ -408,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 when nothing failed, 1 when some captions failed and wait for a later run, 2 for an "
             "error (not a memory directory, no captioner configured)."),
         epilog="example:\n  embodied-rag caption memories/lab --config config/vision_captioner.yaml --json"))
-    cp.add_argument("memory", metavar="MEMORY_DIR", help="memory directory (made by embodied-rag build or memory_node)")
+    cp.add_argument("memory", metavar="MEMORY",
+                    help="memory directory or postgresql:// URL (made by embodied-rag build or memory_node)")
     cp.add_argument("--limit", type=int, metavar="N", help="work on at most N keyframes of the backlog in this run")
     cp.add_argument("--json", action="store_true",
                     help='print {"backlog","captioned","embedded","failed","remain","failures","language_search",...}')
@@ -460,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbp.set_defaults(func=cmd_db)
 
     i = with_config(sub.add_parser("inspect", help="show what a memory holds"))
-    i.add_argument("memory", metavar="MEMORY_DIR")
+    i.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_inspect)
 
@@ -470,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "at the resolution they need; time, duration, count, yes/no and "
                                                "position questions ('how many chairs did you see?', 'where were "
                                                "you at 10:15?') also give a typed value (see --json)."))
-    q.add_argument("memory", metavar="MEMORY_DIR")
+    q.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")
     q.add_argument("text", nargs="?", help='the question, e.g. "where can I get a drink?"')
     q.add_argument("--file", metavar="QUESTIONS.txt",
                    help="answer every line of this file (- reads stdin) with one model load; prints JSON lines "
@@ -482,13 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--kind", choices=["auto", *KINDS, "temporal"], default="auto",
                    help="question kind (default: understood from the question)")
     q.add_argument("--from", dest="from_", metavar="X,Y[,Z]", help="robot position in the memory frame")
+    q.add_argument("--robot", default=None, metavar="NAME",
+                   help="only what this robot recorded (a fleet's memory; default: every robot's keyframes)")
     q.add_argument("--json", action="store_true",
                    help='print {"answer","kind","goal","evidence","level","llm_calls","latency_ms","object",'
                         '"time","duration_s","count","yes_no","confidence"}')
     q.set_defaults(func=cmd_query)
 
     e = with_config(sub.add_parser("eval", help="score a query file (dev_queries.jsonl format)"))
-    e.add_argument("memory", metavar="MEMORY_DIR")
+    e.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")
     e.add_argument("queries", metavar="QUERIES.jsonl")
     e.add_argument("--modes", default="beam,flat,llm-walk", help="comma-separated modes (default all three)")
     e.add_argument("--dataset", help="only queries of this data set (default: the memory's first session source)")
@@ -503,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_convert)
 
     v = with_config(sub.add_parser("viz", help="draw a memory's top-down map as PNG or HTML"))
-    v.add_argument("memory", metavar="MEMORY_DIR")
+    v.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")
     v.add_argument("--out", required=True, metavar="FILE.png|FILE.html")
     v.add_argument("--outline", metavar="FILE.json",
                    help="building outline to draw under the memory: {\"rooms\": [{\"extent\": [x0, y0, x1, y1], "
@@ -535,12 +560,21 @@ def build_parser() -> argparse.ArgumentParser:
     bn.set_defaults(func=cmd_bench)
 
     f = with_config(sub.add_parser("forest", help="rebuild the forest and/or refresh pending summaries"))
-    f.add_argument("memory", metavar="MEMORY_DIR")
+    f.add_argument("memory", metavar="MEMORY", help="memory directory or postgresql:// URL")
     f.add_argument("--rebuild", action="store_true", help="re-cluster from scratch (full rebuild)")
     f.add_argument("--rebalance", action="store_true",
                    help="re-cluster as a rebuild would, keeping the areas (and summaries) whose members are unchanged")
     f.add_argument("--resummarize", action="store_true", help="write every area's name and summary again")
     f.set_defaults(func=cmd_forest)
+    mg = sub.add_parser("migrate", help="copy a memory directory into an empty PostgreSQL memory",
+                        description="Copy every table of a SQLite memory directory and its images into an empty "
+                                    "PostgreSQL memory (postgresql://...), in one transaction; a target that "
+                                    "already holds a memory is refused.")
+    mg.add_argument("directory", metavar="DIR", help="memory directory")
+    mg.add_argument("url", metavar="URL", help="postgresql:// URL of an empty database")
+    mg.add_argument("--json", action="store_true", help="print the counts as JSON")
+    mg.set_defaults(func=cmd_migrate)
+
     from embodied_rag.ros.player import add_play_parser
 
     add_play_parser(sub)
@@ -593,8 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as exc:
-        print(f"error: the memory store cannot be read or written: {exc}.", file=sys.stderr)
+    except store_errors() as exc:
+        text = " ".join(str(exc).split()).rstrip(".")
+        print(f"error: the memory store cannot be read or written: {text}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -227,7 +227,7 @@ def test_a_schema_4_store_is_read_as_is_and_upgraded_by_a_writer(blind_walk):
     with Memory(mem, Config(), writable=False) as m:
         assert inspect_memory(m)["caption_backlog"] == {"keyframes": 12, "failed_before": 0}
     with Memory(mem, Config()) as m:
-        assert m.store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
+        assert m.store.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
         assert m.record_caption_failure(1, "server down") == 1
 
 

@@ -718,6 +718,17 @@ class SemanticForest:
         """Nodes from stored rows; children from the parent links of nodes and keyframes, in id order."""
         self.nodes = {r.id: ForestNode.from_row(r) for r in rows}
         self.leaf_parent = {k: p for k, p in leaf_parents.items() if p is not None}
+        self._relink()
+        self._next_id = max(self.nodes, default=0) + 1
+        self._changed.clear()
+        self._removed.clear()
+        self._leaf_changed.clear()
+        self._reindex()
+
+    def _relink(self) -> None:
+        """Children lists from the parent links of nodes and keyframes, in id order."""
+        for node in self.nodes.values():
+            node.children = []
         for node in sorted(self.nodes.values(), key=lambda x: x.id):
             if node.parent is not None and node.parent in self.nodes:
                 self.nodes[node.parent].children.append(node.id)
@@ -725,11 +736,58 @@ class SemanticForest:
             parent = self.nodes.get(self.leaf_parent[k])
             if parent is not None and parent.level == 1:
                 parent.children.append(k)
-        self._next_id = max(self.nodes, default=0) + 1
-        self._changed.clear()
-        self._removed.clear()
-        self._leaf_changed.clear()
-        self._reindex()
+
+    def apply(self, rows: list[ForestRow], removed: list[int], leaf_parents: dict[int, int | None]) -> None:
+        """Merge what another writer committed (its changed rows, removed nodes and leaf links) into this copy,
+        touching only those nodes (a removal, which only a rebuild or rebalance makes, relinks everything)."""
+        relink = bool(removed)
+        for i in removed:
+            self.nodes.pop(i, None)
+        for r in rows:
+            new = ForestNode.from_row(r)
+            old = self.nodes.get(r.id)
+            if old is not None:
+                new.children = old.children
+                if old.level != new.level:
+                    relink = True
+                elif old.parent != new.parent and old.parent in self.nodes and not relink:
+                    siblings = self.nodes[old.parent].children
+                    if r.id in siblings:
+                        siblings.remove(r.id)
+            self.nodes[r.id] = new
+        for k, p in leaf_parents.items():
+            old_p = self.leaf_parent.get(k)
+            if p is None:
+                self.leaf_parent.pop(k, None)
+            else:
+                self.leaf_parent[k] = p
+            if relink or old_p == p:
+                continue
+            if old_p is not None and old_p in self.nodes and k in self.nodes[old_p].children:
+                self.nodes[old_p].children.remove(k)
+        if relink:
+            self._relink()
+        else:
+            for r in rows:
+                node = self.nodes[r.id]
+                if node.parent is not None and node.parent in self.nodes:
+                    kids = self.nodes[node.parent].children
+                    if node.id not in kids:
+                        kids.append(node.id)
+            for k, p in leaf_parents.items():
+                parent = self.nodes.get(p) if p is not None else None
+                if parent is not None and parent.level == 1 and k not in parent.children:
+                    parent.children.append(k)
+        self._next_id = max(self._next_id, max(self.nodes, default=0) + 1)
+        if relink:
+            self._reindex()
+        else:
+            for r in rows:
+                node = self.nodes[r.id]
+                if node.emb_sum is not None:
+                    self._index(node.level).put(node.id, node.centroid, node.embedding.astype(np.float32))
+            self._root = None
+            self._root = self.root.id if self.nodes else None
 
     def check(self) -> list[str]:
         """Invariant violations (empty when consistent): one path to a root per leaf, extents contain children,

@@ -3,10 +3,10 @@ persisted in a store."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from embodied_rag.config import Config
 from embodied_rag.errors import UserError
+from embodied_rag.memory.backend import is_connection_error, location_of, open_store, redact, store_errors
 from embodied_rag.memory.floors import FloorIndex
 from embodied_rag.memory.forest import SemanticForest
 from embodied_rag.memory.free_space import FreeSpace
@@ -24,7 +25,6 @@ from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.memory.objects import ObjectInstance, ObjectMap, Observation
 from embodied_rag.memory.place_index import PlaceIndex
 from embodied_rag.memory.pose import Pose, transform_pose
-from embodied_rag.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,31 @@ def _is_disk_full(exc: BaseException) -> bool:
     return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in str(exc).lower()
 
 
+def _reason(exc: BaseException) -> str:
+    if _is_disk_full(exc):
+        return "the disk is full"
+    if is_connection_error(exc):
+        return "the database server cannot be reached"
+    first = " ".join(str(exc).split()).rstrip(".")
+    return f"{type(exc).__name__}: {first}"
+
+
 class Memory:
-    """Open a memory directory for writing (one process) or reading (any number, with :meth:`refresh`)."""
+    """Open a memory (a directory, or a ``postgresql://`` URL) for writing or reading (any number, with
+    :meth:`refresh`). A directory has one writer at a time; a PostgreSQL memory any number, each catching up with
+    the others' commits inside its own write transaction (see :mod:`embodied_rag.memory.postgres_store`)."""
 
     def __init__(self, directory: str | Path, config: Config, writable: bool = True):
         self.config = config
-        self.dir = Path(directory)
+        self.location = location_of(directory)
+        # Where the memory lives, as messages name it (a URL without its password); a Path for a directory.
+        self.dir = self.location if isinstance(self.location, Path) else redact(self.location)
         self.writable = writable
-        self.store = MemoryStore(self.dir, writable=writable)
+        self.store = open_store(self.location, writable=writable)
+        self.shared = bool(getattr(self.store, "shared", False))
+        self.session_robots: dict[int, str] = {}
+        self._seen_rev = 0  # the commit number of a shared store this copy has caught up to
+        self._free_base: dict[tuple[int, int, int], np.ndarray] = {}
         self.keyframes: dict[int, Keyframe] = {}
         self.leaves = LeafIndex()
         self.lexical = LexicalIndex()
@@ -62,6 +79,20 @@ class Memory:
 
     # -- loading --------------------------------------------------------------------------------------------
     def _load(self) -> None:
+        with self.store.snapshot() if self.shared else contextlib.nullcontext():
+            self._load_all()
+        if self.writable and self.forest.check():
+            # A forest written by an older or interrupted process that does not match the keyframes: rebuild it.
+            log.warning("forest of %s is inconsistent (%s); rebuilding it", self.dir, self.forest.check()[0])
+            with self._write():
+                self.forest.rebuild()
+                self.store.save_forest(*self.forest.flush(), replace_all=True)
+        self._version = self.store.data_version()
+
+    def _load_all(self) -> None:
+        if self.shared:
+            self._seen_rev = self.store.commits()
+        self._load_sessions()
         self._update_seq = self.store.last_keyframe_update()  # read first: a rewrite after it is loaded again
         self._add_loaded(self.store.load_keyframes())
         for a, b, kind, length in self.store.load_edges():
@@ -70,13 +101,70 @@ class Memory:
         self.forest.load(rows, parents)
         self.objects.load(self.store.load_objects())
         self.free_space.load(self.store.load_free_space())
-        if self.writable and self.forest.check():
-            # A forest written by an older or interrupted process that does not match the keyframes: rebuild it.
-            log.warning("forest of %s is inconsistent (%s); rebuilding it", self.dir, self.forest.check()[0])
-            self.forest.rebuild()
-            with self.store.transaction():
-                self.store.save_forest(*self.forest.flush(), replace_all=True)
-        self._version = self.store.data_version()
+        self._free_base = {k: t.copy() for k, t in self.free_space.tiles.items()} if self.shared else {}
+
+    def _load_sessions(self) -> None:
+        self.session_robots = {int(s["id"]): s.get("robot", "") for s in self.store.sessions()}
+
+    def robot_of(self, kf_id: int) -> str:
+        """The robot whose session recorded a keyframe ('' when its session named none)."""
+        kf = self.keyframes.get(kf_id)
+        if kf is None:
+            return ""
+        if kf.session not in self.session_robots:
+            self._load_sessions()
+        return self.session_robots.get(kf.session, "")
+
+    def robots(self) -> list[str]:
+        return sorted(set(self.session_robots.values()))
+
+    # -- several writers (a shared store) ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write(self):
+        """A write transaction; on a shared store it first takes in what other writers committed."""
+        with self.store.transaction():
+            if self.shared:
+                self._catch_up()
+            yield
+            if self.shared:
+                self._seen_rev = self.store._rev
+        if self.shared:
+            self._version = (max(self.keyframes, default=0), self._seen_rev)
+
+    def _catch_up(self) -> bool:
+        """Apply what was committed after the commit this copy last saw (inside a transaction or snapshot)."""
+        ch = self.store.changes(max(self.keyframes, default=0), self._seen_rev, self._update_seq,
+                                known=set(self.keyframes))
+        self._seen_rev = ch.rev
+        self._update_seq = ch.update_seq
+        if not ch:
+            return False
+        if any(kf.session not in self.session_robots for kf in ch.keyframes):
+            self._load_sessions()
+        self._apply_recaptioned(ch.recaptioned)
+        self._add_loaded(ch.keyframes)
+        for a, b, kind, length in ch.edges:
+            self.graph.add_edge(a, b, kind, length)
+        self.forest.apply(ch.forest_rows, ch.forest_removed, ch.leaf_parents)
+        self.objects.apply(ch.objects, ch.objects_removed)
+        self._merge_tiles(ch.tiles)
+        return True
+
+    def _merge_tiles(self, rows: list[tuple[int, int, int, bytes]]) -> None:
+        """Free-space tiles other writers committed: their counts plus what this copy added and has not saved."""
+        from embodied_rag.memory.free_space import TILE
+        dirty = self.free_space._dirty
+        for fk, tx, ty, blob in rows:
+            key = (fk, tx, ty)
+            stored = np.frombuffer(blob, dtype="<u2").reshape(2, TILE, TILE).astype(np.int64)
+            mine = self.free_space.tiles.get(key)
+            if key in dirty and mine is not None:
+                base = self._free_base.get(key)
+                delta = mine.astype(np.int64) - (base.astype(np.int64) if base is not None else 0)
+                stored = stored + delta
+            tile = np.clip(stored, 0, np.iinfo(np.uint16).max).astype(np.uint16)
+            self.free_space.tiles[key] = tile
+            self._free_base[key] = tile.copy()
 
     def _add_loaded(self, kfs: list[Keyframe]) -> None:
         for kf in kfs:
@@ -89,15 +177,26 @@ class Memory:
 
     def refresh(self) -> bool:
         """Pick up keyframes (new, or captioned later) and forest changes committed by a writer in another process;
-        True if any."""
+        True if any. A PostgreSQL memory whose server went away is reconnected to here (a UserError while it is
+        still away)."""
+        if self.shared:
+            try:
+                if self.store.conn is None:  # an earlier reconnection failed: try again
+                    self.store.reconnect()
+                return self._refresh_shared()
+            except store_errors() as exc:
+                if not is_connection_error(exc):
+                    raise
+                log.warning("lost the connection to %s (%s); reconnecting", self.dir, _reason(exc))
+                self.store.reconnect()
+                return self._refresh_shared()
         version = self.store.data_version()
         if version == self._version:
             return False
         self._version = version
         last = max(self.keyframes, default=0)
         # One read transaction: keyframes, edges and forest from the same snapshot of the writer's commits.
-        self.store.conn.execute("BEGIN")
-        try:
+        with self.store.snapshot():
             new = self.store.load_keyframes(after_id=last)
             edges = self.store.load_edges(after_id=last)
             rows, parents = self.store.load_forest()
@@ -105,8 +204,27 @@ class Memory:
             free = self.store.load_free_space()
             self._update_seq, rewritten = self.store.keyframe_updates(self._update_seq)
             recaptioned = self.store.load_keyframes(ids=[k for k in rewritten if k in self.keyframes])
-        finally:
-            self.store.conn.execute("COMMIT")
+        if any(kf.session not in self.session_robots for kf in new):
+            self._load_sessions()
+        self._apply_recaptioned(recaptioned)
+        self.objects.load(objects)
+        self.free_space.load(free)
+        self._add_loaded(new)
+        for a, b, kind, length in edges:
+            self.graph.add_edge(a, b, kind, length)
+        self.forest.load(rows, parents)
+        return True
+
+    def _refresh_shared(self) -> bool:
+        version = self.store.data_version()
+        if version == self._version:
+            return False
+        with self.store.snapshot():
+            changed = self._catch_up()
+        self._version = (max(self.keyframes, default=0), self._seen_rev)
+        return changed
+
+    def _apply_recaptioned(self, recaptioned: list[Keyframe]) -> None:
         for kf in recaptioned:  # captioned later by the writer: new text and embeddings (the forest rows follow)
             self.keyframes[kf.id] = kf
             self.lexical.add(kf.id, kf.text())
@@ -115,13 +233,6 @@ class Memory:
                     self.leaves.update(kf.id, kf.text_embedding)
                 else:
                     self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
-        self.objects.load(objects)
-        self.free_space.load(free)
-        self._add_loaded(new)
-        for a, b, kind, length in edges:
-            self.graph.add_edge(a, b, kind, length)
-        self.forest.load(rows, parents)
-        return True
 
     def close(self) -> None:
         self.store.close()
@@ -147,14 +258,16 @@ class Memory:
                 "set models.text_embedder to match or build a new memory.")
 
     # -- writing --------------------------------------------------------------------------------------------
-    def begin_session(self, source: str, recording: dict[str, Any] | None = None) -> int:
-        """Start a new session; ``recording`` is a fingerprint of the recording it is built from (for resume)."""
+    def begin_session(self, source: str, recording: dict[str, Any] | None = None, robot: str = "") -> int:
+        """Start a new session of ``robot``; ``recording`` is a fingerprint of the recording it is built from (for
+        resume)."""
         if not self.writable:
             raise UserError(f"{self.dir} is open read-only.")
         info: dict[str, Any] = {"frame_id": self.config.frame_id}
         if recording is not None:
             info["recording"] = recording
-        self.session = self.store.new_session(source, info)
+        self.session = self.store.new_session(source, info, robot=robot)
+        self.session_robots[self.session] = robot
         self._previous = None
         return self.session
 
@@ -183,32 +296,35 @@ class Memory:
         if self._broken:
             raise UserError(f"{self.dir} could not be written earlier ({self._broken}); reopen the memory.")
         kf.session = self.session
+        feats = None
+        if image is not None and self.config.store.save_images and self.config.places.enabled:
+            feats = self.places.extractor.extract(image)
         try:
-            feats = None
-            if image is not None and self.config.store.save_images:
-                kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
-                                                  self.config.store.jpeg_quality)
-                if self.config.places.enabled:
-                    feats = self.places.extractor.extract(image)
-            self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
-            edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
-            self.forest.insert(kf.id)
-            if observations:
-                self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
-            with self.store.transaction():
+            with self._write():
+                if self.shared:  # caught up with the other writers under their common lock: the next free id
+                    kf.id = self.next_id()
+                if image is not None and self.config.store.save_images:
+                    kf.image = self.store.write_image(kf.id, image, self.config.store.image_max_side,
+                                                      self.config.store.jpeg_quality)
+                self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+                edges = self.graph.insert(kf.id, kf.pose.position, self._previous)
+                self.forest.insert(kf.id)
+                if observations:
+                    self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
                 self.store.insert_keyframe(kf)
                 self.store.insert_edges(edges)
                 self.store.save_forest(*self.forest.flush())
                 self.store.save_objects(*self.objects.flush())
                 if feats is not None:
                     self.places.on_add(self.store, kf.id, feats)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, *store_errors()) as exc:
             # The transaction rolled back, so the store holds every earlier keyframe and nothing of this one;
             # the copy in RAM may not match it any more, so refuse further writes until reopened.
-            reason = "the disk is full" if _is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+            reason = _reason(exc)
             self._broken = reason
-            raise UserError(f"Cannot write keyframe {kf.id} to {self.dir}: {reason}; "
-                            f"the {kf.id - 1} keyframes before it are safe.") from None
+            before = "every keyframe committed before it is safe" if self.shared else \
+                f"the {kf.id - 1} keyframes before it are safe"
+            raise UserError(f"Cannot write keyframe {kf.id} to {self.dir}: {reason}; {before}.") from None
         self.keyframes[kf.id] = kf
         self.lexical.add(kf.id, kf.text())
         self.floors.add(kf.pose.position[2])
@@ -242,14 +358,14 @@ class Memory:
                 self.forest.insert(kf_id)
             if observations:
                 self.objects.observe(kf.id, kf.stamp_ns, kf.pose.position[2], observations)
-            with self.store.transaction():
+            with self._write():
                 self.store.update_keyframe_text(kf)
                 if kf.text():
                     self.store.clear_caption_failures(kf_id)
                 self.store.save_forest(*self.forest.flush())
                 self.store.save_objects(*self.objects.flush())
-        except (OSError, sqlite3.Error) as exc:
-            reason = "the disk is full" if _is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+        except (OSError, *store_errors()) as exc:
+            reason = _reason(exc)
             self._broken = reason
             raise UserError(f"Cannot write the caption of keyframe {kf_id} to {self.dir}: {reason}.") from None
         self.keyframes[kf_id] = kf
@@ -258,7 +374,7 @@ class Memory:
 
     def record_caption_failure(self, kf_id: int, error: str) -> int:
         """Remember that captioning a keyframe failed (it stays in the backlog); returns its failed attempts."""
-        with self.store.transaction():
+        with self._write():
             return self.store.record_caption_failure(kf_id, error)
 
     def place_index(self, progress: bool = False) -> PlaceIndex:
@@ -279,7 +395,7 @@ class Memory:
 
     def _sync_with_writer(self, progress: bool) -> None:
         try:
-            writer = MemoryStore(self.dir, writable=True, create=False)
+            writer = open_store(self.location, writable=True, create=False)
         except (UserError, OSError) as exc:
             log.info("place index of %s kept in RAM only: %s", self.dir, exc)
             self.places.sync(self, None, progress)
@@ -301,14 +417,18 @@ class Memory:
     def save_free_space(self) -> None:
         """Persist the free-space tiles changed since the last call (derived data: written per batch, not per
         keyframe, so a crash loses at most the last batch's free-space counts)."""
-        tiles = self.free_space.flush()
-        if tiles:
-            with self.store.transaction():
-                self.store.save_free_space(tiles)
+        if not self.free_space._dirty:
+            return
+        with self._write():
+            tiles = self.free_space.flush()
+            self.store.save_free_space(tiles)
+        if self.shared:
+            for fk, tx, ty, _ in tiles:
+                self._free_base[(fk, tx, ty)] = self.free_space.tiles[(fk, tx, ty)].copy()
 
     def rebuild_forest(self) -> None:
-        self.forest.rebuild()
-        with self.store.transaction():
+        with self._write():
+            self.forest.rebuild()
             self.store.save_forest(*self.forest.flush(), replace_all=True)
         self.store.set_meta("forest_balanced_at", str(len(self.leaves)))
 
@@ -320,13 +440,13 @@ class Memory:
         last = int(self.store.get_meta("forest_balanced_at", "0") or 0)
         if last and len(self.leaves) < (1.0 + min_growth) * last:
             return None
-        changed = self.forest.rebalance()
-        with self.store.transaction():
+        with self._write():
+            changed = self.forest.rebalance()
             self.store.save_forest(*self.forest.flush())
             self.store.set_meta("forest_balanced_at", str(len(self.leaves)))
         return changed
 
     def save_forest(self) -> None:
         """Persist forest changes made outside :meth:`add` (summaries)."""
-        with self.store.transaction():
+        with self._write():
             self.store.save_forest(*self.forest.flush())

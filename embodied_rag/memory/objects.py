@@ -410,6 +410,16 @@ class ObjectMap:
         self._changed, self._removed, self._views, self._moved_views = set(), set(), [], []
         return out
 
+    def apply(self, changed: list[ObjectInstance], removed: list[int]) -> None:
+        """Merge instances another writer committed (changed or new, and removed) into this copy."""
+        for oid in removed:
+            self._unindex(oid)
+            self.instances.pop(oid, None)
+        for inst in changed:
+            self.instances[inst.id] = inst
+            self._index(inst)
+        self._next_id = max(self._next_id, max(self.instances, default=0) + 1)
+
     def load(self, instances: list[ObjectInstance]) -> None:
         self.instances.clear()
         self._grid.clear()

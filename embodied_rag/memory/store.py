@@ -27,15 +27,18 @@ from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
 from embodied_rag.memory.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Upgrades from older schema versions, applied in order when a store is opened for writing:
 # version -> (table, column, type) added, or None where the version only added tables (made by _SCHEMA) or changed
 # what rows hold. 3 -> 4: the place recognition tables (place_features, place_vocabulary, place_descriptors), and
 # forest rows no longer list their children nor store exemplar vectors (older rows still load). 4 -> 5: the
 # caption_attempts table (the caption backlog's failures, retried by ``embodied-rag caption``) and keyframe_updates
-# (keyframes captioned later, for readers to reload).
+# (keyframes captioned later, for readers to reload). 5 -> 6: sessions belong to a robot (readers of a schema-5 store
+# see every session as the unnamed robot '').
 _MIGRATIONS: dict[int, tuple[str, str, str] | None] = {1: ("keyframes", "view_distance", "REAL"), 2: None, 3: None,
-                                                       4: None}
+                                                       4: None, 5: ("sessions", "robot", "TEXT NOT NULL DEFAULT ''")}
+# Steps whose column a reader does without (it reads a default), so an older store stays readable without an upgrade.
+_OPTIONAL_FOR_READERS = {5}
 DB_NAME = "memory.sqlite"
 LOCK_NAME = "memory.lock"
 IMAGES = "images"
@@ -43,7 +46,8 @@ IMAGES = "images"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}');
+    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}',
+    robot TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS keyframes (
     id INTEGER PRIMARY KEY, session INTEGER NOT NULL, stamp_ns INTEGER NOT NULL,
     px REAL NOT NULL, py REAL NOT NULL, pz REAL NOT NULL,
@@ -93,6 +97,15 @@ def from_blob(blob: bytes | None, rows: int | None = None) -> np.ndarray | None:
     return v.reshape(rows, -1) if rows is not None else v
 
 
+def robots_of(sessions: list[dict[str, Any]], counts: list[tuple[int, int]]) -> dict[str, int]:
+    robot = {s["id"]: s["robot"] for s in sessions}
+    out: dict[str, int] = {name: 0 for name in robot.values()}
+    for session, n in counts:
+        name = robot.get(session, "")
+        out[name] = out.get(name, 0) + int(n)
+    return dict(sorted(out.items()))
+
+
 @dataclass
 class ForestRow:
     id: int
@@ -109,8 +122,11 @@ class ForestRow:
 class MemoryStore:
     """SQLite + JPEG persistence of one memory directory."""
 
+    shared = False  # one writer at a time (the lock file): it never has to catch up with another writer
+
     def __init__(self, directory: str | Path, writable: bool = True, create: bool = True):
         self.dir = Path(directory)
+        self.location: str | Path = self.dir
         self.writable = writable
         self._lock_fd: int | None = None
         db = self.dir / DB_NAME
@@ -191,7 +207,8 @@ class MemoryStore:
                     if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
                         self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                 self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-        elif int(row[0]) < SCHEMA_VERSION and all(_MIGRATIONS[v] is None for v in range(int(row[0]), SCHEMA_VERSION)):
+        elif int(row[0]) < SCHEMA_VERSION and all(_MIGRATIONS[v] is None or v in _OPTIONAL_FOR_READERS
+                                                   for v in range(int(row[0]), SCHEMA_VERSION)):
             pass  # only tables were added since: readable as it is (they read as empty) until a writer upgrades it
         elif int(row[0]) < SCHEMA_VERSION:
             raise UserError(f"{self.dir} has the older store schema {row[0]}; open it once for writing (e.g. "
@@ -208,15 +225,23 @@ class MemoryStore:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def new_session(self, source: str, info: dict[str, Any] | None = None) -> int:
+    def new_session(self, source: str, info: dict[str, Any] | None = None, robot: str = "") -> int:
         cur = self.conn.execute(
-            "INSERT INTO sessions (started_at, source, info) VALUES (?, ?, ?)",
-            (time.time(), source, json.dumps(info or {})))
+            "INSERT INTO sessions (started_at, source, info, robot) VALUES (?, ?, ?, ?)",
+            (time.time(), source, json.dumps(info or {}), robot))
         return int(cur.lastrowid)
 
     def sessions(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT id, started_at, source, info FROM sessions ORDER BY id").fetchall()
-        return [{"id": r[0], "started_at": r[1], "source": r[2], "info": json.loads(r[3])} for r in rows]
+        has_robot = "robot" in {r[1] for r in self.conn.execute("PRAGMA table_info(sessions)")}
+        robot = "robot" if has_robot else "''"
+        rows = self.conn.execute(f"SELECT id, started_at, source, info, {robot} FROM sessions ORDER BY id").fetchall()
+        return [{"id": r[0], "started_at": r[1], "source": r[2], "info": json.loads(r[3]), "robot": r[4]}
+                for r in rows]
+
+    def robots(self) -> dict[str, int]:
+        """Robot name -> its keyframes ('' for sessions built without a robot name)."""
+        return robots_of(self.sessions(), self.conn.execute(
+            "SELECT session, COUNT(*) FROM keyframes GROUP BY session").fetchall())
 
     def session_of(self, source: str, recording: dict[str, Any]) -> int | None:
         """The latest session built from this recording (same source name and fingerprint), if any."""
@@ -260,6 +285,20 @@ class MemoryStore:
 
     def transaction(self) -> _Tx:
         return MemoryStore._Tx(self.conn)
+
+    class _Snapshot:
+        def __init__(self, conn: sqlite3.Connection):
+            self.conn = conn
+
+        def __enter__(self):
+            self.conn.execute("BEGIN")
+
+        def __exit__(self, *exc):
+            self.conn.execute("COMMIT")
+
+    def snapshot(self) -> _Snapshot:
+        """A read transaction: every read inside it sees the same committed state."""
+        return MemoryStore._Snapshot(self.conn)
 
     # -- images ---------------------------------------------------------------------------------------------
     def write_image(self, keyframe_id: int, rgb: np.ndarray, max_side: int, quality: int) -> str:

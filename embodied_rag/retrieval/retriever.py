@@ -119,6 +119,7 @@ class Retriever:
         self._kinds = KindAnswers(memory, self._objects, text_embedder, self.config.timezone)
         self._intent_protos: IntentPrototypes | None = None
         self._calls_left = 0
+        self._robot: str | None = None  # the robot filter of the question being answered
         self._coverage: tuple[int, LanguageCoverage] | None = None
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -135,8 +136,27 @@ class Retriever:
         return ImageEvidence(self.memory, self._image_embedder, self.config.image_weight)
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
-            robot_position: tuple[float, ...] | None = None) -> Answer:
-        """Answer a query. Raises UserError for a bad query (empty, too long, unknown kind/mode)."""
+            robot_position: tuple[float, ...] | None = None, robot: str | None = None) -> Answer:
+        """Answer a query. Raises UserError for a bad query (empty, too long, unknown kind/mode). With ``robot``,
+        only the keyframes that robot recorded are candidates (a fleet memory; default: every robot's)."""
+        if robot is not None and robot not in self.memory.robots():
+            names = ", ".join(repr(r) for r in self.memory.robots())
+            raise UserError(f"No robot named '{robot}' has recorded into this memory (robots: {names}).")
+        self._robot = robot
+        try:
+            return self._ask(text, kind, mode, robot_position)
+        finally:
+            self._robot = None
+
+    def _robot_mask(self) -> np.ndarray | None:
+        """Which leaves (in the leaf index's order) the robot filter keeps; None without a filter."""
+        if self._robot is None:
+            return None
+        leaves = self.memory.leaves
+        return np.fromiter((self.memory.robot_of(int(k)) == self._robot for k in leaves.ids[: len(leaves)]),
+                           dtype=bool, count=len(leaves))
+
+    def _ask(self, text: str, kind: str, mode: str | None, robot_position: tuple[float, ...] | None) -> Answer:
         t0 = time.perf_counter()
         mode = mode or self.config.mode
         if mode not in MODES:
@@ -236,6 +256,8 @@ class Retriever:
     def search(self, query_emb: np.ndarray, mode: str, query_text: str = "", fq: FusedQuery | None = None
                ) -> Candidates:
         """Ranked keyframes for a question embedding (and, with ``fq``, its image-side vector: fused scores)."""
+        if self._robot is not None:  # one robot's keyframes of a fleet's memory: ranked directly
+            return self._flat(query_emb, fq=fq, allowed=self._robot_mask())
         if mode == "flat" or not self.memory.forest.nodes:
             return self._flat(query_emb, fq=fq)
         if fq is not None and not fq.text_scale:
@@ -263,12 +285,18 @@ class Retriever:
         nodes = [self.memory.forest.nodes[int(i)] for i in ids]
         return self._images.areas(fq, nodes, text_scores, self.config.exemplar_weight)
 
-    def _flat(self, q: np.ndarray, k: int | None = None, fq: FusedQuery | None = None) -> Candidates:
+    def _flat(self, q: np.ndarray, k: int | None = None, fq: FusedQuery | None = None,
+              allowed: np.ndarray | None = None) -> Candidates:
         leaves = self.memory.leaves
         scores = leaves.embeddings @ q
         if fq is not None and self._images is not None:
             scores = self._images.leaves(fq, np.arange(len(leaves)), scores)
         k = min(k or max(self.config.top_k, self.config.beam_width), len(scores))
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+            k = min(k, int(allowed.sum()))
+            if k == 0:
+                return Candidates([])
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return Candidates([(int(leaves.ids[i]), float(scores[i])) for i in top])
@@ -371,7 +399,8 @@ class Retriever:
 
     # -- find / temporal ------------------------------------------------------------------------------------
     def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
-        found = self._find_object(parsed, robot)
+        # Objects are one layer over the fleet's keyframes: a question about one robot's views skips them.
+        found = self._find_object(parsed, robot) if self._robot is None else None
         if found is not None:
             return found
         cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
@@ -521,6 +550,8 @@ class Retriever:
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
             return cands, [], set()
         ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves, fq)
+        if self._robot is not None:
+            ranked = [(k, s) for k, s in ranked if self.memory.robot_of(k) == self._robot]
         return cands, ranked, phrase
 
     def _nothing(self, parsed: ParsedQuery, cands: Candidates) -> Answer:

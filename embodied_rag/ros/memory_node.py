@@ -31,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import rclpy
@@ -47,6 +46,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.io.images import BadImage
 from embodied_rag.io.pairing import CAPTION, DEPTH, DETECTIONS, Paired, StampPairer
+from embodied_rag.memory.backend import location_of
 from embodied_rag.memory.detection import CameraModel
 from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
@@ -56,7 +56,8 @@ NS = 1_000_000_000
 
 MEMORY_PARAMS = [
     NodeParam("memory_dir", "~/.ros/embodied_rag/memory",
-              "memory directory; created, or continued as a new session when it exists"),
+              "memory directory or postgresql:// URL; created, or continued as a new session when it exists"),
+    NodeParam("robot_name", "", "the robot whose sessions these are (a fleet's memory: queries can filter by it)"),
     NodeParam("pose_type", "auto", "message type on ingest.topics.pose: auto (from the graph), odometry, "
                                    "pose_stamped or pose_with_covariance"),
     NodeParam("image_type", "auto", "camera transport: auto (raw and compressed topics, the first to deliver wins), "
@@ -124,16 +125,17 @@ class MemoryNode(Node):
             raise UserError(f"Parameter image_type must be auto, raw or compressed, got '{self.p['image_type']}'.")
         cfg = self.config
         self.models = (models_factory or Models.for_ingest)(cfg)
-        self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
+        self.memory_dir = location_of(str(self.p["memory_dir"]), expand_user=True)
         self.memory = Memory(self.memory_dir, cfg, writable=True)
         self._coverage_cache: tuple[int, Any] | None = None
-        self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}")
+        self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}",
+                                                 robot=str(self.p["robot_name"]))
         self.skips = NodeSkipLog(self.get_logger())
         # Two ingestors over one memory: the callbacks' one only applies the policy (its batch never fills, so it
         # never flushes); the worker's one captions, embeds and commits what the first accepted.
         self.policy = Ingestor(self.memory, self.models.text, skips=self.skips, batch_size=2**62)
         self.writer = Ingestor(self.memory, self.models.text, self.models.image, self.models.captioner, self.skips)
-        self.get_logger().info(f"memory {self.memory_dir}: {len(self.memory.keyframes)} keyframes, "
+        self.get_logger().info(f"memory {self.memory.dir}: {len(self.memory.keyframes)} keyframes, "
                                f"session {self.session}")
 
         self.subs: dict[str, Any] = {}  # the side streams subscribed: CAPTION, DETECTIONS, DEPTH
@@ -406,7 +408,7 @@ class MemoryNode(Node):
         values = self.status()
         st = DiagnosticStatus()
         st.name = f"embodied_rag: {self.get_name()}"
-        st.hardware_id = str(self.memory_dir)
+        st.hardware_id = str(self.memory.dir)
         dropped = int(values["dropped_queue_full"]) + int(values["dropped_image_buffer"])
         st.level = DiagnosticStatus.WARN if dropped or self.skips.skipped else DiagnosticStatus.OK
         st.message = (f"{values['keyframes']} keyframes from {values['frames']} frames this session; "

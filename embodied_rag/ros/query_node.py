@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped
@@ -30,6 +29,7 @@ from visualization_msgs.msg import MarkerArray
 from embodied_rag.api import OpenMemory
 from embodied_rag.errors import UserError
 from embodied_rag.io.images import BadImage
+from embodied_rag.memory.backend import location_of, redact
 from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
 from embodied_rag.ros.markers import build_markers
@@ -37,7 +37,8 @@ from embodied_rag.ros.memory_node import run_nodes
 from embodied_rag.ros.params import NodeParam, declare_config, read_config, read_params
 
 QUERY_PARAMS = [
-    NodeParam("memory_dir", "~/.ros/embodied_rag/memory", "memory directory (opened read-only)"),
+    NodeParam("memory_dir", "~/.ros/embodied_rag/memory",
+              "memory directory or postgresql:// URL (opened read-only)"),
     NodeParam("service_name", "/embodied_rag/query", "embodied_rag_msgs/srv/Query service"),
     NodeParam("goal_topic", "/goal_pose", "where navigate requests publish their goal"),
     NodeParam("markers_topic", "/embodied_rag/markers", "visualization_msgs/MarkerArray (transient local)"),
@@ -68,7 +69,7 @@ class QueryNode(Node):
         self.models = Models.for_queries(self.config, text=text_embedder)
         # Before the service exists: a client that sees it gets answers at once, not after seconds of set-up.
         warm_up(self.models.text)
-        self.memory_dir = Path(str(self.p["memory_dir"])).expanduser()
+        self.memory_dir = location_of(str(self.p["memory_dir"]), expand_user=True)
         self.opened: OpenMemory | None = None
         self.open_error = ""
         self.last_answer = None
@@ -100,7 +101,7 @@ class QueryNode(Node):
         else:
             self._subscribe_pose(self.p["pose_type"])
         self.get_logger().info(f"serving {self.resolve_service_name(str(self.p['service_name']))} from "
-                               f"{self.memory_dir}")
+                               f"{redact(self.memory_dir)}")
 
     # -- memory -----------------------------------------------------------------------------------------------
     def _open(self) -> bool:
@@ -113,7 +114,7 @@ class QueryNode(Node):
             return False
         self.open_error = ""
         self.markers_dirty = True
-        self.get_logger().info(f"memory {self.memory_dir}: {len(self.opened.memory.keyframes)} keyframes")
+        self.get_logger().info(f"memory {redact(self.memory_dir)}: {len(self.opened.memory.keyframes)} keyframes")
         return True
 
     def refresh(self) -> None:

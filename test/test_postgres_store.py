@@ -1,0 +1,169 @@
+"""The PostgreSQL store against a real server (``embodied-rag db start``; no mocks): round trip, several writers at
+once, the robot filter, migrate, and a kill -9 of the server mid-ingest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_tum_folder
+
+from embodied_rag.config import Config
+from embodied_rag.errors import UserError
+from embodied_rag.memory.keyframe import Keyframe
+from embodied_rag.memory.memory import Memory
+from embodied_rag.memory.pose import Pose
+
+
+def _kf(i: int, x: float, emb: np.ndarray, y: float = 0.0) -> Keyframe:
+    return Keyframe(id=i, session=0, stamp_ns=(i + 1) * 10**9, pose=Pose((x, y, 0.0)), caption=f"caption {i}",
+                    objects=["chair"], source=f"f{i}", text_embedding=emb)
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.places.enabled = False
+    return cfg
+
+
+def test_round_trip_of_every_table(postgres_url):
+    rng = np.random.default_rng(0)
+    embs = rng.normal(size=(20, 16)).astype(np.float32)
+    img = rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
+    with Memory(postgres_url, _config()) as m:
+        m.begin_session("walk", robot="alpha")
+        for i in range(20):
+            m.add(_kf(0, i * 1.0, embs[i]), img)
+        m.store.cache_caption("h", '{"caption": "x"}')
+        assert m.record_caption_failure(3, "server down") == 1
+        m.store.add_counters(m.session, {"frames": 20})
+        m.store.save_free_space([(0, 1, 2, np.arange(2 * 64 * 64, dtype="<u2").tobytes())])
+        forest = {n.id: (n.level, n.parent, sorted(n.children)) for n in m.forest.nodes.values()}
+    with Memory(postgres_url, _config(), writable=False) as r:
+        assert sorted(r.keyframes) == list(range(1, 21))
+        assert np.allclose(r.keyframes[5].text_embedding, embs[4])
+        assert {n.id: (n.level, n.parent, sorted(n.children)) for n in r.forest.nodes.values()} == forest
+        assert r.forest.check() == []
+        assert r.store.read_image(r.keyframes[1].image).shape == (120, 160, 3)
+        assert r.store.cached_caption("h") == '{"caption": "x"}'
+        assert r.store.caption_failures() == {3: (1, "server down")}
+        assert r.store.counters() == {"frames": 20}
+        assert r.store.robots() == {"alpha": 20}
+        assert r.store.load_free_space()[0][:3] == (0, 1, 2)
+        dims = r.store.conn.execute("SELECT DISTINCT vector_dims(text_vec) FROM keyframes").fetchall()
+        assert dims == [(16,)]  # also a pgvector column, for server-side search
+
+
+def test_two_writers_at_once_keep_one_consistent_forest(postgres_url):
+    rng = np.random.default_rng(1)
+    a, b = Memory(postgres_url, _config()), Memory(postgres_url, _config())
+    try:
+        a.begin_session("a", robot="alpha")
+        b.begin_session("b", robot="beta")
+        for i in range(60):  # interleaved commits, each writer catching up with the other's
+            for m, y in ((a, 0.0), (b, 0.7)):
+                e = rng.normal(size=16).astype(np.float32)
+                m.add(_kf(0, i * 0.5, e / np.linalg.norm(e), y))
+        assert a.forest.check() == [] and b.forest.check() == []
+    finally:
+        a.close()
+        b.close()
+    with Memory(postgres_url, _config(), writable=False) as r:
+        assert sorted(r.keyframes) == list(range(1, 121))  # no id taken twice, none lost
+        assert r.forest.check() == []
+        assert r.store.robots() == {"alpha": 60, "beta": 60}
+
+
+def test_a_reader_follows_the_writers_commits(postgres_url):
+    rng = np.random.default_rng(2)
+    with Memory(postgres_url, _config()) as w:
+        w.begin_session("w", robot="alpha")
+        w.add(_kf(0, 0.0, rng.normal(size=8).astype(np.float32)))
+        with Memory(postgres_url, _config(), writable=False) as r:
+            assert len(r.keyframes) == 1 and r.refresh() is False
+            for i in range(1, 10):
+                w.add(_kf(0, i * 1.0, rng.normal(size=8).astype(np.float32)))
+            assert r.refresh() and len(r.keyframes) == 10 and r.forest.check() == []
+
+
+def test_build_two_robots_query_with_filter_and_migrate(postgres_url, postgres_server, memo_minilm, tmp_path):
+    from embodied_rag.api import Models, build_memory, open_memory
+    from embodied_rag.memory.migrate import migrate
+
+    folder = write_tum_folder(tmp_path / "walk")
+    cfg = Config()
+    models = Models.for_ingest(cfg, text=memo_minilm)
+    build_memory(folder, postgres_url, cfg, models=models, progress=False, robot="alpha")
+    report = build_memory(folder, postgres_url, cfg, models=models, progress=False, robot="beta")
+    assert report["keyframes"] == 48 and not report["resumed"]  # beta's build of the same walk is its own session
+    with open_memory(postgres_url, cfg, Models.for_queries(cfg, text=memo_minilm, need_llm=False)) as om:
+        assert om.inspect()["robots"] == {"alpha": 24, "beta": 24}
+        fleet = om.ask("where can I get a drink?")
+        assert fleet.goal is not None
+        beta = om.ask("where can I get a drink?", robot="beta")
+        kf = int(beta.evidence[0].split(":")[1])
+        assert om.memory.robot_of(kf) == "beta"
+        with pytest.raises(UserError, match="No robot named 'gamma'"):
+            om.ask("where can I get a drink?", robot="gamma")
+    # migrate: a SQLite memory into an empty database, then refused into a non-empty one
+    build_memory(folder, tmp_path / "mem", cfg, models=models, progress=False)
+    _, server_url = postgres_server
+    target = server_url.rsplit("/", 1)[0] + "/migrated_" + str(os.getpid())
+    out = migrate(tmp_path / "mem", target, progress=False)
+    assert out["rows"]["keyframes"] == 24 and out["images"] == 24
+    with Memory(tmp_path / "mem", cfg, writable=False) as s, Memory(target, cfg, writable=False) as p:
+        assert sorted(p.keyframes) == sorted(s.keyframes) and p.forest.check() == []
+        assert {n.id: n.parent for n in p.forest.nodes.values()} == {n.id: n.parent for n in s.forest.nodes.values()}
+        assert p.store.read_image(p.keyframes[1].image).shape == s.store.read_image(s.keyframes[1].image).shape
+    with pytest.raises(UserError, match="already holds a memory"):
+        migrate(tmp_path / "mem", target, progress=False)
+
+
+@pytest.mark.slow
+def test_server_killed_mid_ingest_keeps_every_committed_keyframe_and_a_reader_reconnects():
+    from embodied_rag.memory import postgres_server
+
+    try:
+        postgres_server.binaries()
+    except UserError as exc:
+        pytest.skip(str(exc))
+    directory = Path(tempfile.mkdtemp(prefix="embodied_rag_pgkill_"))
+    url = postgres_server.start(directory)
+    try:
+        rng = np.random.default_rng(3)
+        committed = 0
+        reader = None
+        with Memory(url, _config()) as w:
+            w.begin_session("w", robot="alpha")
+            with pytest.raises(UserError) as err:
+                for i in range(10_000):
+                    w.add(_kf(0, i * 0.5, rng.normal(size=8).astype(np.float32)))
+                    committed += 1
+                    if committed == 5:
+                        reader = Memory(url, _config(), writable=False)
+                    if committed == 40:
+                        os.kill(postgres_server.server_pid(directory), signal.SIGKILL)
+            message = str(err.value)
+            assert "cannot be reached" in message and "committed before it is safe" in message
+            assert "\n" not in message and message.count(". ") == 0  # one sentence
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        postgres_server.start(directory, port=port)
+        with Memory(url, _config(), writable=False) as again:
+            assert len(again.keyframes) == committed and again.forest.check() == []
+        deadline = time.time() + 30
+        while True:  # the reader's connection died with the server: refresh reconnects
+            try:
+                assert reader.refresh() and len(reader.keyframes) == committed
+                break
+            except UserError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        reader.close()
+    finally:
+        postgres_server.remove(directory)
