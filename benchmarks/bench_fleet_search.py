@@ -223,8 +223,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--exact-sql", type=int, default=3, help="queries per filter timed by exact_nearest (SQL)")
-    ap.add_argument("--ef-search", default=f"{ps.EF_SEARCH}",
-                    help="hnsw.ef_search values for the forced-HNSW rows, comma-separated (auto uses the default)")
+    ap.add_argument("--hnsw", default=f"{ps.EF_SEARCH}x{ps.OVERSAMPLE}",
+                    help="forced-HNSW rows: EFxOVERSAMPLE (hnsw.ef_search, rows fetched per row asked for), "
+                         "comma-separated; auto uses the module's defaults")
     ap.add_argument("--toast-vector", action="store_true",
                     help="leave text_vec's storage EXTENDED while loading (it then goes to the TOAST table)")
     ap.add_argument("--m", type=int, default=ps.HNSW_M, help="HNSW links per node")
@@ -245,7 +246,8 @@ def main() -> None:
         directory, url = start_server(args.keep)
     out: dict = {"rows": args.rows, "dim": args.dim, "queries": args.queries, "k": args.k,
                  "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                 "ef_search": ps.EF_SEARCH, "m": args.m, "ef_construction": args.ef_construction,
+                 "ef_search": ps.EF_SEARCH, "oversample": ps.OVERSAMPLE, "m": args.m,
+                 "ef_construction": args.ef_construction,
                  "exact_below": ps.EXACT_BELOW}
     try:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -296,7 +298,7 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
     for q, a in zip(qs[:20], anchors[:20]):
         ps.nearest_keyframes(conn, q, k, near=a[:2], radius_m=FILTERS["loose"])
     out["results"] = {}
-    print(f"{'filter':10} {'path':9} {'rows kept':>9} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'short':>5} "
+    print(f"{'filter':10} {'path':11} {'rows kept':>9} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'short':>5} "
           f"{'outside':>7}", flush=True)
     for fname, radius in FILTERS.items():
         truth, kept, np_t = [], [], []
@@ -309,15 +311,16 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
                         float((((leaves.positions[:, :2] - a[:2]) ** 2).sum(axis=1) <= radius * radius).mean()))
         res = {"kept_share": float(np.mean(kept)),
                "numpy": {"p50_ms": pct(np_t, 50), "p95_ms": pct(np_t, 95), "recall": 1.0}}
-        print(f"{fname:10} {'numpy':9} {np.mean(kept):9.2%} {pct(np_t, 50):8.2f} {pct(np_t, 95):8.2f} {1.0:9.3f}",
+        print(f"{fname:10} {'numpy':11} {np.mean(kept):9.2%} {pct(np_t, 50):8.2f} {pct(np_t, 95):8.2f} {1.0:9.3f}",
               flush=True)
-        efs = [int(e) for e in args.ef_search.split(",")]
-        for strategy, ef in [("auto", ps.EF_SEARCH)] + [("hnsw", e) for e in efs]:
+        variants = [tuple(int(v) for v in e.split("x")) for e in args.hnsw.split(",") if e]
+        for strategy, (ef, over) in [("auto", (ps.EF_SEARCH, ps.OVERSAMPLE))] + [("hnsw", v) for v in variants]:
             times, recalls, short, outside = [], [], 0, 0
             for (q, a), (tids, tsims) in zip(zip(qs, anchors), truth):
                 kw = {} if radius is None else {"near": a[:2], "radius_m": radius}
                 t0 = time.perf_counter()
-                got = ps.nearest_keyframes(conn, q, k, strategy=strategy, ef_search=ef, **kw)
+                got = ps.nearest_keyframes(conn, q, k, strategy=strategy, ef_search=ef,
+                                           oversample=over, **kw)
                 times.append(time.perf_counter() - t0)
                 short += len(got) < len(tids)
                 gids = np.array([g[0] for g in got], dtype=np.int64)
@@ -328,10 +331,10 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
                 if len(tids):
                     true_sims = emb[rows] @ q if len(rows) else np.zeros(0)
                     recalls.append(float((true_sims >= tsims[-1] - 1e-5).sum()) / len(tids))
-            name = strategy if strategy == "auto" else f"hnsw ef{ef}"
+            name = strategy if strategy == "auto" else f"hnsw {ef}x{over}"
             res[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
                              "recall": float(np.mean(recalls)), "short": short, "outside": outside}
-            print(f"{fname:10} {name:9} {np.mean(kept):9.2%} {pct(times, 50):8.2f} {pct(times, 95):8.2f} "
+            print(f"{fname:10} {name:11} {np.mean(kept):9.2%} {pct(times, 50):8.2f} {pct(times, 95):8.2f} "
                   f"{np.mean(recalls):9.3f} {short:5d} {outside:7d}", flush=True)
         if args.exact_sql > 0:
             times, agree = [], []
@@ -342,7 +345,7 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
                 times.append(time.perf_counter() - t0)
                 agree.append(len({g[0] for g in got} & set(tids.tolist())) / max(len(tids), 1))
             res["exact_sql"] = {"p50_ms": pct(times, 50), "agrees_with_numpy": float(np.mean(agree))}
-            print(f"{fname:10} {'exact SQL':9} {np.mean(kept):9.2%} {pct(times, 50):8.2f} {'':8} "
+            print(f"{fname:10} {'exact SQL':11} {np.mean(kept):9.2%} {pct(times, 50):8.2f} {'':8} "
                   f"{np.mean(agree):9.3f}", flush=True)
         out["results"][fname] = res
 

@@ -6,8 +6,8 @@ cast to the memory's dimension, ``(text_vec::vector(D))``, plus a GiST index on 
 ``point(px, py)``. :func:`nearest_keyframes` answers "the k keyframes whose embedding is most similar to this one",
 optionally restricted to a disc around a position, to some robots' sessions and to one floor:
 
-* a filter that keeps few rows (at most ``exact_below``, counted through the GiST index with a ``LIMIT``) is answered
-  exactly: a bitmap scan of the filter's rows and one distance each, no HNSW;
+* a filter that keeps few rows (at most ``exact_below`` by the planner's estimate from the column statistics) is
+  answered exactly: a bitmap scan of the filter's rows through the GiST index and one distance each, no HNSW;
 * otherwise the HNSW index is walked with ``hnsw.iterative_scan = relaxed_order`` (pgvector ≥ 0.8), so that a
   filter does not leave fewer than k rows, and the rows it returns are sorted again by their exact distance.
 
@@ -27,9 +27,13 @@ from embodied_rag.errors import UserError
 #: Half the height of the band of keyframe heights that counts as one floor, around ``floor_z`` (m).
 FLOOR_HALF_BAND_M = 0.6
 #: A filter keeping at most this many keyframes is answered exactly rather than through the HNSW index.
-EXACT_BELOW = 15000
+EXACT_BELOW = 25000
 #: HNSW candidates kept per scan step (pgvector's ``hnsw.ef_search``; its default is 40).
-EF_SEARCH = 64
+EF_SEARCH = 200
+#: HNSW rows fetched per row asked for; they are sorted again by exact distance and the best k kept. With a
+#: filter, the iterative scan returns rows in roughly increasing distance, so the first k passing it miss some of
+#: the best; asking for more finds them.
+OVERSAMPLE = 1
 #: Most tuples an iterative HNSW scan visits before it gives up (pgvector's ``hnsw.max_scan_tuples``).
 MAX_SCAN_TUPLES = 40000
 #: HNSW build parameters (pgvector's defaults).
@@ -131,6 +135,23 @@ def _filter(near: Sequence[float] | None, radius_m: float | None, robots: Sequen
     return where, params
 
 
+def estimated_rows(conn, near: Sequence[float] | None, radius_m: float | None, floor_z: float | None) -> float:
+    """The planner's estimate of the keyframes within the disc (its bounding square times pi/4) and floor band:
+    from the column statistics, without touching the rows (counting them costs as much as searching them)."""
+    cond = []
+    if near is not None and radius_m is not None:
+        x, y, r = float(near[0]), float(near[1]), float(radius_m)
+        cond += [f"px BETWEEN {x - r!r} AND {x + r!r}", f"py BETWEEN {y - r!r} AND {y + r!r}"]
+    if floor_z is not None:
+        z = float(floor_z)
+        cond.append(f"pz BETWEEN {z - FLOOR_HALF_BAND_M!r} AND {z + FLOOR_HALF_BAND_M!r}")
+    if not cond:
+        return float("inf")
+    plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM keyframes WHERE {' AND '.join(cond)}").fetchone()[0]
+    rows = float(plan[0]["Plan"]["Plan Rows"])
+    return rows * (np.pi / 4 if near is not None else 1.0)
+
+
 def _check_dim(conn, dim: int) -> bool:
     """True when the HNSW index for ``dim`` exists; a UserError when the memory's embeddings are of another size."""
     if conn.execute("SELECT to_regclass(%s)", (index_name(dim),)).fetchone()[0] is not None:
@@ -149,13 +170,13 @@ def _rows(cur) -> list[tuple[int, float]]:
 def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | None = None,
                       radius_m: float | None = None, robots: Sequence[str] | None = None,
                       floor_z: float | None = None, ef_search: int = EF_SEARCH, exact_below: int = EXACT_BELOW,
-                      strategy: str = "auto") -> list[tuple[int, float]]:
+                      strategy: str = "auto", oversample: int = OVERSAMPLE) -> list[tuple[int, float]]:
     """The ``k`` keyframes whose text embedding is most similar (cosine) to ``query_vector``, best first, as
     ``(keyframe_id, cosine_similarity)``; only keyframes within ``radius_m`` of ``near`` (x, y) in the floor plan,
     of sessions by ``robots``, and within :data:`FLOOR_HALF_BAND_M` of height ``floor_z``, when given. Fewer than
     ``k`` only when fewer keyframes pass the filter (or, rarely, when the HNSW walk gives up after
     :data:`MAX_SCAN_TUPLES`). ``strategy``: ``"auto"`` (exact for small filters, HNSW otherwise), ``"hnsw"`` or
-    ``"exact"``."""
+    ``"exact"``; ``ef_search`` and ``oversample`` (rows fetched per row asked for) trade HNSW speed for recall."""
     if strategy not in ("auto", "hnsw", "exact"):
         raise ValueError(f"unknown strategy {strategy!r}")
     q = _query(query_vector)
@@ -170,11 +191,8 @@ def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | N
             strategy = "exact"
         if strategy == "auto":
             strategy = "hnsw"
-            if where:
-                # Count through the position index, stopping early: cheap for small and large filters alike.
-                n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM keyframes WHERE {' AND '.join(where)} "
-                                 "LIMIT %s) s", [*params, exact_below + 1]).fetchone()[0]
-                if n <= exact_below:
+            if near is not None or floor_z is not None:
+                if estimated_rows(conn, near, radius_m, floor_z) <= exact_below:
                     strategy = "exact"
         if strategy == "exact":
             return _exact(conn, q, k, where, params)
@@ -187,8 +205,8 @@ def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | N
         expr = _expr(dim)
         cur = conn.execute(
             f"WITH c AS MATERIALIZED (SELECT id, {expr} <=> %s AS d FROM keyframes WHERE {cond} "
-            f"ORDER BY {expr} <=> %s LIMIT %s) SELECT id, 1 - d FROM c ORDER BY d, id",
-            [q, *params, q, k])
+            f"ORDER BY {expr} <=> %s LIMIT %s) SELECT id, 1 - d FROM c ORDER BY d, id LIMIT %s",
+            [q, *params, q, k * max(int(oversample), 1), k])
         return _rows(cur)
 
 
