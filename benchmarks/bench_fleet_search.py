@@ -13,10 +13,12 @@ Queries: a topic centre plus noise (half of them a topic of the room the robot s
 elsewhere), the robot at a random keyframe's position. Filters: ``selective`` (within 8 m of the robot, about 2 % of
 rows), ``loose`` (within 40 m, about a quarter) and ``none``. For each: p50/p95 ms of :func:`nearest_keyframes`
 (query embedding excluded; ``auto`` answers filters keeping at most ``EXACT_BELOW`` rows exactly and the rest
-through HNSW; ``hnsw efN`` forces the HNSW walk with that ``hnsw.ef_search``) and recall@10 against exact search
-(numpy over all rows; a returned row tied with the 10th counts); ``short`` counts answers with fewer rows than the
-exact one, ``outside`` returned rows outside the disc. ``numpy`` is the in-RAM path the SQLite memory uses
-(:class:`LeafIndex`: one matrix-vector product over all rows, then the filter and a top-k); ``exact SQL`` times
+through HNSW; ``hnsw ExO`` forces the HNSW walk with ``hnsw.ef_search`` E, fetching O rows per row asked for)
+and recall@10 against exact search (numpy over all rows; a returned row tied with the 10th counts); ``short``
+counts answers with fewer rows than the exact one, ``outside`` returned rows outside the disc; ``rec:here`` and
+``rec:else`` split recall between queries for a topic of the robot's room and for one seen elsewhere. ``numpy`` is
+the in-RAM path the SQLite memory uses (:class:`LeafIndex`: one matrix-vector product over all rows, then the
+filter and a top-k); ``exact SQL`` times
 :func:`exact_nearest` on a few queries.
 
     .venv/bin/python benchmarks/bench_fleet_search.py --rows 100000 --queries 200 [--url postgresql://...] [--json F]
@@ -180,7 +182,7 @@ def queries(layout: Layout, leaves: LeafIndex, rooms: np.ndarray, n: int, seed: 
     elsewhere = rng.integers(0, len(leaves), n)  # a topic seen somewhere else in the fleet's memory
     topic = layout.room_topics[rooms[np.where(own, anchors, elsewhere)], rng.integers(0, TOPICS_PER_ROOM, n)]
     q = unit(layout.centres[topic] + noise(rng, (n, layout.dim), QUERY_NOISE))
-    return q, leaves.positions[anchors]
+    return q, leaves.positions[anchors], own
 
 
 def numpy_search(leaves: LeafIndex, q: np.ndarray, k: int, near, radius) -> tuple[np.ndarray, np.ndarray]:
@@ -279,8 +281,8 @@ def main() -> None:
                 "OR pg_column_size(text_vec) < 4 + 4 * %s LIMIT 1000) s", (args.dim,)).fetchone()[0]
             out["table_mb"] = conn.execute("SELECT pg_total_relation_size('keyframes') / 1e6").fetchone()[0]
             out["hnsw_mb"] = conn.execute("SELECT pg_relation_size(%s) / 1e6", (ps.index_name(args.dim),)).fetchone()[0]
-            qs, anchors = queries(layout, leaves, rooms, args.queries)
-            run_queries(conn, leaves, qs, anchors, args, out)
+            qs, anchors, own = queries(layout, leaves, rooms, args.queries)
+            run_queries(conn, leaves, qs, anchors, own, args, out)
     finally:
         if directory is not None and not args.keep:
             from embodied_rag.memory import postgres_server
@@ -291,7 +293,8 @@ def main() -> None:
             json.dump(out, f, indent=1, default=float)
 
 
-def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, args, out: dict) -> None:
+def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, own: np.ndarray, args,
+                out: dict) -> None:
     k = args.k
     emb = leaves.embeddings
     # Warm the caches as a long-running server would be (one pass of the index and the table).
@@ -299,7 +302,7 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
         ps.nearest_keyframes(conn, q, k, near=a[:2], radius_m=FILTERS["loose"])
     out["results"] = {}
     print(f"{'filter':10} {'path':11} {'rows kept':>9} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'short':>5} "
-          f"{'outside':>7}", flush=True)
+          f"{'outside':>7} {'rec:here':>9} {'rec:else':>9}", flush=True)
     for fname, radius in FILTERS.items():
         truth, kept, np_t = [], [], []
         for q, a in zip(qs, anchors):
@@ -332,10 +335,14 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ar
                     true_sims = emb[rows] @ q if len(rows) else np.zeros(0)
                     recalls.append(float((true_sims >= tsims[-1] - 1e-5).sum()) / len(tids))
             name = strategy if strategy == "auto" else f"hnsw {ef}x{over}"
+            rec = np.array(recalls)
             res[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
-                             "recall": float(np.mean(recalls)), "short": short, "outside": outside}
+                         "recall": float(rec.mean()), "short": short, "outside": outside,
+                         "recall_own_room_topic": float(rec[own].mean()),
+                         "recall_topic_elsewhere": float(rec[~own].mean())}
             print(f"{fname:10} {name:11} {np.mean(kept):9.2%} {pct(times, 50):8.2f} {pct(times, 95):8.2f} "
-                  f"{np.mean(recalls):9.3f} {short:5d} {outside:7d}", flush=True)
+                  f"{rec.mean():9.3f} {short:5d} {outside:7d} {rec[own].mean():9.3f} {rec[~own].mean():9.3f}",
+                  flush=True)
         if args.exact_sql > 0:
             times, agree = [], []
             for (q, a), (tids, _) in list(zip(zip(qs, anchors), truth))[: args.exact_sql]:
