@@ -29,15 +29,15 @@ FLOOR_HALF_BAND_M = 0.6
 #: A filter keeping at most this many keyframes is answered exactly rather than through the HNSW index.
 EXACT_BELOW = 25000
 #: HNSW candidates kept per scan step (pgvector's ``hnsw.ef_search``; its default is 40).
-EF_SEARCH = 200
+EF_SEARCH = 400
 #: HNSW rows fetched per row asked for; they are sorted again by exact distance and the best k kept. With a
 #: filter, the iterative scan returns rows in roughly increasing distance, so the first k passing it miss some of
 #: the best; asking for more finds them.
 OVERSAMPLE = 1
 #: Most tuples an iterative HNSW scan visits before it gives up (pgvector's ``hnsw.max_scan_tuples``).
 MAX_SCAN_TUPLES = 40000
-#: HNSW build parameters (pgvector's defaults).
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+#: HNSW build parameters (pgvector's defaults are 16, 64: recall@10 0.82 instead of 0.96 at 1M, ef_search 200).
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128
 #: pgvector indexes ``vector`` columns of at most this many dimensions with HNSW.
 MAX_HNSW_DIM = 2000
 
