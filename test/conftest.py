@@ -24,20 +24,16 @@ def dataset(name: str) -> Path:
 
 # Parallel runs (scripts/test.sh: pytest-xdist with two workers): each test module runs on one worker, so its module
 # fixtures are built once; the modules that use the large shared data sets (cmu_streetview: minutes of embedding)
-# form one unit that starts first; a run of only the slow (fault and load) tests stays on one worker, one test at a
-# time, as their timings assume. (xdist's own --dist loadgroup does not group under pytest 9: it renames node ids.)
+# form one unit that starts first. (xdist's own --dist loadgroup does not group under pytest 9.2: tests marked with
+# one group still went to both workers.)
 SHARED_DATA_MODULES = ("test_datasets.py", "test_readme.py")
 
 
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
-    only_slow = (config.getoption("markexpr") or "").strip() == "slow"
-
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if only_slow:
-                return "slow"
             module = nodeid.split("::", 1)[0]
             return "shared_data" if Path(module).name in SHARED_DATA_MODULES else module
 

@@ -18,7 +18,7 @@ def domain_for(offset: int) -> int:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if worker.startswith("gw") and workers > 1:
         span = 200 // workers
-        return 1 + int(worker[2:]) % workers * span + (offset * 37) % span
+        return 1 + int(worker[2:]) % workers * span + (os.getpid() * 11 + offset * 37) % span
     return 1 + (os.getpid() * 11 + offset * 37) % 200
 
 
