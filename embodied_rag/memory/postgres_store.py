@@ -34,7 +34,7 @@ from embodied_rag.memory.keyframe import Keyframe
 from embodied_rag.memory.local_features import LocalFeatures
 from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import Pose
-from embodied_rag.memory.store import IMAGES, SCHEMA_VERSION, ForestRow, from_blob, robots_of, to_blob
+from embodied_rag.memory.store import IMAGES, SCHEMA_VERSION, ForestRow, from_blob, latest_session, robots_of, to_blob
 from embodied_rag.memory.vocabulary import Vocabulary
 
 # The advisory lock key of a memory (one memory per database or schema): "erag" in ASCII.
@@ -294,10 +294,7 @@ class PostgresStore:
             "SELECT session, COUNT(*) FROM keyframes GROUP BY session").fetchall())
 
     def session_of(self, source: str, recording: dict[str, Any]) -> int | None:
-        for row in reversed(self.sessions()):
-            if row["source"] == source and row["info"].get("recording") == recording:
-                return int(row["id"])
-        return None
+        return latest_session(self.sessions(), source, recording)
 
     def session_end(self, session: int) -> tuple[int | None, int | None]:
         row = self.conn.execute("SELECT id, stamp_ns FROM keyframes WHERE session=%s ORDER BY id DESC LIMIT 1",

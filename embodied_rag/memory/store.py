@@ -97,6 +97,14 @@ def from_blob(blob: bytes | None, rows: int | None = None) -> np.ndarray | None:
     return v.reshape(rows, -1) if rows is not None else v
 
 
+def latest_session(sessions: list[dict[str, Any]], source: str, recording: dict[str, Any]) -> int | None:
+    """The latest session built from this recording (same source name and fingerprint), if any."""
+    for row in reversed(sessions):
+        if row["source"] == source and row["info"].get("recording") == recording:
+            return int(row["id"])
+    return None
+
+
 def robots_of(sessions: list[dict[str, Any]], counts: list[tuple[int, int]]) -> dict[str, int]:
     robot = {s["id"]: s["robot"] for s in sessions}
     out: dict[str, int] = {name: 0 for name in robot.values()}
@@ -244,11 +252,7 @@ class MemoryStore:
             "SELECT session, COUNT(*) FROM keyframes GROUP BY session").fetchall())
 
     def session_of(self, source: str, recording: dict[str, Any]) -> int | None:
-        """The latest session built from this recording (same source name and fingerprint), if any."""
-        for row in reversed(self.sessions()):
-            if row["source"] == source and row["info"].get("recording") == recording:
-                return int(row["id"])
-        return None
+        return latest_session(self.sessions(), source, recording)
 
     def session_end(self, session: int) -> tuple[int | None, int | None]:
         """(id, stamp) of the session's last committed keyframe; (None, None) when it has none."""
