@@ -80,6 +80,17 @@ class Models:
         return LLMSummarizer(self.llm)
 
 
+def read_query_image(image: Any):
+    """A query photo (path, encoded bytes or array) as RGB uint8; a UserError (one sentence) when it cannot be
+    used. Cheap: the CLI checks the photo with it before any model loads."""
+    from embodied_rag.io.images import BadImage, query_image
+
+    try:
+        return query_image(image)
+    except BadImage as exc:
+        raise UserError(f"The query image cannot be used: {exc}.") from None
+
+
 class OpenMemory:
     """A memory opened for questions: ``ask`` answers like ``embodied-rag query`` and the ROS service do."""
 
@@ -113,18 +124,13 @@ class OpenMemory:
 
     def ask_image(self, image: Any, text: str = "", progress: bool = True) -> Answer:
         """Where was this photo taken? (see :meth:`ask`)."""
-        from embodied_rag.io.images import BadImage, query_image
         from embodied_rag.retrieval.place_recognition import place_answer
         from embodied_rag.retrieval.query import clean_query
 
         t0 = time.perf_counter()
         if text and text.strip():
             clean_query(text, self.config.retrieval.max_query_chars)
-        try:
-            rgb = query_image(image)
-        except BadImage as exc:
-            msg = str(exc)
-            raise UserError(f"The query image cannot be used: {msg}.") from None
+        rgb = read_query_image(image)
         recognizer = self._recognizer(progress)
         match = recognizer.recognise(rgb)
         answer = place_answer(self.memory, match, self.retriever._kinds.where)

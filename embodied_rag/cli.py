@@ -230,14 +230,15 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def _query_image(args: argparse.Namespace, config: Config) -> int:
     """``query MEMORY --image PHOTO [TEXT]``: where was this photo taken?"""
-    from embodied_rag.api import open_memory
+    from embodied_rag.api import open_memory, read_query_image
 
     if args.file is not None:
         raise UserError("Give either --image or --file, not both.")
     if not Path(args.image).exists():
         raise UserError(f"The query image {args.image} does not exist.")
+    rgb = read_query_image(args.image)  # a bad photo fails before any model loads
     with open_memory(args.memory, config) as memory:
-        answer = memory.ask(args.text or "", image=args.image)
+        answer = memory.ask(args.text or "", image=rgb)
     if args.json:
         print(json.dumps(answer.to_json()))
     else:

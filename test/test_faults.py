@@ -58,44 +58,56 @@ def seed_for(name: str) -> int:
     return seed
 
 
-def memory_node_args(memory: Path, *extra: str) -> list[str]:
+def memory_node_args(memory: Path | str, *extra: str) -> list[str]:
     return [str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={memory}", "-p", "pose_type:=odometry",
             "-p", "image_type:=raw", "-p", "status_period_s:=0.3", *extra]
 
 
-def query_node_args(memory: Path, *extra: str) -> list[str]:
+def query_node_args(memory: Path | str, *extra: str) -> list[str]:
     return [str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={memory}", "-p", "pose_type:=odometry",
             "-p", "refresh_period_s:=0.5", *extra]
 
 
-def committed(memory: Path) -> list[tuple[int, int, str]]:
-    """(id, session, caption) of every committed keyframe, read by a separate read-only connection."""
+def _rows(memory: Path | str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` read by a separate read-only connection to the memory's store (a SQLite directory or a
+    PostgreSQL URL); [] before the store or its schema exists."""
+    if isinstance(memory, str):
+        import psycopg
+
+        try:
+            with psycopg.connect(memory, connect_timeout=10) as conn:
+                conn.read_only = True
+                return [tuple(r) for r in conn.execute(sql).fetchall()]
+        except (psycopg.errors.UndefinedTable, psycopg.OperationalError):
+            return []
     db = memory / "memory.sqlite"
     if not db.exists():
         return []
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        return [tuple(r) for r in conn.execute("SELECT id, session, caption FROM keyframes ORDER BY id")]
+        return [tuple(r) for r in conn.execute(sql)]
     except sqlite3.OperationalError:  # created but no schema yet
         return []
     finally:
         conn.close()
 
 
-def summarised(memory: Path) -> bool:
+def committed(memory: Path | str) -> list[tuple[int, int, str]]:
+    """(id, session, caption) of every committed keyframe, read by a separate read-only connection."""
+    return _rows(memory, "SELECT id, session, caption FROM keyframes ORDER BY id")
+
+
+def summarised(memory: Path | str) -> bool:
     """Every area has its name and summary (the memory node refreshes them every summary_period_s)."""
-    conn = sqlite3.connect(f"file:{memory / 'memory.sqlite'}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM forest_nodes WHERE dirty=1").fetchone()[0] == 0
-    finally:
-        conn.close()
+    rows = _rows(memory, "SELECT COUNT(*) FROM forest_nodes WHERE dirty <> 0")
+    return bool(rows) and rows[0][0] == 0
 
 
-def count(memory: Path) -> int:
+def count(memory: Path | str) -> int:
     return len(committed(memory))
 
 
-def check_store(memory: Path, at_least: int) -> int:
+def check_store(memory: Path | str, at_least: int) -> int:
     """Reopen read-only: ids 1..N with N >= at_least, an image per keyframe, a consistent forest. Returns N."""
     from embodied_rag.config import Config
     from embodied_rag.memory.memory import Memory
@@ -104,7 +116,11 @@ def check_store(memory: Path, at_least: int) -> int:
         n = len(m.keyframes)
         assert n >= at_least, f"{at_least} keyframes were committed before the kill, {n} after"
         assert sorted(m.keyframes) == list(range(1, n + 1))
-        missing = [k for k, kf in m.keyframes.items() if not kf.image or not (memory / kf.image).is_file()]
+        if isinstance(memory, str):  # images live in the database
+            stored = {r[0] for r in _rows(memory, "SELECT key FROM images")}
+            missing = [k for k, kf in m.keyframes.items() if not kf.image or kf.image not in stored]
+        else:
+            missing = [k for k, kf in m.keyframes.items() if not kf.image or not (memory / kf.image).is_file()]
         assert not missing, f"keyframes without their image: {missing[:10]}"
         assert m.forest.check() == [], m.forest.check()[:5]
     return n
@@ -207,27 +223,20 @@ class Robot(RosTestClient):
 
 
 # -- 1a. SIGKILL of memory_node during live ingest --------------------------------------------------------------
-def last_session(memory: Path) -> int:
-    db = memory / "memory.sqlite"
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sessions").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        conn.close()
+def last_session(memory: Path | str) -> int:
+    rows = _rows(memory, "SELECT COALESCE(MAX(id), 0) FROM sessions")
+    return int(rows[0][0]) if rows else 0
 
 
-def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int) -> dict:
+def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path | str | None = None) -> dict:
     """``kills`` SIGKILLs during ingest, each a random 0-3 s after the restarted node's first new commit; before
     every fourth of them (from the second on) one more at a random moment of start-up (loading models, opening
-    the store, beginning the session)."""
+    the store, beginning the session). ``memory``: where it lives (default a directory in ``tmp_path``; a
+    PostgreSQL URL runs the same loop against the fleet store)."""
     rng = random.Random(seed_for(f"memory_node x{kills}"))
     domain = domain_for(offset)
     env = ros_env(domain)
-    memory = tmp_path / "memory"
+    memory = memory if memory is not None else tmp_path / "memory"
     robot = Robot(domain)
     report: dict = {"kills": 0, "startup_kills": 0, "counts": [], "delays": []}
     proc: Proc | None = None
@@ -298,6 +307,14 @@ def test_memory_node_sigkill_short(tmp_path):
 @pytest.mark.slow
 def test_memory_node_sigkill_20(tmp_path):
     report = kill_memory_node_loop(tmp_path, KILLS_LONG, 1)
+    assert report["kills"] == KILLS_LONG
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_memory_node_sigkill_20_postgres(tmp_path, postgres_url):
+    """The same loop with the memory in PostgreSQL: every keyframe committed before a kill is in the database."""
+    report = kill_memory_node_loop(tmp_path, KILLS_LONG, 4, memory=postgres_url)
     assert report["kills"] == KILLS_LONG
 
 

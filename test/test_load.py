@@ -107,12 +107,12 @@ def run_clients(domain: int, clients: int, duration: float, out: Path) -> None:
 
 
 # -- the test ---------------------------------------------------------------------------------------------------
-def run_load(tmp_path: Path, clients: int, duration: float, offset: int) -> dict:
+def run_load(tmp_path: Path, clients: int, duration: float, offset: int, memory: Path | str | None = None) -> dict:
     import psutil
 
     domain = domain_for(offset)
     env = ros_env(domain)
-    memory = tmp_path / "memory"
+    memory = memory if memory is not None else tmp_path / "memory"
     mem = Proc(memory_node_args(memory, "-p", "use_caption_topic:=false", "-p", "status_period_s:=1.0"),
                tmp_path / "memory_node.log", env)
     qry = Proc(query_node_args(memory), tmp_path / "query_node.log", env)
@@ -196,6 +196,13 @@ def test_load_short(tmp_path):
 @pytest.mark.slow
 def test_load_50_clients_60s(tmp_path):
     run_load(tmp_path, clients=50, duration=60.0, offset=11)
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_load_50_clients_60s_postgres(tmp_path, postgres_url):
+    """The same load with the memory in PostgreSQL (the node's memory_dir is the URL)."""
+    run_load(tmp_path, clients=50, duration=60.0, offset=12, memory=postgres_url)
 
 
 if __name__ == "__main__":
