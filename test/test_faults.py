@@ -549,3 +549,63 @@ def test_second_writer_refused_readers_fine(tmp_path):
         robot.close()
         for p in procs:
             p.stop()
+
+
+# -- 4. The PostgreSQL server of a fleet memory killed during live ingest ---------------------------------------
+@pytest.mark.ros
+@pytest.mark.slow
+def test_postgres_server_killed_during_live_ingest_nodes_reconnect(tmp_path):
+    """kill -9 of the database server while ``memory_node`` ingests into a ``postgresql://`` memory and
+    ``query_node`` answers from it: the writer says so in one line and waits; once the server is back, it
+    reconnects and goes on with the same session, the query node answers again, and every keyframe committed
+    before the kill is there."""
+    import tempfile
+
+    from embodied_rag.errors import UserError
+    from embodied_rag.memory import postgres_server
+
+    try:
+        postgres_server.binaries()
+    except UserError as exc:
+        pytest.skip(str(exc))
+    directory = Path(tempfile.mkdtemp(prefix="embodied_rag_pgnode_"))  # the server runs as 'postgres' when root
+    url = postgres_server.start(directory)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    domain = domain_for(5)
+    env = ros_env(domain)
+    mem = Proc(memory_node_args(url, "-p", "use_caption_topic:=false", "-p", "robot_name:=alpha"),
+               tmp_path / "memory_node.log", env)
+    qry = Proc(query_node_args(url), tmp_path / "query_node.log", env)
+    robot = Robot(domain)
+    try:
+        assert robot.spin_until(lambda: robot.cli.service_is_ready() and robot.status.get("session") == "1", 120), \
+            f"{mem.text()[-2000:]}\n{qry.text()[-2000:]}"
+        robot.start_stream()
+        assert robot.spin_until(lambda: count(url) >= 8, 90), mem.text()[-3000:]
+        assert robot.ask("what did you see?").success
+        seen = count(url)
+        os.kill(postgres_server.server_pid(directory), signal.SIGKILL)
+        lost = "the database server cannot be reached"
+        assert robot.spin_until(lambda: lost in mem.text(), 30), mem.text()[-3000:]
+        robot.wait(3.0)  # the robot drives on while the server is away
+        postgres_server.start(directory, port=port)
+        assert robot.spin_until(lambda: "reconnected to" in mem.text() and count(url) > seen + 3, 90), \
+            mem.text()[-3000:]
+        deadline = time.monotonic() + 60  # the query node reconnects at its next refresh
+        while not (reply := robot.ask("what did you see?")).success and time.monotonic() < deadline:
+            robot.wait(1.0)
+        assert reply.success, f"{reply}\n{qry.text()[-3000:]}"
+        robot.stop_stream()
+        assert mem.stop() == 0 and qry.stop() == 0, mem.text()[-3000:]
+        check_store(url, seen)
+        assert {s for _, s, _ in committed(url)} == {1}, "the reconnected node started another session"
+        errors = [ln for ln in mem.text().splitlines() if lost in ln]
+        assert errors and all("[ERROR]" in ln for ln in errors) and len(errors) <= 2, mem.text()[-3000:]
+        for p in (mem, qry):
+            assert "Traceback" not in p.text(), p.text()[-3000:]
+        print(f"server killed at {seen} keyframes; {count(url)} after the reconnection; {errors[0]}")
+    finally:
+        robot.close()
+        for p in (mem, qry):
+            p.stop()
+        postgres_server.remove(directory)

@@ -27,6 +27,7 @@ from embodied_rag.memory.place_index import PlaceIndex
 from embodied_rag.memory.pose import Pose, transform_pose
 
 log = logging.getLogger(__name__)
+SERVER_GONE = "the database server cannot be reached"
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -37,7 +38,7 @@ def _reason(exc: BaseException) -> str:
     if _is_disk_full(exc):
         return "the disk is full"
     if is_connection_error(exc):
-        return "the database server cannot be reached"
+        return SERVER_GONE
     first = " ".join(str(exc).split()).rstrip(".")
     return f"{type(exc).__name__}: {first}"
 
@@ -282,6 +283,20 @@ class Memory:
         self.session = session
         self._previous, last_stamp = self.store.session_end(session)
         return last_stamp
+
+    def rejoin_session(self, session: int) -> int | None:
+        """Go on with an existing session (a writer that reopened the memory after its database server came
+        back); returns the stamp of the session's last committed keyframe, None when it has none."""
+        if not self.writable:
+            raise UserError(f"{self.dir} is open read-only.")
+        self.session = int(session)
+        self._previous, last_stamp = self.store.session_end(self.session)
+        return last_stamp
+
+    @property
+    def server_lost(self) -> bool:
+        """A write failed because the database server went away: reopen the memory once it is back."""
+        return self.shared and self._broken == SERVER_GONE
 
     def next_id(self) -> int:
         return max(self.keyframes, default=0) + 1

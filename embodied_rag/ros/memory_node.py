@@ -19,11 +19,14 @@ Status: ``diagnostic_msgs/DiagnosticArray`` on ``status_topic`` (default ``/diag
 ``status_period_s``: frames, keyframes, drops by cause, queue length and high-water mark, skips by reason,
 captions and detection messages received, whether a camera model is known, object observations (with depth) and
 object instances.
-A restarted node continues the same memory directory as a new session.
+A restarted node continues the same memory directory as a new session. With a PostgreSQL memory whose server goes
+away, the worker says so in one log line, keeps new keyframes in its queue and reconnects every
+``RECONNECT_PERIOD_S``; the session goes on, and the frames of the failed batch are committed again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -46,13 +49,14 @@ from embodied_rag.errors import UserError
 from embodied_rag.io.frame import Frame, SkipLog
 from embodied_rag.io.images import BadImage
 from embodied_rag.io.pairing import CAPTION, DEPTH, DETECTIONS, Paired, StampPairer
-from embodied_rag.memory.backend import location_of
+from embodied_rag.memory.backend import location_of, store_errors
 from embodied_rag.memory.detection import CameraModel
 from embodied_rag.memory.pose import InvalidPose
 from embodied_rag.ros import conversions as conv
 from embodied_rag.ros.params import NodeParam, declare_config, read_config, read_params
 
 NS = 1_000_000_000
+RECONNECT_PERIOD_S = 2.0  # a PostgreSQL memory whose server went away: how often the worker tries again
 
 MEMORY_PARAMS = [
     NodeParam("memory_dir", "~/.ros/embodied_rag/memory",
@@ -112,7 +116,6 @@ class MemoryNode(Node):
     def __init__(self, node_name: str = "memory_node", models_factory: Callable[[Config], Models] | None = None,
                  **kwargs: Any):
         super().__init__(node_name, **kwargs)
-        from embodied_rag.memory.ingest import Ingestor
         from embodied_rag.memory.memory import Memory
 
         declare_config(self, MEMORY_PARAMS)
@@ -131,10 +134,8 @@ class MemoryNode(Node):
         self.session = self.memory.begin_session(f"ros:{self.get_fully_qualified_name()}",
                                                  robot=str(self.p["robot_name"]))
         self.skips = NodeSkipLog(self.get_logger())
-        # Two ingestors over one memory: the callbacks' one only applies the policy (its batch never fills, so it
-        # never flushes); the worker's one captions, embeds and commits what the first accepted.
-        self.policy = Ingestor(self.memory, self.models.text, skips=self.skips, batch_size=2**62)
-        self.writer = Ingestor(self.memory, self.models.text, self.models.image, self.models.captioner, self.skips)
+        self._ingestors()
+        self.unstored: list[Any] = []  # frames of a batch the database server vanished under, for after it is back
         self.get_logger().info(f"memory {self.memory.dir}: {len(self.memory.keyframes)} keyframes, "
                                f"session {self.session}")
 
@@ -145,7 +146,7 @@ class MemoryNode(Node):
                                   expects=self._stream_published, decode_depth=conv.depth_to_numpy)
         self.image_source: str | None = None
         self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0,
-                       "captioned_later": 0, "caption_backlog": 0}
+                       "captioned_later": 0, "caption_backlog": 0, "reconnections": 0}
         self.queue: deque[_Job] = deque()
         self.cond = threading.Condition()
         self.stopping = False
@@ -193,6 +194,14 @@ class MemoryNode(Node):
         self.create_timer(0.05, self._release)  # wall-time limits of waiting images
         self.worker = threading.Thread(target=self._work, name="embodied_rag_ingest", daemon=True)
         self.worker.start()
+
+    def _ingestors(self) -> None:
+        from embodied_rag.memory.ingest import Ingestor
+
+        # Two ingestors over one memory: the callbacks' one only applies the policy (its batch never fills, so it
+        # never flushes); the worker's one captions, embeds and commits what the first accepted.
+        self.policy = Ingestor(self.memory, self.models.text, skips=self.skips, batch_size=2**62)
+        self.writer = Ingestor(self.memory, self.models.text, self.models.image, self.models.captioner, self.skips)
 
     # -- subscriptions ----------------------------------------------------------------------------------------
     def _subscribe_pose(self, kind: str) -> None:
@@ -307,6 +316,14 @@ class MemoryNode(Node):
                 self.counts["committing"] = n  # before the queue shrinks: status never sees both at zero early
                 batch = [self.queue.popleft() for _ in range(n)]
                 stopping = self.stopping
+            if self.memory.server_lost:  # a PostgreSQL memory whose server went away: wait for it, frames queue
+                if stopping:
+                    return
+                if not self._reconnect():
+                    time.sleep(RECONNECT_PERIOD_S)
+                with self.cond:
+                    self.queue.extendleft(reversed(batch))
+                continue
             try:
                 if batch:
                     self._commit(batch)
@@ -332,7 +349,40 @@ class MemoryNode(Node):
                     continue
             frames.append(job.frame)
         self.writer.pending = frames
-        self.counts["committed"] += len(self.writer.flush())
+        try:
+            self.counts["committed"] += len(self.writer.flush())
+        except UserError as exc:
+            if not self.memory.server_lost:
+                raise
+            # Each keyframe commits on its own: those of this batch after the last one stored go again later.
+            self.unstored = frames
+            self.get_logger().error(f"{exc} Reconnecting every {RECONNECT_PERIOD_S:g} s; new frames wait in the "
+                                    f"queue (at most {self.p['queue_size']}).")
+
+    def _reconnect(self) -> bool:
+        """Reopen the memory once its database server is back (a fresh copy of what the store holds, which the
+        in-RAM copy of the failed write may not match) and go on with the same session."""
+        from embodied_rag.memory.memory import Memory
+
+        try:
+            memory = Memory(self.memory_dir, self.config, writable=True)
+            last = memory.rejoin_session(self.session)
+        except (UserError, *store_errors()):
+            return False
+        old, self.memory = self.memory, memory
+        self._ingestors()
+        self._coverage_cache = None
+        with contextlib.suppress(Exception):
+            old.close()
+        retry = [job_frame for job_frame in self.unstored if last is None or job_frame.stamp_ns > last]
+        self.unstored = []
+        with self.cond:
+            self.queue.extendleft(reversed([_Job(f, None) for f in retry]))
+        self.counts["reconnections"] += 1
+        self.get_logger().info(f"reconnected to {self.memory.dir}: session {self.session} goes on with "
+                               f"{len(self.memory.keyframes)} keyframes; {len(retry)} frames of the failed batch "
+                               "are committed again")
+        return True
 
     def _backlog_due(self) -> bool:
         return (self.models.captioner is not None and self.backlog_period > 0
@@ -436,9 +486,11 @@ class MemoryNode(Node):
                      "caption_backlog"}
         counts = {k: int(v) for k, v in self.status().items() if isinstance(v, int) and k not in snapshots}
         try:
-            self.memory.store.add_counters(self.session, counts)
+            if not self.memory.server_lost:
+                self.memory.store.add_counters(self.session, counts)
         finally:
-            self.memory.close()
+            with contextlib.suppress(Exception):
+                self.memory.close()
 
 
 def run_nodes(nodes_factory, argv: list[str] | None = None, threads: int = 1) -> int:
