@@ -79,6 +79,40 @@ def test_two_writers_at_once_keep_one_consistent_forest(postgres_url):
         assert r.store.robots() == {"alpha": 60, "beta": 60}
 
 
+def test_writers_training_the_place_vocabulary_at_once_share_one(postgres_url):
+    """Two writers both reach places.train_after with images: the one that trains second under the lock adopts the
+    first's vocabulary, so every keyframe's place descriptor is made with the one stored vocabulary."""
+    rng = np.random.default_rng(4)
+    cfg = Config()
+    cfg.places.train_after = 12
+
+    def image() -> np.ndarray:  # texture enough for local features
+        return rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
+
+    a, b = Memory(postgres_url, cfg), Memory(postgres_url, cfg)
+    try:
+        a.begin_session("a", robot="alpha")
+        b.begin_session("b", robot="beta")
+        b.places.load(b.store)  # b looked before anyone trained ...
+        for i in range(cfg.places.train_after):
+            a.add(_kf(0, i * 1.0, rng.normal(size=8).astype(np.float32)), image())
+        assert a.places.vocabulary is not None  # ... a trained on reaching train_after ...
+        b.refresh()
+        b.places._train(b, b.store, progress=False)  # ... and b trains too, having begun before a's was stored
+        assert b.places.vocabulary.id == a.places.vocabulary.id
+        for m, x in ((b, 50.0), (a, 60.0)):  # later keyframes are encoded with the stored vocabulary
+            m.add(_kf(0, x, rng.normal(size=8).astype(np.float32)), image())
+    finally:
+        a.close()
+        b.close()
+    with Memory(postgres_url, cfg, writable=False) as r:
+        conn = r.store.conn
+        vocabularies = [v for (v,) in conn.execute("SELECT id FROM place_vocabulary").fetchall()]
+        assert len(vocabularies) == 1
+        rows = dict(conn.execute("SELECT keyframe, vocabulary FROM place_descriptors").fetchall())
+        assert sorted(rows) == sorted(r.keyframes) and set(rows.values()) == set(vocabularies)
+
+
 def test_a_reader_follows_the_writers_commits(postgres_url):
     rng = np.random.default_rng(2)
     with Memory(postgres_url, _config()) as w:

@@ -64,6 +64,9 @@ class PlaceIndex:
     def on_add(self, store: MemoryStore, keyframe_id: int, feats: LocalFeatures) -> None:
         """Inside the caller's transaction: store a new keyframe's features and, with a vocabulary, its vector."""
         store.save_place_features(keyframe_id, feats)
+        if getattr(store, "shared", False) and store.vocabulary_id() != (self.vocabulary.id if self.vocabulary
+                                                                           else None):
+            self._reset(store.load_vocabulary())  # another writer trained one: encode with it from now on
         vocab = self.current_vocabulary(store)
         if vocab is not None:
             vector = vocab.encode(feats.descriptors)
@@ -197,6 +200,7 @@ class PlaceIndex:
                 writer.save_place_features(k, f)
 
     def _train(self, memory: Memory, writer: MemoryStore | None, progress: bool) -> None:
+        started = self.vocabulary.id if self.vocabulary is not None else None
         ids = self.indexable(memory)
         feats = self._features(memory, ids, writer, progress)
         c = self.config
@@ -208,7 +212,14 @@ class PlaceIndex:
         rows = [(k, vocab.encode(f.descriptors)) for k, f in feats.items()]
         if writer is not None:
             with writer.transaction():
-                writer.save_vocabulary(vocab)
+                # Writers of one PostgreSQL memory may train at once: under the memory's lock, one that finds a
+                # vocabulary trained since it began adopts it rather than replacing it (and its descriptors).
+                stored = writer.load_vocabulary() if getattr(writer, "shared", False) else None
+                if stored is not None and stored.id != started:
+                    vocab = stored
+                    rows = [(k, vocab.encode(f.descriptors)) for k, f in feats.items()]
+                else:
+                    writer.save_vocabulary(vocab)
                 writer.save_place_descriptors(vocab.id, rows)
         else:
             vocab.id = -1  # in RAM only

@@ -547,6 +547,12 @@ class PostgresStore:
         self.conn.execute("DELETE FROM place_vocabulary WHERE id != %s", (vocab.id,))
         return vocab.id
 
+    def vocabulary_id(self) -> int | None:
+        """The id of the current place vocabulary (None before one is trained): cheap, for writers to notice
+        another writer's."""
+        row = self.conn.execute("SELECT max(id) FROM place_vocabulary").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def load_vocabulary(self) -> Vocabulary | None:
         row = self.conn.execute("SELECT id, size, dims, trained_on, mean, projection, centres FROM place_vocabulary"
                                 " ORDER BY id DESC LIMIT 1").fetchone()
