@@ -485,7 +485,8 @@ class PostgresStore:
         """What was committed after commit number ``after_rev`` (keyframes after id ``after_kf``, caption rewrites
         after ``after_seq``); inside a write transaction (or a snapshot) so it is exactly what is there."""
         c = self.conn
-        rev = self.commits()
+        # Inside a write transaction the counter already holds this commit's own number: others' are below it.
+        rev = self._rev - 1 if self._rev is not None else self.commits()
         out = Changes(rev=rev, update_seq=after_seq)
         if rev == after_rev:
             return out
