@@ -134,3 +134,32 @@ def test_local_llm_answers_with_at_most_two_calls(memory, minilm):
     assert ans.answer.strip()
     explain = r.ask("describe the whole building")
     assert explain.llm_calls <= 2 and explain.answer.strip()
+
+
+def test_robot_filter_follows_a_growing_memory(tmp_path, minilm):
+    """Questions kept to one robot's keyframes see that robot's new keyframes too (its mask grows with the
+    memory) and never another robot's."""
+    folder = write_tum_folder(tmp_path / "walk", n_per_room=4)
+    frames = list(TumFolder(folder, SkipLog()))
+    kitchen = [f for f in frames if room_of(f.pose.position[0]) == "kitchen"]
+    others = [f for f in frames if room_of(f.pose.position[0]) != "kitchen"]
+    with Memory(tmp_path / "mem", Config()) as m:
+        m.begin_session("alpha's walk", robot="alpha")
+        ingest = Ingestor(m, minilm)
+        for f in others:
+            ingest.offer(f)
+        ingest.finish()
+        r = Retriever(m, minilm)
+        before = r.ask("take me to the fridge", mode="flat", robot="alpha")
+        assert room_of(before.goal.position[0]) != "kitchen"  # alpha never saw the kitchen
+        m.begin_session("beta's walk", robot="beta")
+        ingest = Ingestor(m, minilm)
+        for f in kitchen:
+            ingest.offer(f)
+        ingest.finish()
+        beta = r.ask("take me to the fridge", robot="beta")
+        assert room_of(beta.goal.position[0]) == "kitchen", beta.answer
+        alpha = r.ask("take me to the fridge", robot="alpha")
+        assert room_of(alpha.goal.position[0]) != "kitchen", alpha.answer
+        ids = {m.robot_of(int(e.split(":")[1])) for e in alpha.evidence if e.startswith("kf:")}
+        assert ids == {"alpha"}, alpha.evidence
