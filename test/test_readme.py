@@ -5,16 +5,19 @@ The commands run with bash in a scratch folder laid out like a checkout: ``.venv
 repository's, and ``../shared`` to the shared data sets. ``scripts/setup.sh`` and ``scripts/test.sh`` are what CI
 runs around this test, so they are not run from here. Building cmu_streetview takes minutes, so the scratch
 ``memories/cmu`` starts as a copy of the session's build of the same recording: the README's ``build`` of it then
-resumes (and must finish with the same memory). The README's demo run is also this suite's demo test.
+resumes (and must finish with the same memory). The README's demo run is also this suite's demo test. The fleet
+(PostgreSQL) block runs whole, as one script, under ``-m slow``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +30,8 @@ pytestmark = pytest.mark.ros
 README = REPO / "README.md"
 CLI = ".venv/bin/embodied-rag"
 NOT_RUN_HERE = ("bash scripts/setup.sh", "bash scripts/test.sh")
-# The "Fleet memory on PostgreSQL" commands need a database server: test/test_postgres_store.py (build of two robots
-# into one URL, query with --robot, migrate, kill -9) and test/test_postgres_server.py (db start/stop) run them.
+# The "Fleet memory on PostgreSQL" block shares $URL between its lines: it runs whole, in the slow step (it starts a
+# database server, builds two data sets into it at once and migrates cmu_streetview).
 NEEDS_A_SERVER = ("$URL", "${URL", "db start", "db stop")
 
 
@@ -122,6 +125,35 @@ def test_the_demo_runs_end_to_end_through_ros_and_leaves_the_map(ran, sandbox):
     assert (out / "map.png").stat().st_size > 10_000
     page = (out / "map.html").read_text()
     assert "<svg" in page and "Areas of the semantic forest" in page and "Q1" in page
+
+
+@pytest.mark.slow
+def test_the_fleet_block_runs_as_written(shared_memory):
+    """The README's PostgreSQL block, as one script: a local server, two robots building into it at once, the
+    fleet-wide and one robot's question with a goal, migrate, stop."""
+    if not DATASETS.is_dir():
+        pytest.skip("the README's examples read ../shared/datasets, which is absent")
+    (block,) = [b for b in blocks("bash") if "db start" in b]
+    # Not under pytest's private tmp dir: as root the server runs as 'postgres', which must reach pgdata.
+    root = Path(tempfile.mkdtemp(prefix="embodied_rag_readme_pg_"))
+    os.chmod(root, 0o755)
+    work = root / "work"
+    (work / "memories").mkdir(parents=True)
+    (work / ".venv").symlink_to(REPO / ".venv")
+    (work / "config").symlink_to(REPO / "config")
+    (root / "shared").symlink_to(DATASETS.parent)
+    shutil.copytree(shared_memory("cmu_streetview"), work / "memories" / "cmu")
+    try:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=work, env=ros_env(domain_for(63)),
+                              capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        out = proc.stdout
+        assert "alpha" in out and "beta" in out, out[-3000:]  # inspect lists both robots
+        assert out.count("goal (map)") == 2, out[-3000:]  # the fleet's answer and alpha's
+        assert "3313" in out, out[-3000:]  # migrate copied every keyframe of cmu_streetview
+    finally:
+        subprocess.run([str(work / CLI), "db", "stop", "--dir", str(work / "pgdata")], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_python_examples_run(ran, sandbox, tmp_path):
