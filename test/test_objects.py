@@ -95,6 +95,31 @@ def test_association_respects_floors_and_merges_instances_that_drift_together():
     assert removed and merges and {v[1] for v in views} == {1, 2, 3, 4}
 
 
+def test_confirmed_drops_a_second_view_of_one_thing_but_not_a_neighbour():
+    objects = ObjectMap(ObjectsConfig())
+    # One stove, its depth read now and then on a counter 1.8 m in front of it: never both in one keyframe.
+    for k in range(1, 13):
+        objects.observe(k, k, 1.2, [obs_at("stove", 3.0 if k % 3 else 1.2, 0)])
+    # Two bins 1.8 m apart, seen together.
+    for k in range(13, 20):
+        objects.observe(k, k, 1.2, [obs_at("bin", 10, 0), obs_at("bin", 11.8, 0)])
+    # Two benches 1.8 m apart seen on different visits: not being seen together proves nothing.
+    for k in [*range(20, 24), *range(40, 44)]:
+        objects.observe(k, k, 1.2, [obs_at("bench", 20 if k < 30 else 21.8, 0)])
+    assert len(objects) == 6
+    assert sorted(o.label for o in objects.confirmed()) == ["bench", "bench", "bin", "bin", "stove"]
+    (stove,) = [o for o in objects.confirmed() if o.label == "stove"]
+    assert stove.n == 8 and stove.position[0] == pytest.approx(3.0)
+
+
+def test_confirmed_drops_bearings_that_look_at_a_located_thing_beyond_depth_range():
+    objects = ObjectMap(ObjectsConfig())
+    far = Observation("elevator", np.array([1.0, 0, 1.2]), 3.0, 0.0, VIEWPOINT, 1.0, "", (0.0, 0.0, 1.0, 0.0))
+    for k in range(1, 7):  # seen from 12 m without depth (keyframes 3 and 5), else from near by
+        objects.observe(k, k, 1.2, [far] if k in (3, 5) else [obs_at("elevator", 12, 0)])
+    assert len(objects) == 2 and len(objects.confirmed()) == 1
+
+
 def test_floors_from_camera_heights():
     floors = FloorIndex(gap_m=1.2)
     for z in [1.2] * 50 + [4.4] * 40 + [7.6] * 30 + [2.8]:  # one frame on the stairs

@@ -38,6 +38,7 @@ _CELL_M = 2.0
 _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
 _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the bearing, so it has a direction
+_DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
 
 
 @dataclass
@@ -132,12 +133,13 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
                        VIEWPOINT, det.score, colour, ray)
 
 
-def _ray_gap(ray: tuple[float, float, float, float], p: np.ndarray) -> float | None:
+def _ray_gap(ray: tuple[float, float, float, float], p: np.ndarray,
+             max_range: float = _MAX_BEARING_RANGE_M) -> float | None:
     """Distance of point ``p`` from a ray (ground plane), or None when it is behind the camera or out of range."""
     ox, oy, dx, dy = ray
     vx, vy = p[0] - ox, p[1] - oy
     t = vx * dx + vy * dy
-    if t <= 0 or t > _MAX_BEARING_RANGE_M:
+    if t <= 0 or t > max_range:
         return None
     return abs(vx * dy - vy * dx)
 
@@ -387,10 +389,12 @@ class ObjectMap:
     def confirmed(self) -> list[ObjectInstance]:
         """Instances seen in at least ``min_observations`` keyframes, less the ones that are a detector's confused
         label for another thing: a rarely seen instance where a much more often seen one of another label stands
-        (the same box, so the same surface)."""
+        (the same box, so the same surface); and less the ones that are another view of a thing already kept
+        (see :meth:`_duplicate_of`)."""
         m = self.config.min_observations
-        out = []
-        for i in self.instances.values():
+        kept: dict[str, list[ObjectInstance]] = defaultdict(list)
+        # Most seen first: a duplicate is judged against the better-known instance it repeats.
+        for i in sorted(self.instances.values(), key=lambda i: (-i.n, i.id)):
             if i.n < m:
                 continue
             if i.n <= 3 and i.source != VIEWPOINT and any(
@@ -398,8 +402,29 @@ class ObjectMap:
                     and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
                     for o in self.near(i.position, _CONFUSION_RADIUS_M)):
                 continue
-            out.append(i)
-        return out
+            if any(self._duplicate_of(i, o) for o in kept[i.label]):
+                continue
+            kept[i.label].append(i)
+        return sorted((i for same in kept.values() for i in same), key=lambda i: i.id)
+
+    def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
+        """Whether ``inst`` is probably ``kept`` (of the same label) again: on the same floor, never seen in the same
+        keyframe (one thing gives one detection per keyframe; two things in view usually give two), and either
+        close by (depth read on an occluder in front of the thing, or a box jittered onto the background, puts a
+        thing a metre or two from where other views put it) or, known by bearings only, looking at it (a thing
+        beyond depth range)."""
+        if abs(kept.level_z - inst.level_z) > self.config.floor_gap_m:
+            return False
+        if kept.source == VIEWPOINT or set(kept.keyframes) & set(inst.keyframes):
+            return False
+        if max(inst.keyframes) < min(kept.keyframes) or max(kept.keyframes) < min(inst.keyframes):
+            return False  # seen on different visits: not being seen together says nothing
+        if inst.source == VIEWPOINT:
+            reach = self.config.gate_m + 0.5 * kept.extent
+            return bool(inst.rays) and all(
+                (gap := _ray_gap(r, kept.position, math.inf)) is not None and gap <= reach for r in inst.rays)
+        radius = _DUPLICATE_RADIUS * self.config.gate_m
+        return float(np.linalg.norm(kept.position[:2] - inst.position[:2])) <= radius
 
     # -- persistence --------------------------------------------------------------------------------------------
     def flush(self) -> tuple[list[ObjectInstance], list[int], list[tuple[int, int, int]], list[tuple[int, int]]]:
