@@ -97,17 +97,25 @@ def test_association_respects_floors_and_merges_instances_that_drift_together():
 
 def test_confirmed_drops_a_second_view_of_one_thing_but_not_a_neighbour():
     objects = ObjectMap(ObjectsConfig())
+    s = 10**9  # a keyframe a second
+
+    def see(k: int, *obs: Observation) -> None:
+        objects.observe(k, k * s, 1.2, list(obs))
+
     # One stove, its depth read now and then on a counter 1.8 m in front of it: never both in one keyframe.
     for k in range(1, 13):
-        objects.observe(k, k, 1.2, [obs_at("stove", 3.0 if k % 3 else 1.2, 0)])
+        see(k, obs_at("stove", 3.0 if k % 3 else 1.2, 0))
     # Two bins 1.8 m apart, seen together.
     for k in range(13, 20):
-        objects.observe(k, k, 1.2, [obs_at("bin", 10, 0), obs_at("bin", 11.8, 0)])
-    # Two benches 1.8 m apart seen on different visits: not being seen together proves nothing.
-    for k in [*range(20, 24), *range(40, 44)]:
-        objects.observe(k, k, 1.2, [obs_at("bench", 20 if k < 30 else 21.8, 0)])
-    assert len(objects) == 6
-    assert sorted(o.label for o in objects.confirmed()) == ["bench", "bench", "bin", "bin", "stove"]
+        see(k, obs_at("bin", 10, 0), obs_at("bin", 11.8, 0))
+    # Two benches 1.8 m apart seen on different visits a minute apart: not being seen together proves nothing.
+    for k in [*range(20, 24), *range(90, 94)]:
+        see(k, obs_at("bench", 20 if k < 30 else 21.8, 0))
+    # One sink, its last two views (a few seconds later, same visit) read 1.6 m off: one thing.
+    for k in range(100, 108):
+        see(k, obs_at("sink", 30 if k < 106 else 31.6, 0))
+    assert len(objects) == 8
+    assert sorted(o.label for o in objects.confirmed()) == ["bench", "bench", "bin", "bin", "sink", "stove"]
     (stove,) = [o for o in objects.confirmed() if o.label == "stove"]
     assert stove.n == 8 and stove.position[0] == pytest.approx(3.0)
 

@@ -39,6 +39,7 @@ _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
 _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the bearing, so it has a direction
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
+_VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
 
 
 @dataclass
@@ -409,7 +410,8 @@ class ObjectMap:
 
     def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
         """Whether ``inst`` is probably ``kept`` (of the same label) again: on the same floor, never seen in the same
-        keyframe (one thing gives one detection per keyframe; two things in view usually give two), and either
+        keyframe (one thing gives one detection per keyframe; two things in view usually give two) though seen
+        during the same visit (sightings at most :data:`_VISIT_GAP_NS` apart), and either
         close by (depth read on an occluder in front of the thing, or a box jittered onto the background, puts a
         thing a metre or two from where other views put it) or, known by bearings only, looking at it (a thing
         beyond depth range)."""
@@ -417,7 +419,7 @@ class ObjectMap:
             return False
         if kept.source == VIEWPOINT or set(kept.keyframes) & set(inst.keyframes):
             return False
-        if max(inst.keyframes) < min(kept.keyframes) or max(kept.keyframes) < min(inst.keyframes):
+        if max(inst.first_ns - kept.last_ns, kept.first_ns - inst.last_ns) > _VISIT_GAP_NS:
             return False  # seen on different visits: not being seen together says nothing
         if inst.source == VIEWPOINT:
             reach = self.config.gate_m + 0.5 * kept.extent
