@@ -178,6 +178,8 @@ def test_objects_persist_with_their_views(tmp_path, minilm):
     ("go back to the last printer you noticed", None, "last", "", "printer"),
     ("where did you first see the first aid kit?", None, "first", "", "first aid kit"),
     ("take me to the grey trash can", None, "", "grey", "grey trash"),
+    ("what's the number of white boards you saw?", None, "", "", "white board"),  # a name, not a colour
+    ("the black white board on floor 2", 1, "", "black", "white board"),
 ])
 def test_query_slots(text, floor, recency, colour, target):
     p = parse_query(text)

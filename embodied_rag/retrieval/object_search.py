@@ -24,6 +24,7 @@ from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.query import COLOURS, ParsedQuery
+from embodied_rag.retrieval.thing_names import object_names
 
 LABEL_BONUS = 0.15
 COLOUR_BONUS = 0.1
@@ -36,14 +37,6 @@ def object_uses() -> dict[str, list[str]]:
     text = resources.files("embodied_rag").joinpath("data/object_uses.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     return {str(k).lower(): [str(v) for v in vs] for k, vs in data.items()}
-
-
-@functools.cache
-def object_names() -> dict[str, list[str]]:
-    """Things and their other names (``data/object_names.yaml``)."""
-    text = resources.files("embodied_rag").joinpath("data/object_names.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
 
 
 def names_of(label: str) -> list[str]:

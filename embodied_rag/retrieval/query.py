@@ -12,6 +12,7 @@ Slots: the target (what to look for) with its colour, a floor, recency (first / 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
+from embodied_rag.retrieval.thing_names import object_names
 from embodied_rag.retrieval.time_window import has_time, strip_time
 
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
@@ -84,6 +86,22 @@ COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", 
 _COLOUR_ALIASES = {"gray": "grey", "dark gray": "dark grey", "wood": "wooden", "violet": "purple",
                    "turquoise": "teal", "navy": "dark blue"}
 _COLOUR_RE = re.compile(r"\b(" + "|".join(sorted({*COLOURS, *_COLOUR_ALIASES}, key=len, reverse=True)) + r")\b", re.I)
+
+
+@functools.cache
+def _coloured_names() -> tuple[str, ...]:
+    """Names of things that begin with a colour word ("white board"): there the word names the thing."""
+    names = {n for label, other in object_names().items() for n in (label, *other)}
+    return tuple(sorted(n for n in names if _COLOUR_RE.match(n)))
+
+
+def _colour(text: str) -> str:
+    """The first colour word of ``text`` that is not the start of a thing's name, in its canonical spelling."""
+    for m in _COLOUR_RE.finditer(text):
+        after = " ".join(text[m.start():].lower().split())
+        if not after.startswith(_coloured_names()):
+            return _COLOUR_ALIASES.get(m.group(1).lower(), m.group(1).lower())
+    return ""
 
 
 @dataclass
@@ -161,10 +179,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         rest = rest[:m.start()] + " " + rest[m.end():]
     recency = "last" if _LAST.search(rest) else "first" if _FIRST.search(rest) else ""
     rest = _FIRST.sub(" ", _LAST.sub(" ", rest))
-    colour = ""
-    m = _COLOUR_RE.search(rest)
-    if m:
-        colour = _COLOUR_ALIASES.get(m.group(1).lower(), m.group(1).lower())
+    colour = _colour(rest)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
         m = _PLACE.search(rest)
