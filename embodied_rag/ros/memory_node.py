@@ -518,6 +518,11 @@ def run_nodes(nodes_factory, argv: list[str] | None = None, threads: int = 1) ->
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        except Exception:
+            # A signal can shut the context down while a worker thread builds its wait set; rclpy then raises
+            # RCLError ("context is not valid") rather than ExternalShutdownException. That is a clean stop.
+            if rclpy.ok():
+                raise
         return 0
     finally:
         for n in nodes:
