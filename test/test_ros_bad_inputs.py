@@ -135,7 +135,7 @@ def test_bad_inputs_are_reported_and_the_node_keeps_running(tmp_path):
             return (s.get("memory_keyframes") == "5" and s.get("skipped:stamp_backwards") == "1"
                     and s.get("skipped:bad_image") == "1" and s.get("queue") == "0")
 
-        assert robot.spin_until(settled, 20), (robot.status, log1.read_text()[-3000:])
+        assert robot.spin_until(settled, 20), f"{robot.status}\n{log1.read_text()[-3000:]}"
         s = robot.status
         assert s["skipped:unsupported_encoding"] == "1"
         assert s["skipped:bad_pose"] == "2"
