@@ -94,6 +94,12 @@ def scale(keyframes: int, per_keyframe: int = 6, seed: int = 0) -> dict:
             t2 = time.perf_counter()
             times.append(t1 - t0)
             store_times.append(t2 - t1)
+        # What a question pays for the confirmed instances: once after each change of the map, then cached.
+        t0 = time.perf_counter()
+        confirmed = len(objects.confirmed())
+        t1 = time.perf_counter()
+        objects.confirmed()
+        t2 = time.perf_counter()
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         store.conn.execute("VACUUM")
         n = store.conn.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
@@ -105,7 +111,8 @@ def scale(keyframes: int, per_keyframe: int = 6, seed: int = 0) -> dict:
         store.close()
     last = slice(-min(10_000, keyframes), None)
     total = np.array(times) + np.array(store_times)
-    return {"keyframes": keyframes, "instances": n, "views": views,
+    return {"keyframes": keyframes, "instances": n, "views": views, "confirmed": confirmed,
+            "confirmed_ms_after_a_change": 1000 * (t1 - t0), "confirmed_ms_cached": 1000 * (t2 - t1),
             "fuse_ms_mean_last10k": 1000 * float(np.mean(np.array(times)[last])),
             "fuse_plus_store_ms_mean_last10k": 1000 * float(np.mean(total[last])),
             "fuse_plus_store_ms_p95_last10k": 1000 * float(np.percentile(total[last], 95)),
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         per = s["bytes_per_instance_objects_table"]
         print(f"store: {per:.0f} B per instance row, " if per else "store: ", end="")
         print(f"{s['bytes_per_instance_with_views']:.0f} B per instance with its views")
+        print(f"confirmed instances ({s['confirmed']}): {s['confirmed_ms_after_a_change']:.1f} ms after a change of "
+              f"the map, {s['confirmed_ms_cached']:.3f} ms cached")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

@@ -80,6 +80,23 @@ def test_association_fuses_repeat_sightings_and_keeps_neighbours_apart():
     assert len(objects) == 3  # the spurious toaster exists but is not confirmed
 
 
+def test_confirmed_follows_every_change_of_the_map():
+    objects = ObjectMap(ObjectsConfig())
+    objects.observe(1, 0, 1.2, [obs_at("lamp", 2, 2)])
+    assert objects.confirmed() == []
+    objects.observe(2, 10**9, 1.2, [obs_at("lamp", 2, 2)])
+    [lamp] = objects.confirmed()
+    objects.confirmed().clear()  # a caller's copy
+    assert objects.confirmed() == [lamp]
+    other = ObjectMap(ObjectsConfig())
+    other.observe(1, 0, 1.2, [obs_at("bed", 5, 5)])
+    other.observe(2, 10**9, 1.2, [obs_at("bed", 5, 5)])
+    objects.apply(list(other.instances.values()), [lamp.id])  # another writer's commit
+    assert [o.label for o in objects.confirmed()] == ["bed"]
+    objects.load([])
+    assert objects.confirmed() == []
+
+
 def test_association_respects_floors_and_merges_instances_that_drift_together():
     objects = ObjectMap(ObjectsConfig())
     objects.observe(1, 0, 1.2, [obs_at("sink", 0, 0)])

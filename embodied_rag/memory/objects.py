@@ -202,6 +202,7 @@ class ObjectMap:
         self._removed: set[int] = set()
         self._views: list[tuple[int, int, int]] = []  # (object, keyframe, stamp) not yet persisted
         self._moved_views: list[tuple[int, int]] = []  # (from object, to object) merged
+        self._confirmed: list[ObjectInstance] | None = None  # cached: several per question, cleared by any change
 
     def __len__(self) -> int:
         return len(self.instances)
@@ -269,6 +270,7 @@ class ObjectMap:
 
     def observe(self, keyframe: int, stamp_ns: int, camera_z: float, observations: list[Observation]) -> None:
         """Fuse one keyframe's observations (each joins or opens an instance; no two join the same one)."""
+        self._confirmed = None
         taken: set[int] = set()
         self._merged_into: dict[int, int] = {}
         pairs = []
@@ -392,8 +394,14 @@ class ObjectMap:
         label for another thing: a rarely seen instance where a much more often seen one of another label stands
         (the same box, so the same surface); and less the ones that are another view of a thing already kept
         (see :meth:`_duplicate_of`)."""
+        if self._confirmed is None:
+            self._confirmed = self._confirm()
+        return list(self._confirmed)
+
+    def _confirm(self) -> list[ObjectInstance]:
         m = self.config.min_observations
         kept: dict[str, list[ObjectInstance]] = defaultdict(list)
+        cells: dict[tuple[str, int, int], list[ObjectInstance]] = defaultdict(list)  # kept ones by label and cell
         # Most seen first: a duplicate is judged against the better-known instance it repeats.
         for i in sorted(self.instances.values(), key=lambda i: (-i.n, i.id)):
             if i.n < m:
@@ -403,9 +411,17 @@ class ObjectMap:
                     and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
                     for o in self.near(i.position, _CONFUSION_RADIUS_M)):
                 continue
-            if any(self._duplicate_of(i, o) for o in kept[i.label]):
+            if i.source == VIEWPOINT:  # bearings reach any distance: every kept one of the label
+                candidates = kept[i.label]
+            else:  # only kept ones this close can be the same thing
+                cx, cy = self._key(i.position)
+                r = int(math.ceil(_DUPLICATE_RADIUS * self.config.gate_m / _CELL_M))
+                candidates = [o for x in range(cx - r, cx + r + 1) for y in range(cy - r, cy + r + 1)
+                              for o in cells.get((i.label, x, y), ())]
+            if any(self._duplicate_of(i, o) for o in candidates):
                 continue
             kept[i.label].append(i)
+            cells[(i.label, *self._key(i.position))].append(i)
         return sorted((i for same in kept.values() for i in same), key=lambda i: i.id)
 
     def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
@@ -439,6 +455,7 @@ class ObjectMap:
 
     def apply(self, changed: list[ObjectInstance], removed: list[int]) -> None:
         """Merge instances another writer committed (changed or new, and removed) into this copy."""
+        self._confirmed = None
         for oid in removed:
             self._unindex(oid)
             self.instances.pop(oid, None)
@@ -448,6 +465,7 @@ class ObjectMap:
         self._next_id = max(self._next_id, max(self.instances, default=0) + 1)
 
     def load(self, instances: list[ObjectInstance]) -> None:
+        self._confirmed = None
         self.instances.clear()
         self._grid.clear()
         self._cell.clear()
