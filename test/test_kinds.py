@@ -134,9 +134,27 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("where is the fridge?", "find"), ("could you take me to the printer?", "find"), ("is it far to the lab? take me "
                                                                                      "there", "find"),
     ("describe the kitchen", "explain"), ("which room is the sofa in?", "find"),
+    # A question inside another ("do you remember when ..."), time counted in units, counts and yes/no asked
+    # without a verb, a room asked with a time.
+    ("do you remember when you saw the sink?", "time"), ("do you know if there's a lamp?", "yes_no"),
+    ("can you tell me whether you saw a bike?", "yes_no"), ("do you remember where the fridge is?", "find"),
+    ("how many minutes did you spend in the kitchen?", "duration"), ("give me a count of the chairs", "count"),
+    ("any sink around here?", "yes_no"), ("any idea where the fridge is?", "find"),
+    ("which room were you in at 16:45?", "position"), ("where was the robot at quarter past ten?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
+
+
+@pytest.mark.parametrize("text,target,place", [
+    ("do you remember when you saw the fire extinguisher?", "fire extinguisher", ""),
+    ("give me a count of the office chairs", "office chairs", ""),
+    ("do you know if there's a vending machine?", "vending machine", ""),
+    ("how many minutes did you spend in the kitchen?", "", "kitchen"),
+])
+def test_slots_of_questions_asked_indirectly(text, target, place):
+    p = parse_query(text)
+    assert (p.target, p.place) == (target, place)
 
 
 def test_time_expressions():
@@ -148,6 +166,11 @@ def test_time_expressions():
     assert parse_time("where were you yesterday at 3 pm?", now).at_ns == T0 - 18 * 3600 * NS
     assert parse_time("where were you five minutes ago?", now).at_ns == now - 300 * NS
     assert parse_time("how long were you in the kitchen?", now) is None
+    # Spoken clock times, which dateparser does not read.
+    assert parse_time("where were you at quarter past nine?", now).at_ns == T0 + 900 * NS
+    assert parse_time("where were you at half past 8?", now).at_ns == T0 - 1800 * NS
+    assert parse_time("where were you at a quarter to ten?", now).at_ns == T0 + 2700 * NS
+    assert parse_time("where were you at nine o'clock?", now).at_ns == T0
     with pytest.raises(BadTime):
         parse_time("where were you at 25:99?", now)
 

@@ -28,15 +28,21 @@ KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\bwhat time\b|\bat what time\b", re.I)
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how)\b|^\s*count\b", re.I)
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how|of)\b|^\s*count\b", re.I)
+# "how many minutes did you spend in the kitchen?" counts time, not things.
+_COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours)\b", re.I)
+# "do you remember when ...", "can you tell me whether ...": the question is the clause after it.
+_EMBEDDING = re.compile(r"^\s*(do|can|could|would|will) you (remember|recall|know|tell me|say)\s+", re.I)
+_IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
                        r"\bduration\b", re.I)
 _POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
-                       r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b", re.I)
+                       r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b|"
+                       r"\b(which|what) (room|place|area) (were|was) (you|the robot|it)\b", re.I)
 _YES_NO = re.compile(r"^\s*(did|have|has|had|do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b(?!.*\b("
-                     r"take|bring|guide|lead|drive|navigate)\b)", re.I)
+                     r"take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)", re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out).
 _PLACE = re.compile(r"\b(?:in|inside|within|at) (?:the |a |an |any |this |that |all )?([a-z][\w -]*?)\s*"
                     r"(?:[?.!,]|$|\bon\b)", re.I)
@@ -44,7 +50,8 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at) (?:the |a |an |any |this |that |
 _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
                          r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
-                         r"passed|walked|past|by|will|need|want|go|back|kind|type|sort)\b", re.I)
+                         r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
+                         r"different|distinct|seconds|minutes|hours)\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
@@ -62,7 +69,7 @@ _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
-    r"s|re|ve|ll|m)\b", re.I)
+    r"remember|recall|idea|here|s|re|ve|ll|m)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -142,6 +149,12 @@ def clean_query(text: str, max_chars: int) -> str:
 
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
+    m = _EMBEDDING.search(text)
+    if m:
+        rest = text[m.end():]
+        return "yes_no" if _IF_CLAUSE.search(rest) else cue_kind(rest) or "yes_no"
+    if _COUNT_TIME.search(text):
+        return "duration"
     if _COUNT.search(text):
         return "count"
     if _POSITION.search(text) and has_time(text):
@@ -188,7 +201,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
             if place:
                 rest = rest[:m.start()] + " " + rest[m.end():]
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
-    asks_room = bool(_ROOM_OF.search(text))
+    asks_room = kind != "position" and bool(_ROOM_OF.search(text))
     words = re.sub(r"[^\w\s-]", " ", rest)
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)

@@ -26,6 +26,26 @@ _MOMENT = re.compile(r"\b\d{1,2}(?::\d{2}){1,2}\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[
                      r"\b(?:[\w-]+\s+){1,2}" + _UNITS + r"\s+ago\b|\b(?:an?|one)\s+" + _UNITS + r"\s+ago\b", re.I)
 
 
+# Spoken clock times dateparser does not read: "quarter past ten", "half past 3", "quarter to eleven", "ten o'clock".
+_HOURS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split())}
+_HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
+_SPOKEN = re.compile(r"\b(?:(?:a\s+)?(quarter|half)\s+(past|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
+
+
+def spoken_clock(text: str) -> str:
+    """The text with spoken clock times written as digits ("half past ten" -> "10:30")."""
+    def digits(m: re.Match) -> str:
+        word = (m.group(3) or m.group(4)).lower()
+        hour = int(word) if word.isdigit() else _HOURS[word]
+        if m.group(4):
+            return f"{hour}:00"
+        minutes = 30 if m.group(1).lower() == "half" else 15
+        if m.group(2).lower() == "to":
+            hour, minutes = hour - 1 or 12, 60 - minutes
+        return f"{hour}:{minutes:02d}"
+    return _SPOKEN.sub(digits, text)
+
+
 class BadTime(ValueError):
     """A time expression that names no real time (25:99) or a moment after "now"."""
 
@@ -55,11 +75,13 @@ def _ns(dt: datetime) -> int:
 
 
 def has_time(text: str) -> bool:
+    text = spoken_clock(text)
     return bool(_WINDOW.search(text) or _DAY.search(text) or _MOMENT.search(text))
 
 
 def strip_time(text: str) -> str:
     """The text without its time expressions (and the "at"/"on" that led them)."""
+    text = spoken_clock(text)
     for rx in (_WINDOW, _MOMENT, _DAY):
         text = rx.sub(" ", text)
     return re.sub(r"\b(at|on|around|about)\s*(?=[?.!,]|$)", " ", text)
@@ -70,6 +92,7 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC") -> TimeSpec | None:
     import dateparser  # imported here: it takes a moment, and most questions name no time
     from dateparser.search import search_dates
 
+    text = spoken_clock(text)
     zone = timezone.utc if tz.upper() == "UTC" else None
     now = datetime.fromtimestamp(now_ns / NS, tz=zone or timezone.utc)
     if zone is None:
