@@ -69,5 +69,8 @@ def test_dev_queries_eval_runs_all_modes(built):
     by_mode = {m: [r for r in results if r["mode"] == m] for m in ("beam", "flat")}
     finds = {m: sum(r["success"] for r in rs if r["kind"] == "find") for m, rs in by_mode.items()}
     explains = {m: sum(r["success"] for r in rs if r["kind"] == "explain") for m, rs in by_mode.items()}
-    # The default mode is never worse than flat retrieval.
-    assert finds["beam"] >= finds["flat"] and explains["beam"] >= explains["flat"], (finds, explains)
+    # Every one is answered right in both modes, as the README's table says.
+    asked = {k: sum(r["kind"] == k for r in by_mode["beam"]) for k in ("find", "explain")}
+    wrong = [(r["mode"], r["query"], r.get("answer", "")[:120])
+             for rs in by_mode.values() for r in rs if not r["success"]]
+    assert all(finds[m] == asked["find"] and explains[m] == asked["explain"] for m in by_mode), wrong

@@ -195,6 +195,19 @@ class KindAnswers:
         """The keyframe that saw an instance from closest."""
         return (self.memory.views_of(inst) or [0])[0]
 
+    def room_view(self, inst: ObjectInstance) -> int:
+        """The keyframe whose room an instance is in: the closest view, unless that view has no room label of its
+        own and another view lies in an area known for the thing ("lounge (chair, sofa)" for a sofa): a thing is
+        often seen from a neighbouring room too, and from there closest where rooms are small."""
+        views = self.memory.views_of(inst)
+        if not views or scene_label(self.memory.keyframes[views[0]]):
+            return views[0] if views else 0
+        for k in views:
+            area = self.memory.forest.ancestors(k)
+            if area and inst.label in area[0].name.partition(" (")[2].rstrip(")").split(", "):
+                return k
+        return views[0] if views else 0
+
     def where(self, kf_id: int) -> str:
         """" in the kitchen on the second floor" for a keyframe (empty when nothing is known)."""
         kf = self.memory.keyframes.get(kf_id)
@@ -253,7 +266,7 @@ class KindAnswers:
         scope = self._scope(parsed)
         if s.instances:
             inst = max(s.instances, key=lambda i: (i.n, -i.id))
-            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.home(inst))}.", "yes_no",
+            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
         if s.keyframes:

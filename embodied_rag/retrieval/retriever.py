@@ -257,7 +257,7 @@ class Retriever:
         inst = self.memory.objects.instances.get(found.object["id"])
         if inst is None:
             return None
-        where = self._kinds.where(self._kinds.home(inst))
+        where = self._kinds.where(self._kinds.room_view(inst))
         text = f"The {inst.name} is{where}." if where else f"I saw the {inst.name}, but not what room it is in."
         return Answer(text, "explain", found.goal, found.evidence, 0, found.llm_calls, object=found.object)
 
@@ -516,7 +516,7 @@ class Retriever:
         views = self.memory.views_of(inst)
         area = self.memory.forest.ancestors(views[0]) if views else []
         evidence = [object_ref(inst.id)] + [kf_ref(k) for k in views[:2]] + [node_ref(a.id) for a in area[:1]]
-        text = self._object_sentence(parsed, inst, self._kinds.where(views[0]) if views else "")
+        text = self._object_sentence(parsed, inst, self._kinds.where(self._kinds.room_view(inst)) if views else "")
         calls, degraded = 0, ""
         if self.llm is not None:
             facts = [f"{inst.name} ({inst.n} sightings)"] + [self._node_text(a) for a in area[:1] if a.summary]
