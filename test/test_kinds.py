@@ -141,6 +141,13 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("how many minutes did you spend in the kitchen?", "duration"), ("give me a count of the chairs", "count"),
     ("any sink around here?", "yes_no"), ("any idea where the fridge is?", "find"),
     ("which room were you in at 16:45?", "position"), ("where was the robot at quarter past ten?", "position"),
+    # Chat shorthand, tags and questions that start with the thing.
+    ("did u spot the sink", "yes_no"), ("sink - did you see one or not?", "yes_no"),
+    ("yes or no: did you encounter a lamp?", "yes_no"), ("did the sink show up anywhere on your tour?", "yes_no"),
+    ("I wonder if you noticed the sink", "yes_no"), ("tell me the earliest time you saw the sink", "time"),
+    ("how recently did you see the lamp?", "time"), ("were you in the kitchen for long?", "duration"),
+    ("I'm curious how much of your tour you spent in the kitchen", "duration"),
+    ("where have you been at 10:15:30", "position"), ("tell me about the kitchen", "explain"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -151,10 +158,18 @@ def test_kinds_from_cue_words(text, kind):
     ("give me a count of the office chairs", "office chairs", ""),
     ("do you know if there's a vending machine?", "vending machine", ""),
     ("how many minutes did you spend in the kitchen?", "", "kitchen"),
+    ("giraffe - did you see one or not?", "giraffe", ""), ("yes or no: did you encounter the giraffe?", "giraffe", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
     assert (p.target, p.place) == (target, place)
+
+
+@pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
+                                  "What's the room with the sink?"])
+def test_room_questions_asked_other_ways(text):
+    p = parse_query(text)
+    assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
 
 
 def test_time_expressions():

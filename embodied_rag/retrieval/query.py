@@ -27,22 +27,34 @@ from embodied_rag.retrieval.time_window import has_time, strip_time
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
-_TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\bwhat time\b|\bat what time\b", re.I)
+_TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
+                       r"\b(earliest|latest|first|last|most recent) time (you|the robot|it)\b|"
+                       r"\bgive me the time\b", re.I)
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how|of)\b|^\s*count\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours)\b", re.I)
-# "do you remember when ...", "can you tell me whether ...": the question is the clause after it.
+# "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
+# one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(do|can|could|would|will) you (remember|recall|know|tell me|say)\s+", re.I)
+_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|'?d like to know)|i'?m curious|"
+                     r"tell me (?!about\b))\s*", re.I)
+# Chat shorthand: "did u see ..."
+_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please"}
+_SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
+                       r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day)\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
                        r"\bduration\b", re.I)
 _POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b|"
-                       r"\b(which|what) (room|place|area) (were|was) (you|the robot|it)\b", re.I)
-_YES_NO = re.compile(r"^\s*(did|have|has|had|do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b(?!.*\b("
-                     r"take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)", re.I)
+                       r"\b(which|what) (room|place|area) (were|was) (you|the robot|it)\b|\bwhere have you been\b|"
+                       r"\bwhere (you|the robot|it) (happened to be|had been)\b", re.I)
+_YES_NO = re.compile(r"^\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|"
+                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
+                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|\bor (not|no)\W*$|"
+                     r"^\s*yes or no\b", re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out).
 _PLACE = re.compile(r"\b(?:in|inside|within|at) (?:the |a |an |any |this |that |all )?([a-z][\w -]*?)\s*"
                     r"(?:[?.!,]|$|\bon\b)", re.I)
@@ -51,11 +63,17 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
-                         r"different|distinct|seconds|minutes|hours)\b", re.I)
+                         r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
+                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|while|driving|hey|trying|"
+                         r"figure|out|contains|found|name|be|it|one)\b", re.I)
+# "... or not?", "yes or no: ...": how to answer, not what about.
+_YES_NO_TAG = re.compile(r"\bor (not|no)\W*$|^\s*yes or no\W*", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
+                      r"\b(name|what'?s|what is|tell me) the (room|area)\b|"
+                      r"\bthe room (where|with|that has|containing)\b|"
                       r"\bwhat (kind|type|sort) of (room|place|area)\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
@@ -149,22 +167,25 @@ def clean_query(text: str, max_chars: int) -> str:
 
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
-    m = _EMBEDDING.search(text)
+    m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
-        return "yes_no" if _IF_CLAUSE.search(rest) else cue_kind(rest) or "yes_no"
+        if _IF_CLAUSE.search(rest):
+            return "yes_no"
+        wh = re.match(r"\s*(where|which|what|how|who)\b", rest)  # "do you know which room ...": not a yes/no
+        return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
     if _COUNT_TIME.search(text):
         return "duration"
     if _COUNT.search(text):
         return "count"
     if _POSITION.search(text) and has_time(text):
         return "position"
+    if _DURATION.search(text):  # before yes/no: "were you in the kitchen for long?"
+        return "duration"
     if _YES_NO.search(text):
         return "yes_no"
     if _TEMPORAL.search(text):
         return "time"
-    if _DURATION.search(text):
-        return "duration"
     if _EXPLAIN.search(text):
         return "explain"
     if _FIND.search(text):
@@ -177,6 +198,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], text)
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
@@ -184,7 +206,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                                   else None) or "find"
     floor, rest = parse_floor(text)
     timed = has_time(rest)
-    rest = strip_time(rest)
+    rest = _YES_NO_TAG.sub(" ", strip_time(rest))
     relative = 0
     m = _UPSTAIRS.search(rest)
     if m:
@@ -202,7 +224,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                 rest = rest[:m.start()] + " " + rest[m.end():]
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
     asks_room = kind != "position" and bool(_ROOM_OF.search(text))
-    words = re.sub(r"[^\w\s-]", " ", rest)
+    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", rest)  # a hyphen only inside a word ("t-shirt")
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
     target = " ".join(_FILLER.sub(" ", words).split())
