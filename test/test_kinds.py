@@ -148,6 +148,11 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("how recently did you see the lamp?", "time"), ("were you in the kitchen for long?", "duration"),
     ("I'm curious how much of your tour you spent in the kitchen", "duration"),
     ("where have you been at 10:15:30", "position"), ("tell me about the kitchen", "explain"),
+    # Greetings and polite wrappers.
+    ("hey robot, have you seen any sink", "yes_no"), ("please let me know if you saw a lamp.", "yes_no"),
+    ("would you mind checking if you ever saw a sink?", "yes_no"), ("sink - did you come across one?", "yes_no"),
+    ("I was wondering whether you happened to see a lamp.", "yes_no"), ("hello", "find"),
+    ("what part of the building were you in at 10:15:30?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

@@ -29,15 +29,18 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it)\b|"
-                       r"\bgive me the time\b", re.I)
+                       r"\bgive me the time\b|\bthe time (you|the robot) (last|first)\b|\bat what point\b", re.I)
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how|of)\b|^\s*count\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(do|can|could|would|will) you (remember|recall|know|tell me|say)\s+", re.I)
-_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|'?d like to know)|i'?m curious|"
-                     r"tell me (?!about\b))\s*", re.I)
+_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|'?d like to know|was wondering|"
+                     r"am wondering)|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
+                     r"would you mind (telling me|checking)|tell me (?!about\b))\s*(about (this|that)\W*)?", re.I)
+# "hey robot, ...": a greeting says nothing about the question.
+_GREETING = re.compile(r"^\s*(hey|hi|hello|ok|okay|excuse me)\b( robot| there)?\s*[,!:]?\s*", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
@@ -49,9 +52,10 @@ _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b
 _POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b|"
-                       r"\b(which|what) (room|place|area) (were|was) (you|the robot|it)\b|\bwhere have you been\b|"
-                       r"\bwhere (you|the robot|it) (happened to be|had been)\b", re.I)
-_YES_NO = re.compile(r"^\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|"
+                       r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
+                       r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
+                       r"\bwhere did you happen to be\b", re.I)
+_YES_NO = re.compile(r"(^|\s[-:]\s)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
                      r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|\bor (not|no)\W*$|"
                      r"^\s*yes or no\b", re.I)
@@ -199,6 +203,9 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], text)
+    greeting = _GREETING.match(text)
+    if greeting and greeting.end() < len(text):
+        text = text[greeting.end():]
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
