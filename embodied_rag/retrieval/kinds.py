@@ -200,13 +200,14 @@ class KindAnswers:
         own and another view lies in an area known for the thing ("lounge (chair, sofa)" for a sofa): a thing is
         often seen from a neighbouring room too, and from there closest where rooms are small."""
         views = self.memory.views_of(inst)
-        if not views or scene_label(self.memory.keyframes[views[0]]):
-            return views[0] if views else 0
-        for k in views:
-            area = self.memory.forest.ancestors(k)
-            if area and inst.label in area[0].name.partition(" (")[2].rstrip(")").split(", "):
-                return k
-        return views[0] if views else 0
+        if not views:
+            return 0
+        if not scene_label(self.memory.keyframes[views[0]]):
+            for k in views:
+                area = self.memory.forest.ancestors(k)
+                if area and inst.label in area[0].name.partition(" (")[2].rstrip(")").split(", "):
+                    return k
+        return views[0]
 
     def where(self, kf_id: int) -> str:
         """" in the kitchen on the second floor" for a keyframe (empty when nothing is known)."""
