@@ -15,7 +15,7 @@ from embodied_rag.memory.objects import DEPTH, Observation
 from embodied_rag.memory.pose import Pose
 from embodied_rag.retrieval.query import parse_query
 from embodied_rag.retrieval.retriever import Retriever
-from embodied_rag.retrieval.time_window import BadTime, parse_time
+from embodied_rag.retrieval.time_window import BadTime, parse_time, spoken_clock
 
 NS = 1_000_000_000
 T0 = int(datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc).timestamp()) * NS
@@ -153,6 +153,33 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("would you mind checking if you ever saw a sink?", "yes_no"), ("sink - did you come across one?", "yes_no"),
     ("I was wondering whether you happened to see a lamp.", "yes_no"), ("hello", "find"),
     ("what part of the building were you in at 10:15:30?", "position"),
+    # Slips of question words, spoken fillers, dashes, context sentences, non-native word order.
+    ("what tiem did u see the sink", "time"), ("how lnog were you in the kitchen", "duration"),
+    ("how mnay chairs did you see", "count"), ("whre were you at 10:15:30", "position"),
+    ("um so like did you see a sink", "yes_no"), ("the sink \u2014 did you pass one?", "yes_no"),
+    ("I'm checking the safety list. Did you register a sink at all?", "yes_no"),
+    ("might you have come across a sink during your travels?", "yes_no"), ("u saw a sink or nah?", "yes_no"),
+    ("Please confirm whether a sink was detected at any point.", "yes_no"),
+    ("I'd like to know if a sink ever showed up on your camera.", "yes_no"),
+    ("Is there a chance you remember the time you saw the sink?", "time"),
+    ("any idea what time you passed the sink most recently", "time"),
+    ("Please report the timestamp at which the sink was first detected.", "time"),
+    ("How much chairs you saw during the tour?", "count"), ("chairs: total count?", "count"),
+    ("How many time you have stayed inside the kitchen?", "duration"),
+    ("At 22:19:52, in which room you were?", "position"), ("Tell me your whereabouts at 10:15:30.", "position"),
+    ("Where were you at twenty past three?", "position"),
+    ("I wonder if you could tell me where you were at 10:15:30", "position"),
+    ("Something happened at 10:15:30. Where were you at that moment?", "position"),
+    ("How many chairs did you count? Were there loads?", "count"),
+    ("I left my bag by the sink. Can you take me there?", "find"), ("could you find me a chair?", "find"),
+    ("where did you see the sink?", "find"),
+    # Tag questions, fragments, passives, "yes or no" anywhere, colloquial places and amounts.
+    ("You didn't see a sink, did you?", "yes_no"), ("sink? seen one?", "yes_no"),
+    ("Was a sink caught on camera at any point?", "yes_no"), ("Quick yes or no: did you clock a sink?", "yes_no"),
+    ("I don't suppose you picked up on a sink anywhere?", "yes_no"),
+    ("Where had you got to by 10:15:30?", "position"), ("Where'd you happen to be at 10:15:30, buddy?", "position"),
+    ("How much of your walk was spent in the kitchen?", "duration"),
+    ("Could you let me know the quantity of chairs you encountered?", "count"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -164,6 +191,15 @@ def test_kinds_from_cue_words(text, kind):
     ("do you know if there's a vending machine?", "vending machine", ""),
     ("how many minutes did you spend in the kitchen?", "", "kitchen"),
     ("giraffe - did you see one or not?", "giraffe", ""), ("yes or no: did you encounter the giraffe?", "giraffe", ""),
+    # "at what time", "at all", "in total", "in minutes" are no places.
+    ("The sink - at what time did you come across it?", "sink", ""),
+    ("Did a giraffe show up at all?", "giraffe", ""), ("how many chairs in total in the lobby?", "chairs", "lobby"),
+    ("how much of the tour did you spend in the kitchen in minutes", "", "kitchen"),
+    ("Is there a chance you saw a giraffe?", "giraffe", ""),
+    ("Have you come across the giraffe at all?", "giraffe", ""),
+    ("I'd like to know how long your visit to the meeting room lasted.", "", "meeting room"),
+    ("how long did you stay within any laboratory?", "", "laboratory"),
+    ("Time spent in storeroom areas - give me the number.", "", "storeroom areas"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -171,10 +207,16 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 
 
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
-                                  "What's the room with the sink?"])
+                                  "What's the room with the sink?", "room w/ the sink?",
+                                  "Which space was the sink sitting in when you came by it?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
+
+
+def test_a_choice_of_rooms_asks_for_the_room():
+    p = parse_query("The sink you saw - was it in an office or a kitchen or what?")
+    assert p.asks_room and p.target == "sink"
 
 
 def test_time_expressions():
@@ -191,6 +233,10 @@ def test_time_expressions():
     assert parse_time("where were you at half past 8?", now).at_ns == T0 - 1800 * NS
     assert parse_time("where were you at a quarter to ten?", now).at_ns == T0 + 2700 * NS
     assert parse_time("where were you at nine o'clock?", now).at_ns == T0
+    assert parse_time("where were you at twenty past nine?", now).at_ns == T0 + 1200 * NS
+    assert parse_time("where were you at 10 past 9?", now).at_ns == T0 + 600 * NS
+    assert parse_time("where were you at five to ten?", now).at_ns == T0 + 3300 * NS
+    assert spoken_clock("how many chairs in the last 5 to 10 minutes?").endswith("5 to 10 minutes?")  # no clock
     with pytest.raises(BadTime):
         parse_time("where were you at 25:99?", now)
 

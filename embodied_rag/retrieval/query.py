@@ -4,7 +4,8 @@ Kinds: ``find`` (a place or thing to go to), ``explain`` (what an area or the wh
 something was seen), ``duration`` (how long the robot was in a place), ``count`` (how many distinct things),
 ``yes_no`` (was something seen at all) and ``position`` (where the robot was at a time). Cue words decide where
 they are clear ("how many", "how long", "when", "did you see", "where were you at"); phrasings without cues are
-compared with a few example questions per kind by the text embedder (:class:`IntentPrototypes`).
+compared with a few example questions per kind by the text embedder (:class:`IntentPrototypes`). Slips of the
+question words are corrected first (:mod:`embodied_rag.retrieval.typos`).
 
 Slots: the target (what to look for) with its colour, a floor, recency (first / last), a time (window or moment,
 :mod:`embodied_rag.retrieval.time_window`), a place ("in the kitchen") and whether the robot's position matters.
@@ -23,45 +24,83 @@ from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.thing_names import object_names
 from embodied_rag.retrieval.time_window import has_time, strip_time
+from embodied_rag.retrieval.typos import correct
 
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it)\b|"
-                       r"\bgive me the time\b|\bthe time (you|the robot) (last|first)\b|\bat what point\b", re.I)
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount (the|all|how|of)\b|^\s*count\b", re.I)
+                       r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
+                       r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
+                       r"\btime of (the |your )?(first |last |latest |most recent )?sighting\b", re.I)
+_COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
+                    r"\b(total|overall) count\b|"
+                    r"\bhow much (?!time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
-_COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours)\b", re.I)
+_COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*(do|can|could|would|will) you (remember|recall|know|tell me|say)\s+", re.I)
-_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|'?d like to know|was wondering|"
-                     r"am wondering)|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
-                     r"would you mind (telling me|checking)|tell me (?!about\b))\s*(about (this|that)\W*)?", re.I)
-# "hey robot, ...": a greeting says nothing about the question.
-_GREETING = re.compile(r"^\s*(hey|hi|hello|ok|okay|excuse me)\b( robot| there)?\s*[,!:]?\s*", re.I)
+_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will) you( please)?|"
+                        r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
+                        r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
+_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
+                     r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
+                     r"(please )?(confirm|check|verify) (?=if|whether)|would you mind (telling me|checking)|"
+                     r"tell me (?!about\b)|(do you have |have you got |got )?any idea)\s*(about (this|that)\W*)?", re.I)
+# "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
+_GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right)\b( robot| there)?"
+                       r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
-_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please"}
+_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
+_WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
+_DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
+_POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
+                        r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
-                       r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day)\b|"
+                       r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
+                       r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
                        r"\bduration\b", re.I)
-_POSITION = re.compile(r"\bwhere (were|was) (you|the robot|it)\b|\bwhere (you|the robot|it) (were|was)\b|"
+_POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
+                       r"\bwhere (you|the robot|it) (were|was)\b|"
+                       r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
+                       r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
+                       r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
-                       r"\bwhere did you happen to be\b", re.I)
-_YES_NO = re.compile(r"(^|\s[-:]\s)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|"
+                       r"\bwhere did you happen to be\b|\bwhereabouts\b|\bwhere'?d (you|the robot)\b|"
+                       r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
+                       r"\b(room|place|area) (that )?you (occupied|were in)\b", re.I)
+_YES_NO = re.compile(r"(^|\s[-:]\s)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
-                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|\bor (not|no)\W*$|"
-                     r"^\s*yes or no\b", re.I)
-# "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out).
-_PLACE = re.compile(r"\b(?:in|inside|within|at) (?:the |a |an |any |this |that |all )?([a-z][\w -]*?)\s*"
-                    r"(?:[?.!,]|$|\bon\b)", re.I)
+                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|"
+                     r"\bor (not|no|nah|nope)\W*$|"
+                     r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
+                     r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
+                     r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
+# "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
+# sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above).
+_YES_NO_LATE = re.compile(r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b).*"
+                          r"\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
+                          r"( ever| possibly| perhaps| maybe)?( have)? "
+                          r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
+                          r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
+                          r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
+                          r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)\s*(was|were|has been|have been) "
+                          r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
+                          r"observed|picked up)\b", re.I)
+# "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
+# "at all", "in total", "in minutes".
+_PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
+                    r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment))\b|"
+                    r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
+                    r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|altogether|ok|okay|so|"
+                    r"like|please|lasted|took)\b)", re.I)
 # Words that say what kind of question it is, not what it is about.
 _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
                          r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
@@ -69,16 +108,22 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
                          r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
                          r"encounter|encountered|show|exactly|amount|moment|true|wonder|while|driving|hey|trying|"
-                         r"figure|out|contains|found|name|be|it|one)\b", re.I)
+                         r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
+                         r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
+                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point)\b",
+                         re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
-_YES_NO_TAG = re.compile(r"\bor (not|no)\W*$|^\s*yes or no\W*", re.I)
+_YES_NO_TAG = re.compile(r"\bor (not|no|nah|nope)\W*$|^\s*yes or no\W*", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me) the (room|area)\b|"
                       r"\bthe room (where|with|that has|containing)\b|"
-                      r"\bwhat (kind|type|sort) of (room|place|area)\b", re.I)
+                      r"\bwhat (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
+                      r"\b(identify|name|give) the (room|area)\b|\b(which|what) space\b|"
+                      r"^\s*room (where|with|that has|containing)\b|"
+                      r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
@@ -91,7 +136,7 @@ _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
-    r"remember|recall|idea|here|s|re|ve|ll|m)\b", re.I)
+    r"remember|recall|idea|here|let|s|re|ve|ll|m|d)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -169,11 +214,24 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
+def sentence_kind(text: str) -> str | None:
+    """The kind the cue words make clear in one of the question's sentences, the last first ("I lost my bag. Any
+    chance you spotted it?"), where the whole text has no cue."""
+    for part in reversed(re.split(r"(?<=[.!?])\s+", text)):
+        kind = cue_kind(part)
+        if kind:
+            return kind
+    return None
+
+
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
+        polite = _POLITE_IF.match(rest)  # "I wonder if you could tell me where ...": the question is the rest
+        if polite:
+            return cue_kind(rest[polite.end():])
         if _IF_CLAUSE.search(rest):
             return "yes_no"
         wh = re.match(r"\s*(where|which|what|how|who)\b", rest)  # "do you know which room ...": not a yes/no
@@ -190,6 +248,8 @@ def cue_kind(text: str) -> str | None:
         return "yes_no"
     if _TEMPORAL.search(text):
         return "time"
+    if _YES_NO_LATE.search(text):
+        return "yes_no"
     if _EXPLAIN.search(text):
         return "explain"
     if _FIND.search(text):
@@ -202,15 +262,17 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
-    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], text)
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
     greeting = _GREETING.match(text)
     if greeting and greeting.end() < len(text):
         text = text[greeting.end():]
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
-        kind = cue_kind(text) or (intents.kind(query_vec) if intents is not None and query_vec is not None
-                                  else None) or "find"
+        kind = cue_kind(text) or sentence_kind(text)
+        if kind is None and intents is not None and query_vec is not None:
+            kind = intents.kind(query_vec)
+        kind = kind or "find"
     floor, rest = parse_floor(text)
     timed = has_time(rest)
     rest = _YES_NO_TAG.sub(" ", strip_time(rest))

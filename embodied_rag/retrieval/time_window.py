@@ -26,10 +26,12 @@ _MOMENT = re.compile(r"\b\d{1,2}(?::\d{2}){1,2}\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[
                      r"\b(?:[\w-]+\s+){1,2}" + _UNITS + r"\s+ago\b|\b(?:an?|one)\s+" + _UNITS + r"\s+ago\b", re.I)
 
 
-# Spoken clock times dateparser does not read: "quarter past ten", "half past 3", "quarter to eleven", "ten o'clock".
+# Spoken clock times dateparser does not read: "quarter past ten", "half past 3", "twenty to eleven", "ten o'clock".
 _HOURS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split())}
 _HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
-_SPOKEN = re.compile(r"\b(?:(?:a\s+)?(quarter|half)\s+(past|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
+_MINUTES = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five": 25, "quarter": 15, "half": 30}
+_SPOKEN = re.compile(r"\b(?:(?:a\s+)?(" + "|".join(sorted(_MINUTES, key=len, reverse=True)) + r"|[1-5]?\d)"
+                     r"(?:\s+minutes?)?\s+(past|after|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
 
 
 def spoken_clock(text: str) -> str:
@@ -39,7 +41,10 @@ def spoken_clock(text: str) -> str:
         hour = int(word) if word.isdigit() else _HOURS[word]
         if m.group(4):
             return f"{hour}:00"
-        minutes = 30 if m.group(1).lower() == "half" else 15
+        word = m.group(1).lower()
+        minutes = int(word) if word.isdigit() else _MINUTES[word]
+        if not 0 < minutes < 60 or (word.isdigit() and m.group(2).lower() == "to" and "minute" not in m.group(0)):
+            return m.group(0)  # "in the last 5 to 10 minutes" is no clock time
         if m.group(2).lower() == "to":
             hour, minutes = hour - 1 or 12, 60 - minutes
         return f"{hour}:{minutes:02d}"
