@@ -201,6 +201,7 @@ def refresh_summaries(memory: Memory, summarizer: Summarizer, typer: PlaceTyper 
                 node.name, node.summary, node.dirty = name, summary, False
                 node.meta["summarizer"] = source
                 node.meta["place_type"] = f.place_type
+                node.meta["things"] = [o for o, _ in f.objects[:2]]  # what the area is known for
                 forest.mark_changed(node)
             done += len(batch)
             if memory.writable:

@@ -197,15 +197,16 @@ class KindAnswers:
 
     def room_view(self, inst: ObjectInstance) -> int:
         """The keyframe whose room an instance is in: the closest view, unless that view has no room label of its
-        own and another view lies in an area known for the thing ("lounge (chair, sofa)" for a sofa): a thing is
-        often seen from a neighbouring room too, and from there closest where rooms are small."""
+        own and another view lies in a kind of place known for the thing (its summary's top things, "lounge (chair,
+        sofa)" for a sofa): a thing is often seen from a neighbouring room too, and from there closest where rooms
+        are small."""
         views = self.memory.views_of(inst)
         if not views:
             return 0
         if not scene_label(self.memory.keyframes[views[0]]):
             for k in views:
                 area = self.memory.forest.ancestors(k)
-                if area and inst.label in area[0].name.partition(" (")[2].rstrip(")").split(", "):
+                if area and area[0].meta.get("place_type") and inst.label in area[0].meta.get("things", ()):
                     return k
         return views[0]
 
