@@ -199,7 +199,7 @@ def test_kinds_from_cue_words(text, kind):
     ("Have you come across the giraffe at all?", "giraffe", ""),
     ("I'd like to know how long your visit to the meeting room lasted.", "", "meeting room"),
     ("how long did you stay within any laboratory?", "", "laboratory"),
-    ("Time spent in storeroom areas - give me the number.", "", "storeroom areas"),
+    ("Time spent in storeroom areas - give me the number.", "", "storeroom"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

@@ -101,6 +101,8 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|altogether|ok|okay|so|"
                     r"like|please|lasted|took)\b)", re.I)
+# "in storeroom areas": the kind of room is the place.
+_AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$", re.I)
 # Words that say what kind of question it is, not what it is about.
 _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
                          r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
@@ -288,7 +290,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     if kind in ("count", "duration", "yes_no", "time"):
         m = _PLACE.search(rest)
         if m:
-            place = " ".join(_FILLER.sub(" ", m.group(1)).split())
+            place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
             if place:
                 rest = rest[:m.start()] + " " + rest[m.end():]
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
