@@ -20,7 +20,7 @@ QUESTION_WORDS = ("when", "where", "which", "what", "time", "long", "many", "muc
 _LOOKALIKES = ("three", "other", "their", "really", "house", "horse")
 # Real words that are slips of a question word; the data files' names are added to them.
 _WORDS = ("here", "hat", "hen", "whee", "wee", "tie", "tim", "log", "lon", "man", "may", "any", "see",
-          "sped", "send", "sent", "minute", "hour", "sow", "thee", "tree", "roo", "cont", "notice", "three")
+          "sped", "send", "sent", "minute", "hour", "sow", "thee", "tree", "roo", "cont")
 _TOKEN = re.compile(r"[A-Za-z]+")
 
 
