@@ -76,22 +76,24 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere did you happen to be\b|\bwhereabouts\b|\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
                        r"\b(room|place|area) (that )?you (occupied|were in)\b", re.I)
+# "... or not?", "yes or no: ...": how to answer, not what about.
+_OR_NOT = r"\bor (not|no|nah|nope)\W*$"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*", re.I)
 _YES_NO = re.compile(r"(^|\s[-:]\s)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
-                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|"
-                     r"\bor (not|no|nah|nope)\W*$|"
+                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|" + _OR_NOT + r"|"
                      r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above).
-_YES_NO_LATE = re.compile(r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b).*"
-                          r"\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
+_NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
+_YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
                           r"( ever| possibly| perhaps| maybe)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
-                          r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)\s*(was|were|has been|have been) "
+                          + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b", re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
@@ -114,17 +116,13 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
                          r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point)\b",
                          re.I)
-# "... or not?", "yes or no: ...": how to answer, not what about.
-_YES_NO_TAG = re.compile(r"\bor (not|no|nah|nope)\W*$|^\s*yes or no\W*", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
-                      r"\b(name|what'?s|what is|tell me) the (room|area)\b|"
-                      r"\bthe room (where|with|that has|containing)\b|"
-                      r"\bwhat (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
-                      r"\b(identify|name|give) the (room|area)\b|\b(which|what) space\b|"
-                      r"^\s*room (where|with|that has|containing)\b|"
+                      r"\b(name|what'?s|what is|tell me|identify|give) the (room|area)\b|"
+                      r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
+                      r"\bwhat (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"

@@ -41,9 +41,9 @@ def spoken_clock(text: str) -> str:
         hour = int(word) if word.isdigit() else _HOURS[word]
         if m.group(4):
             return f"{hour}:00"
-        word = m.group(1).lower()
-        minutes = int(word) if word.isdigit() else _MINUTES[word]
-        if not 0 < minutes < 60 or (word.isdigit() and m.group(2).lower() == "to" and "minute" not in m.group(0)):
+        said = m.group(1).lower()
+        minutes = int(said) if said.isdigit() else _MINUTES[said]
+        if not 0 < minutes < 60 or (said.isdigit() and m.group(2).lower() == "to" and "minute" not in m.group(0)):
             return m.group(0)  # "in the last 5 to 10 minutes" is no clock time
         if m.group(2).lower() == "to":
             hour, minutes = hour - 1 or 12, 60 - minutes
