@@ -180,6 +180,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Where had you got to by 10:15:30?", "position"), ("Where'd you happen to be at 10:15:30, buddy?", "position"),
     ("How much of your walk was spent in the kitchen?", "duration"),
     ("Could you let me know the quantity of chairs you encountered?", "count"),
+    ("Time of the last sink sighting?", "time"), ("Total chairs seen during the tour?", "count"),
+    ("Where you are at 10:15:30?", "position"), ("Report your locaton at time 10:15:30.", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -200,6 +202,11 @@ def test_kinds_from_cue_words(text, kind):
     ("I'd like to know how long your visit to the meeting room lasted.", "", "meeting room"),
     ("how long did you stay within any laboratory?", "", "laboratory"),
     ("Time spent in storeroom areas - give me the number.", "", "storeroom"),
+    # A trailing "overall"/"altogether" (also misspelt) or a second "rooms" is no part of the place.
+    ("How long was your stay in the kitchen overall?", "", "kitchen"),
+    ("How long did you spend in the hallway alltogether?", "", "hallway"),
+    ("Total time spent in storeroom rooms?", "", "storeroom"),
+    ("Total time spent in meeting rooms?", "", "meeting rooms"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -208,7 +215,7 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
                                   "What's the room with the sink?", "room w/ the sink?",
-                                  "Which space was the sink sitting in when you came by it?"])
+                                  "Which space was the sink sitting in when you came by it?", "Room of the sink?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

@@ -33,9 +33,12 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it)\b|"
                        r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
-                       r"\btime of (the |your )?(first |last |latest |most recent )?sighting\b", re.I)
+                       r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
+                       r"(sighting|spotting)\b",
+                       re.I)
 _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
+                    r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
@@ -65,7 +68,7 @@ _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
                        r"\bduration\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
-                       r"\bwhere (you|the robot|it) (were|was)\b|"
+                       r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
                        r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
@@ -101,13 +104,14 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
                     r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment))\b|"
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
-                    r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|altogether|ok|okay|so|"
-                    r"like|please|lasted|took)\b)", re.I)
+                    r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
+                    r"like|please|lasted|took|overall|al+ ?together)\b)", re.I)
 # "in storeroom areas": the kind of room is the place.
-_AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$", re.I)
+_AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
 _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
-                         r"ever|notice|noticed|spot|spotted|come|came|across|total|altogether|all|exist|exists|"
+                         r"ever|notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|"
+                         r"exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
                          r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
@@ -122,6 +126,7 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
+                      r"^\s*(the |which )?room of (the|a|an|that)\b|"
                       r"\bwhat (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
 _EXPLAIN = re.compile(
