@@ -182,6 +182,10 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Could you let me know the quantity of chairs you encountered?", "count"),
     ("Time of the last sink sighting?", "time"), ("Total chairs seen during the tour?", "count"),
     ("Where you are at 10:15:30?", "position"), ("Report your locaton at time 10:15:30.", "position"),
+    ("I'm trying to figure out if someone moved it. When did you last see the sink?", "time"),
+    ("Can you tell me if you saw a sink? It's urgent.", "yes_no"), ("Earliest sighting of the sink?", "time"),
+    ("Would you happen to know if you spotted a sink?", "yes_no"),
+    ("What was your location when the clock said 10:15:30?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -207,6 +211,11 @@ def test_kinds_from_cue_words(text, kind):
     ("How long did you spend in the hallway alltogether?", "", "hallway"),
     ("Total time spent in storeroom rooms?", "", "storeroom"),
     ("Total time spent in meeting rooms?", "", "meeting rooms"),
+    # Slots of the sentence that asks, not of the context or an afterthought; a pronoun points back to the context.
+    ("How long did you hang around the kitchen? Was it ages?", "", "kitchen"),
+    ("We're doing an inventory. How many chairs did you count?", "chairs", ""),
+    ("I'm trying to figure out if someone moved it. When did you last see the sink?", "sink", ""),
+    ("The sink was somewhere on your route. When did you pass it?", "sink route pass", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -215,7 +224,8 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
                                   "What's the room with the sink?", "room w/ the sink?",
-                                  "Which space was the sink sitting in when you came by it?", "Room of the sink?"])
+                                  "Which space was the sink sitting in when you came by it?", "Room of the sink?",
+                                  "In which kind of room did you spot the sink?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

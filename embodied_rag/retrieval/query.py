@@ -34,7 +34,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
-                       r"(sighting|spotting)\b",
+                       r"(sighting|spotting)\b|^\s*(the )?(earliest|first|last|latest|most recent|final) "
+                       r"(sighting|spotting) of\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
@@ -44,7 +45,7 @@ _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will) you( please)?|"
+_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will) you( please| happen to)?|"
                         r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
@@ -73,7 +74,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
-                       r"\b(your|the robot'?s?) (position|location) (at|around)\b|\bwhere (are|were) you\b|"
+                       r"\b(your|the robot'?s?) (position|location)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
                        r"\bwhere did you happen to be\b|\bwhereabouts\b|\bwhere'?d (you|the robot)\b|"
@@ -118,7 +119,8 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"encounter|encountered|show|exactly|amount|moment|true|wonder|while|driving|hey|trying|"
                          r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
-                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point)\b",
+                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|"
+                         r"(hang|hanging|hung) (around|about|out))\b",
                          re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
@@ -127,7 +129,8 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (
                       r"\b(name|what'?s|what is|tell me|identify|give) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
                       r"^\s*(the |which )?room of (the|a|an|that)\b|"
-                      r"\bwhat (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|\b(which|what) space\b|"
+                      r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
+                      r"\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
@@ -219,9 +222,19 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
-def sentence_kind(text: str) -> str | None:
-    """The kind the cue words make clear in one of the question's sentences, the last first ("I lost my bag. Any
-    chance you spotted it?"), where the whole text has no cue."""
+def normalise(text: str) -> str:
+    """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
+    greeting = _GREETING.match(text)
+    return text[greeting.end():] if greeting and greeting.end() < len(text) else text
+
+
+def question_kind(text: str) -> str | None:
+    """The kind a (normalised) question's cue words make clear, or None: those of the whole text, else of one of
+    its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
+    kind = cue_kind(text)
+    if kind:
+        return kind
     for part in reversed(re.split(r"(?<=[.!?])\s+", text)):
         kind = cue_kind(part)
         if kind:
@@ -238,7 +251,9 @@ def cue_kind(text: str) -> str | None:
         if polite:
             return cue_kind(rest[polite.end():])
         if _IF_CLAUSE.search(rest):
-            return "yes_no"
+            # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
+            later = re.split(r"(?<=[.!?])\s+", rest, maxsplit=1)
+            return (cue_kind(later[1]) if len(later) > 1 else None) or "yes_no"
         wh = re.match(r"\s*(where|which|what|how|who)\b", rest)  # "do you know which room ...": not a yes/no
         return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
     if _COUNT_TIME.search(text):
@@ -267,14 +282,11 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
-    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
-    greeting = _GREETING.match(text)
-    if greeting and greeting.end() < len(text):
-        text = text[greeting.end():]
+    text = normalise(text)
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
-        kind = cue_kind(text) or sentence_kind(text)
+        kind = question_kind(text)
         if kind is None and intents is not None and query_vec is not None:
             kind = intents.kind(query_vec)
         kind = kind or "find"
@@ -286,29 +298,53 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     if m:
         relative = 1 if m.group(1).lower() == "upstairs" else -1
         rest = rest[:m.start()] + " " + rest[m.end():]
-    recency = "last" if _LAST.search(rest) else "first" if _FIRST.search(rest) else ""
-    rest = _FIRST.sub(" ", _LAST.sub(" ", rest))
-    colour = _colour(rest)
-    place = ""
-    if kind in ("count", "duration", "yes_no", "time"):
-        m = _PLACE.search(rest)
-        if m:
-            place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
-            if place:
-                rest = rest[:m.start()] + " " + rest[m.end():]
-    content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
     asks_room = kind != "position" and bool(_ROOM_OF.search(text))
-    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", rest)  # a hyphen only inside a word ("t-shirt")
-    if kind not in ("find", "explain") or asks_room:
-        words = _KIND_WORDS.sub(" ", words)
-    target = " ".join(_FILLER.sub(" ", words).split())
-    if kind == "duration" and not place:
-        place, target = target, ""
+    asking = _asking_sentence(rest, kind)
+    recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
+    if not (place if kind == "duration" else target):
+        recency, colour, place, target = _slots(rest, kind, asks_room)
+    content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
     global_scope = kind == "explain" and (bool(_GLOBAL.search(text)) or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
                        timed,
                        asks_room)
+
+
+_BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these)\b", re.I)
+
+
+def _asking_sentence(text: str, kind: str) -> str | None:
+    """The one sentence of several whose cue words ask this kind of question ("How long were you in the kitchen?
+    Was it ages?"), whose slots are the question's; None for finds and explanations (the whole text describes what
+    to look for), or when no single sentence asks."""
+    parts = re.split(r"(?<=[.!?])\s+", text.strip())
+    if kind in ("find", "explain") or len(parts) < 2:
+        return None
+    asking = [p for p in parts if cue_kind(p) == kind]
+    # "The sink was on your route. When did you pass it?": the thing is named in another sentence.
+    return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(asking[0]) else None
+
+
+def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
+    """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
+    recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
+    text = _FIRST.sub(" ", _LAST.sub(" ", text))
+    colour = _colour(text)
+    place = ""
+    if kind in ("count", "duration", "yes_no", "time"):
+        m = _PLACE.search(text)
+        if m:
+            place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
+            if place:
+                text = text[:m.start()] + " " + text[m.end():]
+    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", text)  # a hyphen only inside a word ("t-shirt")
+    if kind not in ("find", "explain") or asks_room:
+        words = _KIND_WORDS.sub(" ", words)
+    target = " ".join(_FILLER.sub(" ", words).split())
+    if kind == "duration" and not place:
+        place, target = target, ""
+    return recency, colour, place, target
 
 
 def parse_floor(text: str) -> tuple[int | None, str]:

@@ -34,7 +34,14 @@ from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.image_evidence import FusedQuery, ImageEvidence
 from embodied_rag.retrieval.kinds import KindAnswers
 from embodied_rag.retrieval.object_search import ObjectMatch, ObjectSearch, holdings, use_vectors
-from embodied_rag.retrieval.query import IntentPrototypes, ParsedQuery, clean_query, cue_kind, parse_query
+from embodied_rag.retrieval.query import (
+    IntentPrototypes,
+    ParsedQuery,
+    clean_query,
+    normalise,
+    parse_query,
+    question_kind,
+)
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -179,7 +186,7 @@ class Retriever:
         # per-level baseline and is not capped.
         self._calls_left = 10**6 if mode == "llm-walk" else self.config.max_llm_calls
         qvec, calls, degraded = None, 0, ""
-        cued = cue_kind(text) if kind == "auto" else kind
+        cued = question_kind(normalise(text)) if kind == "auto" else kind
         if cued is None:
             qvec = self.embedder.embed_query(text)  # questions without cue words: kind by example questions
         parsed = parse_query(text, kind, self._intents(), qvec)
