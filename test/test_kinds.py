@@ -186,6 +186,17 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Can you tell me if you saw a sink? It's urgent.", "yes_no"), ("Earliest sighting of the sink?", "time"),
     ("Would you happen to know if you spotted a sink?", "yes_no"),
     ("What was your location when the clock said 10:15:30?", "position"),
+    # Statements asked as questions, tags, tallies, speech-to-text's "wear", fragments.
+    ("You saw a sink?", "yes_no"), ("You have seen sink, yes?", "yes_no"),
+    ("ugh, please tell me you saw a sink", "yes_no"),
+    ("Somebody said you saw a sink. True?", "yes_no"), ("Quick one: did a sink show up on your camera?", "yes_no"),
+    ("When did you see the sink, right?", "time"), ("You saw the sink - take me there", "find"),
+    ("ugh, tally of chairs please", "count"), ("What's your total for chairs spotted?", "count"),
+    ("Were there loads of chairs or just a couple? Give me a number.", "count"),
+    ("Time spent in storeroom areas - give me the number.", "duration"),
+    ("earliest time the sink showed up on your camera", "time"),
+    ("wear were you at 10:15:30", "position"), ("Where you have been at 10:15:30?", "position"),
+    ("Position at 10:15:30.", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -225,7 +236,7 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
                                   "What's the room with the sink?", "room w/ the sink?",
                                   "Which space was the sink sitting in when you came by it?", "Room of the sink?",
-                                  "In which kind of room did you spot the sink?"])
+                                  "In which kind of room did you spot the sink?", "Room the sink was spotted in?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

@@ -30,7 +30,7 @@ KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
-                       r"\b(earliest|latest|first|last|most recent) time (you|the robot|it)\b|"
+                       r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
@@ -41,6 +41,10 @@ _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how
                     r"\b(total|overall) count\b|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
+# "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
+# "time spent in the kitchen - give me the number").
+_COUNT_LATE = re.compile(r"\btally\b|\b(your|the|a) total (for|of)\b|"
+                         r"\b(give|tell) me (a|the) (number|figure|count|total)\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
@@ -51,13 +55,17 @@ _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will) you( please| happen to)
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
                      r"(please )?(confirm|check|verify) (?=if|whether)|would you mind (telling me|checking)|"
-                     r"tell me (?!about\b)|(do you have |have you got |got )?any idea)\s*(about (this|that)\W*)?", re.I)
+                     r"(please )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
+                     r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
-_GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right)\b( robot| there)?"
+_GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|oh|ah)\b"
+                       r"( robot| there)?"
                        r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
+# Speech-to-text's homophone: "wear were you at 10:15?"
+_WEAR = re.compile(r"\bwear(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
@@ -77,26 +85,36 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (position|location)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
-                       r"\bwhere did you happen to be\b|\bwhereabouts\b|\bwhere'?d (you|the robot)\b|"
+                       r"\bwhere did you happen to be\b|\bwhere (you|the robot) (have|had) been\b|"
+                       r"^\s*(your |the robot'?s? |robot )?(position|location|whereabouts)\b|\bwhereabouts\b|"
+                       r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
                        r"\b(room|place|area) (that )?you (occupied|were in)\b", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*", re.I)
-_YES_NO = re.compile(r"(^|\s[-:]\s)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
+# "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
+_NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
+_ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
+_YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
+                     r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
                      r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|" + _OR_NOT + r"|"
                      r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
-# sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above).
-_NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
+# sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
+# asked as a question: "You saw a sink?", "please tell me you spotted a sink".
 _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
                           r"( ever| possibly| perhaps| maybe)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
+                          + _NO_WH + r"\s*(so |and |but )?(you|the robot|it|your camera)"
+                          r"( definitely| really| actually| already| did| must have| have|'ve)? "
+                          r"(saw|seen|spotted|noticed|came across|encountered|caught|picked up|registered|detected|"
+                          r"clocked)\b(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b", re.I)
@@ -128,7 +146,7 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
-                      r"^\s*(the |which )?room of (the|a|an|that)\b|"
+                      r"^\s*(the |which )?room (of )?(the|a|an|that)\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
@@ -225,6 +243,7 @@ def clean_query(text: str, max_chars: int) -> str:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
+    text = _WEAR.sub("where", text)
     greeting = _GREETING.match(text)
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
@@ -264,6 +283,8 @@ def cue_kind(text: str) -> str | None:
         return "position"
     if _DURATION.search(text):  # before yes/no: "were you in the kitchen for long?"
         return "duration"
+    if _COUNT_LATE.search(text):
+        return "count"
     if _YES_NO.search(text):
         return "yes_no"
     if _TEMPORAL.search(text):
