@@ -197,6 +197,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("earliest time the sink showed up on your camera", "time"),
     ("wear were you at 10:15:30", "position"), ("Where you have been at 10:15:30?", "position"),
     ("Position at 10:15:30.", "position"),
+    ("Was it this morning you saw the sink, or later? Give me the time.", "time"),
+    ("At 10:15:30 you were where?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -227,10 +229,15 @@ def test_kinds_from_cue_words(text, kind):
     ("We're doing an inventory. How many chairs did you count?", "chairs", ""),
     ("I'm trying to figure out if someone moved it. When did you last see the sink?", "sink", ""),
     ("The sink was somewhere on your route. When did you pass it?", "sink route pass", ""),
+    ("how long were you wandering round the hallway for", "", "hallway"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
     assert (p.target, p.place) == (target, place)
+
+
+def test_recency_said_in_an_afterthought():
+    assert parse_query("When did you see the bed? The first time I mean.").recency == "first"
 
 
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",

@@ -78,6 +78,7 @@ _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b
                        r"\bduration\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
+                       r"\b(you|the robot) (were|was) where\b|"
                        r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
@@ -137,7 +138,8 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"encounter|encountered|show|exactly|amount|moment|true|wonder|while|driving|hey|trying|"
                          r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
-                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|"
+                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|"
+                         r"wandered|roam|roaming|roamed|loiter|loitering|round|"
                          r"(hang|hanging|hung) (around|about|out))\b",
                          re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
@@ -248,13 +250,22 @@ def normalise(text: str) -> str:
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
 
+_ANSWER_REQUEST = re.compile(r"\s*(just |so |please )?((give|tell|send) me|i need|i want)\b", re.I)
+
+
 def question_kind(text: str) -> str | None:
-    """The kind a (normalised) question's cue words make clear, or None: those of the whole text, else of one of
-    its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
+    """The kind a (normalised) question's cue words make clear, or None: a closing request for the answer ("Was it
+    this morning you saw the sink, or later? Give me the time."), else the cue words of the whole text, else of one
+    of its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
+    parts = re.split(r"(?<=[.!?])\s+", text.strip())
+    if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
+        kind = cue_kind(parts[-1])
+        if kind:
+            return kind
     kind = cue_kind(text)
     if kind:
         return kind
-    for part in reversed(re.split(r"(?<=[.!?])\s+", text)):
+    for part in reversed(parts):
         kind = cue_kind(part)
         if kind:
             return kind
@@ -324,6 +335,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
     if not (place if kind == "duration" else target):
         recency, colour, place, target = _slots(rest, kind, asks_room)
+    recency = recency or _slots(rest, kind, asks_room)[0]  # "When did you see the bed? The first time I mean."
     content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
     global_scope = kind == "explain" and (bool(_GLOBAL.search(text)) or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
