@@ -199,6 +199,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Position at 10:15:30.", "position"),
     ("Was it this morning you saw the sink, or later? Give me the time.", "time"),
     ("At 10:15:30 you were where?", "position"),
+    ("any statues around? take me to one", "find"), ("Can you describe the surroundings of the stadium?", "explain"),
+    ("whats it like near the stadium", "explain"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

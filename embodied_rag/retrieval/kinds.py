@@ -21,7 +21,7 @@ from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import yaw_quaternion
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
-from embodied_rag.retrieval.goal import goal_at_object
+from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.object_search import (
     ObjectSearch,
     label_words,
@@ -31,6 +31,7 @@ from embodied_rag.retrieval.object_search import (
     plural,
 )
 from embodied_rag.retrieval.query import COLOURS, ParsedQuery
+from embodied_rag.retrieval.thing_names import mentions
 from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
 MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
@@ -124,14 +125,17 @@ class KindAnswers:
             group = {" ".join(label_words(n)) for n in [kind, *names]}
             if asked & group:
                 asked |= group
-        vecs = self._embed([place, *labels])
-        out: set[int] = set()
-        for lab, ids in labels.items():
-            lw = label_words(lab)
-            named = any(naming(lw, a.split()) == 1.0 or naming(a.split(), lw) == 1.0 for a in asked)
-            if named or float(vecs[lab] @ vecs[place]) >= MEANS_THRESHOLD:
-                out.update(ids)
-        return out
+        named = [lab for lab in labels
+                 if any(naming(label_words(lab), a.split()) == 1.0 or naming(a.split(), label_words(lab)) == 1.0
+                        for a in asked)]
+        if not named:
+            # By meaning, among the labels that share a word with the place when some do: embedding all of a
+            # city's thousands of labels takes a second.
+            words = {w for a in asked for w in a.split()}
+            near = [lab for lab in labels if words & set(label_words(lab))] or list(labels)
+            vecs = self._embed([place, *near])
+            named = [lab for lab in near if float(vecs[lab] @ vecs[place]) >= MEANS_THRESHOLD]
+        return {k for lab in named for k in labels[lab]}
 
     def subject(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Subject:
         """The instances (or keyframes) a question is about, narrowed by its colour, floor, place and time."""
@@ -167,7 +171,7 @@ class KindAnswers:
         frames: list[int] = []
         if not insts:
             # No object layer: keyframes whose text names every word of the target.
-            every, phrase = self.memory.lexical.matching(target)
+            every, phrase = mentions(self.memory.lexical, target)
             frames = sorted(phrase or every)
             if places is not None:
                 frames = [k for k in frames if k in places]
@@ -273,8 +277,10 @@ class KindAnswers:
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
         if s.keyframes:
             k = s.keyframes[-1]
-            return Answer(f"Yes, I saw {_an(s.name)} {s.name}{self.where(k)}.", "yes_no", None,
-                          [kf_ref(x) for x in s.keyframes[-5:]], yes_no=True)
+            # "Is there a library around here?": the answer also says how to get there.
+            return Answer(f"Yes, I saw {_an(s.name)} {s.name}{self.where(k)}.", "yes_no",
+                          goal_for(self.memory, self.memory.keyframes[k]), [kf_ref(x) for x in s.keyframes[-5:]],
+                          yes_no=True)
         return Answer(f"No, I have not seen {_an(s.name)} {s.name}{scope}.", "yes_no", yes_no=False)
 
     def duration(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:

@@ -62,7 +62,8 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
                        r"( robot| there)?"
                        r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
-_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room"}
+_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room", "whats": "what's",
+              "wheres": "where's"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
 # Speech-to-text's homophone: "wear were you at 10:15?"
 _WEAR = re.compile(r"\bwear(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -100,7 +101,8 @@ _YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
-                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|^\s*any\s+(?!.*\bwhere\b)|" + _OR_NOT + r"|"
+                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|"
+                     r"^\s*any\s+(?!.*\b(where|take|bring|guide|lead|drive|navigate)\b)|" + _OR_NOT + r"|"
                      r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
@@ -153,7 +155,8 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (
                       r"\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
 _EXPLAIN = re.compile(
-    r"^\s*(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
+    r"^\s*((can|could|would|will) you( please)? |please )?"
+    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by)\b", re.I)

@@ -42,6 +42,7 @@ from embodied_rag.retrieval.query import (
     parse_query,
     question_kind,
 )
+from embodied_rag.retrieval.thing_names import mentions
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -565,7 +566,7 @@ class Retriever:
             cands.leaves = [(k, s) for k, s in cands.leaves if k in kfs and searchable(kfs[k])]
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
             return cands, [], set()
-        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves, fq)
+        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves, fq, parsed.text)
         if self._robot is not None:
             ranked = [(k, s) for k, s in ranked if self.memory.robot_of(k) == self._robot]
         return cands, ranked, phrase
@@ -576,9 +577,10 @@ class Retriever:
                       llm_calls=cands.llm_calls, degraded=cands.degraded, found=False)
 
     def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]],
-                       fq: FusedQuery | None = None) -> tuple[list[tuple[int, float]], set[int]]:
-        """Add keyframes whose text mentions every content word, and boost exact mentions (hybrid retrieval)."""
-        every, phrase = self.memory.lexical.matching(content)
+                       fq: FusedQuery | None = None, request: str = "") -> tuple[list[tuple[int, float]], set[int]]:
+        """Add keyframes whose text mentions every content word (or, failing that, the thing the request asks for;
+        other names of a thing count), and boost exact mentions (hybrid retrieval)."""
+        every, phrase = mentions(self.memory.lexical, content, request)
         scores = dict(leaves)
         extra = [k for k in every if k not in scores]
         if extra and len(extra) <= _MAX_LEXICAL_EXTRA:

@@ -1,16 +1,94 @@
-"""Things and their other names (``data/object_names.yaml``), shared by the question parser and the object search."""
+"""Things and places and their other names (``data/*.yaml``), shared by the question parser, the object search and
+the retriever's exact-mention matching."""
 
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 import yaml
+
+from embodied_rag.memory.lexical import words
+
+
+def _data(name: str):
+    return yaml.safe_load(resources.files("embodied_rag").joinpath(f"data/{name}").read_text(encoding="utf-8")) or {}
 
 
 @functools.cache
 def object_names() -> dict[str, list[str]]:
     """Each thing's label and its other names, lower case."""
-    text = resources.files("embodied_rag").joinpath("data/object_names.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
+    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in _data("object_names.yaml").items()}
+
+
+@functools.cache
+def _name_groups() -> dict[tuple[str, ...], frozenset[tuple[str, ...]]]:
+    """Every name of a thing or kind of place the data files know (as lexical words) -> all names of what it names:
+    a thing's label and other names (``object_names.yaml``), a kind of place and its other names
+    (``place_names.yaml``), and the places, things and uses' things of ``vocabulary.yaml``/``object_uses.yaml``."""
+    groups: list[list[str]] = [[k, *vs] for k, vs in object_names().items()]
+    groups += [[str(k).lower(), *(str(v).lower() for v in vs)] for k, vs in _data("place_names.yaml").items()]
+    vocab = _data("vocabulary.yaml")
+    groups += [[str(k).lower()] for k in vocab.get("places", {})] + [[str(o).lower()] for o in vocab.get("objects", [])]
+    groups += [[str(k).lower()] for k in _data("object_uses.yaml")]
+    out: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for group in groups:
+        keys = [tuple(words(n)) for n in group if words(n)]
+        for key in keys:
+            out.setdefault(key, set()).update(keys)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
+_REQUEST = re.compile(r"\b(where|which way|take me|bring me|guide me|lead me|show me|navigate|go to|get to|find)\b",
+                      re.I)
+
+
+def asked_thing(text: str) -> list[str]:
+    """The names (first the one used) of the first known thing or kind of place a request asks for: named after
+    its last request word ("I need a quiet place to borrow some books, where's a library?" asks for a library),
+    else anywhere in it; empty when it names none. Names are lexical words joined by spaces."""
+    starts = [m.end() for m in _REQUEST.finditer(text)]
+    for part in ([text[starts[-1]:]] if starts else []) + [text]:
+        found = _first_name(words(part))
+        if found:
+            return found
+    return []
+
+
+def alternative_names(text: str) -> list[str]:
+    """Other names of what ``text`` names as a whole ("stairs": staircase, stairway, ...); empty for anything
+    else."""
+    key = tuple(words(re.sub(r"^\s*(the|a|an|some|any)\s+", "", text, flags=re.I)))
+    return sorted(" ".join(n) for n in _name_groups().get(key, ()) if n != key)
+
+
+def _first_name(ws: list[str]) -> list[str]:
+    groups = _name_groups()
+    longest = max((len(k) for k in groups), default=0)
+    for i in range(len(ws)):
+        for n in range(min(longest, len(ws) - i), 0, -1):
+            key = tuple(ws[i:i + n])
+            if key in groups:
+                return [" ".join(key)] + sorted(" ".join(o) for o in groups[key] if o != key)
+    return []
+
+
+def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]]:
+    """Keyframes of a :class:`~embodied_rag.memory.lexical.LexicalIndex` whose text mentions every word of
+    ``content``, and those that mention it as one phrase, counting the other names of what it names ("a curved
+    staircase" mentions the stairs). When none mentions all of it, those that mention what ``request`` asks for
+    (see :func:`asked_thing`): "I need to catch a bus, where's the nearest bus stop from here?" mentions no view
+    word for word, "bus stop" many."""
+    every, phrase = (set(s) for s in index.matching(content))
+    for alt in alternative_names(content):
+        more, more_phrase = index.matching(alt)
+        every |= more
+        phrase |= more_phrase
+    if not every and request:
+        for name in asked_thing(request):
+            more, more_phrase = index.matching(name)
+            every |= more
+            phrase |= more_phrase
+    return every, phrase

@@ -1,0 +1,28 @@
+"""Other names of things and places, and the thing a request asks for (embodied_rag.retrieval.thing_names)."""
+
+from embodied_rag.memory.lexical import LexicalIndex
+from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions
+
+
+def test_other_names_of_a_thing_named_as_a_whole():
+    assert "staircase" in alternative_names("stairs") and "sofa" in alternative_names("the couch")
+    assert alternative_names("stairs by the door") == [] and alternative_names("giraffe") == []
+
+
+def test_the_thing_a_request_asks_for_comes_after_its_request_word():
+    assert asked_thing("I need a quiet place to borrow some books, where's a library?")[0] == "library"
+    assert asked_thing("Could you tell me where the nearest bus stop is from here?") == ["bus stop"]
+    assert asked_thing("Stairs, please.")[0] == "stair"  # no request word: anywhere
+    assert asked_thing("I need to catch a bus, where's the closest stop?") == []
+
+
+def test_mentions_count_other_names_and_fall_back_to_the_thing_asked_for():
+    index = LexicalIndex()
+    index.add(1, "a curved staircase behind the columns")
+    index.add(2, "a bus stop with a bench")
+    index.add(3, "a sofa and a lamp")
+    assert mentions(index, "stairs") == ({1}, {1})
+    assert mentions(index, "couch") == ({3}, {3})
+    request = "Excuse me, I'm lost. Could you tell me where the nearest bus stop is from here?"
+    assert mentions(index, "lost tell nearest bus stop from", request) == ({2}, {2})
+    assert mentions(index, "lost tell nearest bus stop from") == (set(), set())  # without the request: none
