@@ -200,7 +200,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Was it this morning you saw the sink, or later? Give me the time.", "time"),
     ("At 10:15:30 you were where?", "position"),
     ("any statues around? take me to one", "find"), ("Can you describe the surroundings of the stadium?", "explain"),
-    ("whats it like near the stadium", "explain"),
+    ("whats it like near the stadium", "explain"), ("Is there a sink you could show me?", "find"),
+    ("Is there a library I can go to around here?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

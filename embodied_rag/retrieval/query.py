@@ -96,13 +96,15 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
+# "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
+_NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|"
+           r"(can|could) (i|we) (go|get|walk)|(i|we) (can|could) (go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
 _YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
-                     r"(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|"
-                     r"^\s*any\s+(?!.*\b(where|take|bring|guide|lead|drive|navigate)\b)|" + _OR_NOT + r"|"
+                     + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
@@ -117,7 +119,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           + _NO_WH + r"\s*(so |and |but )?(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve)? "
                           r"(saw|seen|spotted|noticed|came across|encountered|caught|picked up|registered|detected|"
-                          r"clocked)\b(?!.*\b(take|bring|guide|lead|drive|navigate)\b)|"
+                          r"clocked)\b" + _NOT_GO + r"|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b", re.I)
@@ -339,8 +341,11 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     if not (place if kind == "duration" else target):
         recency, colour, place, target = _slots(rest, kind, asks_room)
     recency = recency or _slots(rest, kind, asks_room)[0]  # "When did you see the bed? The first time I mean."
-    content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
-    global_scope = kind == "explain" and (bool(_GLOBAL.search(text)) or not content)
+    # An explanation asked after a sentence of context is about what that sentence asks: "I've never been to this
+    # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
+    about = (_asking_sentence(text, kind) if kind == "explain" else None) or text
+    content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", about)).split())
+    global_scope = kind == "explain" and (bool(_GLOBAL.search(about)) or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
                        timed,
@@ -352,10 +357,10 @@ _BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these)\b", re.I)
 
 def _asking_sentence(text: str, kind: str) -> str | None:
     """The one sentence of several whose cue words ask this kind of question ("How long were you in the kitchen?
-    Was it ages?"), whose slots are the question's; None for finds and explanations (the whole text describes what
-    to look for), or when no single sentence asks."""
+    Was it ages?"), whose slots are the question's; None for finds (the whole text describes what to look for: "I'm
+    thirsty. Where can I go?"), or when no single sentence asks."""
     parts = re.split(r"(?<=[.!?])\s+", text.strip())
-    if kind in ("find", "explain") or len(parts) < 2:
+    if kind == "find" or len(parts) < 2:
         return None
     asking = [p for p in parts if cue_kind(p) == kind]
     # "The sink was on your route. When did you pass it?": the thing is named in another sentence.

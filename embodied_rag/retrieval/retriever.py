@@ -42,7 +42,7 @@ from embodied_rag.retrieval.query import (
     parse_query,
     question_kind,
 )
-from embodied_rag.retrieval.thing_names import mentions
+from embodied_rag.retrieval.thing_names import asked_thing, mentions
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -421,6 +421,8 @@ class Retriever:
         if found is not None:
             return found
         cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
+        if not ranked:
+            cands, ranked, phrase = self._thing_asked(parsed, mode, cands)
         for thing in ([] if ranked else self._objects.needed(self.embedder.embed_query(parsed.text))):
             # A need no view matches ("I need to throw away a wrapper"): look for the things that meet it.
             cands, ranked, phrase = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
@@ -571,6 +573,16 @@ class Retriever:
             ranked = [(k, s) for k, s in ranked if self.memory.robot_of(k) == self._robot]
         return cands, ranked, phrase
 
+    def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates
+                     ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
+        """Nothing matches the question's wording ("If I went over to where the lifts are, what would I see?"):
+        matches for the known thing or kind of place it asks for, by each of its names, else none."""
+        for name in asked_thing(parsed.text):
+            found = self._matches(dataclasses.replace(parsed, content=name), mode, name)
+            if found[1]:
+                return found
+        return cands, [], set()
+
     def _nothing(self, parsed: ParsedQuery, cands: Candidates) -> Answer:
         note = blind_note(self.coverage())
         return Answer(f"I have not seen anything that matches '{parsed.content}'.{note}", parsed.kind,
@@ -623,6 +635,8 @@ class Retriever:
                 node = forest.root
             else:
                 cands, ranked, _ = self._matches(parsed, mode, parsed.content)
+                if not ranked:
+                    cands, ranked, _ = self._thing_asked(parsed, mode, cands)
                 calls, degraded = cands.llm_calls, cands.degraded
                 if not ranked:
                     return self._nothing(parsed, cands)
