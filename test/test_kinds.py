@@ -202,6 +202,9 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("any statues around? take me to one", "find"), ("Can you describe the surroundings of the stadium?", "explain"),
     ("whats it like near the stadium", "explain"), ("Is there a sink you could show me?", "find"),
     ("Is there a library I can go to around here?", "find"),
+    ("I was wondering whether you could take me to the water feature, please.", "find"),
+    ("I was wondering whether you could help me find a statue.", "find"), ("describe bldg", "explain"),
+    ("I was wondering whether you saw a sink", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

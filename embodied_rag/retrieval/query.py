@@ -63,7 +63,7 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
                        r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room", "whats": "what's",
-              "wheres": "where's"}
+              "wheres": "where's", "bldg": "building"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
 # Speech-to-text's homophone: "wear were you at 10:15?"
 _WEAR = re.compile(r"\bwear(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -71,6 +71,10 @@ _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
+# "I was wondering whether you could take me to the water feature": a request to go there.
+_POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please)? (take|bring|guide|lead|walk|"
+                        r"show|direct|point) (me|us)\b|\s*(if|whether) you (could|can|would|might)( possibly| please)? "
+                        r"(help (me|us) )?(find|locate|get to)\b", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
@@ -139,7 +143,7 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
                          r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
-                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|while|driving|hey|trying|"
+                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|wondering|while|driving|hey|trying|"
                          r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
                          r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|"
@@ -169,7 +173,7 @@ _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
-    r"remember|recall|idea|here|let|s|re|ve|ll|m|d)\b", re.I)
+    r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|s|re|ve|ll|m|d)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -282,6 +286,8 @@ def cue_kind(text: str) -> str | None:
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
+        if _POLITE_GO.match(rest):
+            return "find"
         polite = _POLITE_IF.match(rest)  # "I wonder if you could tell me where ...": the question is the rest
         if polite:
             return cue_kind(rest[polite.end():])
