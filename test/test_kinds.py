@@ -205,6 +205,17 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I was wondering whether you could take me to the water feature, please.", "find"),
     ("I was wondering whether you could help me find a statue.", "find"), ("describe bldg", "explain"),
     ("I was wondering whether you saw a sink", "yes_no"),
+    # Formal and indirect: "I'd need to know", "might you confirm", "the time at which", "amount of time".
+    ("I'd need to know whether you observed a sink at any point.", "yes_no"),
+    ("Might you confirm whether a sink was visible during your tour?", "yes_no"),
+    ("For my report, could you state the time at which the sink was first recorded?", "time"),
+    ("Did you see a sink, and if so, when was that?", "time"),
+    ("What was the length of your visit to the kitchen?", "duration"),
+    ("For the assessment I require the amount of time you occupied the kitchen.", "duration"),
+    ("Let me have the minutes you logged in the kitchen.", "duration"),
+    ("I need the headcount of chairs for the inventory.", "count"),
+    ("where u at around 10:15:30", "position"), ("I need to know where you stood at exactly 10:15:30.", "position"),
+    ("Can you pinpoint your own location at 10:15:30? The logs are a mess.", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -249,7 +260,9 @@ def test_recency_said_in_an_afterthought():
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",
                                   "What's the room with the sink?", "room w/ the sink?",
                                   "Which space was the sink sitting in when you came by it?", "Room of the sink?",
-                                  "In which kind of room did you spot the sink?", "Room the sink was spotted in?"])
+                                  "In which kind of room did you spot the sink?", "Room the sink was spotted in?",
+                                  "Would you kindly indicate the room in which the sink was observed?",
+                                  "Is the sink in a bedroom, a kitchen, or somewhere else?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

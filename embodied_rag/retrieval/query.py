@@ -33,6 +33,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
+                       r"\bthe time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
                        r"(sighting|spotting)\b|^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting) of\b",
@@ -41,19 +42,22 @@ _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how
                     r"\b(total|overall) count\b|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
+# "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
+_IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
 # "time spent in the kitchen - give me the number").
-_COUNT_LATE = re.compile(r"\btally\b|\b(your|the|a) total (for|of)\b|"
+_COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will) you( please| happen to)?|"
+_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to)?|"
                         r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
+                     r"i'?d? (need|require|want) to (know|find out|learn)|"
                      r"(please )?(confirm|check|verify) (?=if|whether)|would you mind (telling me|checking)|"
                      r"(please )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
@@ -80,7 +84,8 @@ _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
-                       r"\bduration\b", re.I)
+                       r"\bduration\b|\b(amount|length) of (time|your (visit|stay|time))\b|"
+                       r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
                        r"\b(you|the robot) (were|was) where\b|"
@@ -88,7 +93,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
-                       r"\b(your|the robot'?s?) (position|location)\b|\bwhere (are|were) you\b|"
+                       r"\b(your|the robot'?s?) (own )?(position|location)\b|"
+                       r"\bwhere (you|the robot) (at|stood|was standing|were standing)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
                        r"\bwhere did you happen to be\b|\bwhere (you|the robot) (have|had) been\b|"
@@ -143,7 +149,7 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
                          r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
                          r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
-                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|wondering|while|driving|hey|trying|"
+                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|wondering|indicate|specify|while|driving|hey|trying|"
                          r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
                          r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|"
@@ -154,12 +160,13 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
-                      r"\b(name|what'?s|what is|tell me|identify|give) the (room|area)\b|"
+                      r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|"
-                      r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)? or\b", re.I)
+                      r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)?,? (((a|an|the) \w+( \w+)?,? )?or)\b",
+                      re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
     r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
@@ -305,6 +312,8 @@ def cue_kind(text: str) -> str | None:
         return "position"
     if _DURATION.search(text):  # before yes/no: "were you in the kitchen for long?"
         return "duration"
+    if _IF_SO_WHEN.search(text):
+        return "time"
     if _COUNT_LATE.search(text):
         return "count"
     if _YES_NO.search(text):
@@ -373,10 +382,15 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(asking[0]) else None
 
 
+_ROOM_CHOICE = re.compile(r"\bin (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b.*$", re.I)
+
+
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
     text = _FIRST.sub(" ", _LAST.sub(" ", text))
+    if asks_room:  # "is the sink in a bedroom, a kitchen, or somewhere else?": the rooms offered are no place
+        text = _ROOM_CHOICE.sub(" ", text)
     colour = _colour(text)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
