@@ -216,6 +216,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I need the headcount of chairs for the inventory.", "count"),
     ("where u at around 10:15:30", "position"), ("I need to know where you stood at exactly 10:15:30.", "position"),
     ("Can you pinpoint your own location at 10:15:30? The logs are a mess.", "position"),
+    ("Were were you at 10:15:30?", "position"), ("Were you in the kitchen?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -247,6 +248,10 @@ def test_kinds_from_cue_words(text, kind):
     ("I'm trying to figure out if someone moved it. When did you last see the sink?", "sink", ""),
     ("The sink was somewhere on your route. When did you pass it?", "sink route pass", ""),
     ("how long were you wandering round the hallway for", "", "hallway"),
+    ("For the assessment I require the amount of time you occupied the washroom.", "", "washroom"),
+    ("how long u been chillin in the storeroom lol", "", "storeroom"),
+    ("Seriously, how much of your tour went on the storage room?", "", "storage room"),
+    ("Give me a count of the sofas, I'm in a hurry.", "sofas hurry", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

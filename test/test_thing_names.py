@@ -1,7 +1,7 @@
 """Other names of things and places, and the thing a request asks for (embodied_rag.retrieval.thing_names)."""
 
 from embodied_rag.memory.lexical import LexicalIndex
-from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions
+from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions, place_named
 
 
 def test_other_names_of_a_thing_named_as_a_whole():
@@ -26,3 +26,9 @@ def test_mentions_count_other_names_and_fall_back_to_the_thing_asked_for():
     request = "Excuse me, I'm lost. Could you tell me where the nearest bus stop is from here?"
     assert mentions(index, "lost tell nearest bus stop from", request) == ({2}, {2})
     assert mentions(index, "lost tell nearest bus stop from") == (set(), set())  # without the request: none
+
+
+def test_the_first_kind_of_place_named():
+    assert place_named("the amount of time you occupied the washroom") == "washroom"
+    assert place_named("how much of your tour went on the storage rooms") == "storage room"
+    assert place_named("how long were you there") == ""

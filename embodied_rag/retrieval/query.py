@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.thing_names import object_names
+from embodied_rag.retrieval.thing_names import object_names, place_named
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct
 
@@ -69,8 +69,8 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
 _SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room", "whats": "what's",
               "wheres": "where's", "bldg": "building"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
-# Speech-to-text's homophone: "wear were you at 10:15?"
-_WEAR = re.compile(r"\bwear(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
+# Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
+_WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
@@ -136,7 +136,8 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
-                    r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment))\b|"
+                    r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment)|case|"
+                    r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime))\b|"
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
                     r"like|please|lasted|took|overall|al+ ?together)\b)", re.I)
@@ -152,7 +153,8 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"encounter|encountered|show|exactly|amount|moment|true|wonder|wondering|indicate|specify|while|driving|hey|trying|"
                          r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
                          r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
-                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|"
+                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|would|"
+                         r"going|occupied|occupy|chilling|chillin|"
                          r"wandered|roam|roaming|roamed|loiter|loitering|round|"
                          r"(hang|hanging|hung) (around|about|out))\b",
                          re.I)
@@ -180,7 +182,8 @@ _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
-    r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|s|re|ve|ll|m|d)\b", re.I)
+    r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
+    r"d)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -403,8 +406,8 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
     target = " ".join(_FILLER.sub(" ", words).split())
-    if kind == "duration" and not place:
-        place, target = target, ""
+    if kind == "duration" and not place:  # "the amount of time you occupied the washroom": a kind of place named
+        place, target = place_named(text) or target, ""
     return recency, colour, place, target
 
 

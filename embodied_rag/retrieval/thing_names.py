@@ -57,6 +57,27 @@ def asked_thing(text: str) -> list[str]:
     return []
 
 
+@functools.cache
+def _place_keys() -> frozenset[tuple[str, ...]]:
+    """The kinds of place the data files know and their other names, as lexical words."""
+    names = [n for k, vs in _data("place_names.yaml").items() for n in (str(k), *map(str, vs))]
+    names += [str(k) for k in _data("vocabulary.yaml").get("places", {})]
+    return frozenset(tuple(words(n)) for n in names if words(n))
+
+
+def place_named(text: str) -> str:
+    """The first kind of place ``text`` names ("the amount of time you occupied the washroom": washroom), longest
+    name first, as lexical words; empty when it names none."""
+    ws = words(text)
+    keys = _place_keys()
+    longest = max((len(k) for k in keys), default=0)
+    for i in range(len(ws)):
+        for n in range(min(longest, len(ws) - i), 0, -1):
+            if tuple(ws[i:i + n]) in keys:
+                return " ".join(ws[i:i + n])
+    return ""
+
+
 def alternative_names(text: str) -> list[str]:
     """Other names of what ``text`` names as a whole ("stairs": staircase, stairway, ...); empty for anything
     else."""
