@@ -338,3 +338,16 @@ def test_sim_kinds_scored_by_ground_truth(sim_memory, minilm):
     r = Retriever(memory, minilm)
     results = [score(q, r.ask(q["query"]))[0] for q in queries]
     assert sum(results) >= 0.8 * len(results), f"{sum(results)}/{len(results)}"
+
+
+def test_captions_only_memory_counts_other_names_and_keeps_the_honest_no(tmp_path, minilm):
+    captions = ["In a lobby. A curved staircase behind the columns.", "In a lobby. A bus stop sign by the door."]
+    with Memory(tmp_path / "captions", Config()) as m:
+        m.begin_session("walk")
+        for i, (caption, vec) in enumerate(zip(captions, minilm.embed_documents(captions))):
+            m.add(Keyframe(i + 1, 0, T0 + 2 * i * NS, Pose((2.0 * i, 0.0, 1.2), LOOK_X), caption=caption,
+                           text_embedding=vec), None, [])
+        r = Retriever(m, minilm)
+        stairs = r.ask("did you see any stairs?")
+        assert stairs.yes_no is True and stairs.goal is not None  # "staircase" names the stairs; a yes has a goal
+        assert r.ask("did you see a giraffe near the stairs?").yes_no is False

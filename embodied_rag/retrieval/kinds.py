@@ -171,7 +171,7 @@ class KindAnswers:
         frames: list[int] = []
         if not insts:
             # No object layer: keyframes whose text names every word of the target.
-            every, phrase = mentions(self.memory.lexical, target, parsed.text)
+            every, phrase = mentions(self.memory.lexical, target)
             frames = sorted(phrase or every)
             if places is not None:
                 frames = [k for k in frames if k in places]
