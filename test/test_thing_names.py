@@ -12,7 +12,9 @@ def test_other_names_of_a_thing_named_as_a_whole():
 def test_the_thing_a_request_asks_for_comes_after_its_request_word():
     assert asked_thing("I need a quiet place to borrow some books, where's a library?")[0] == "library"
     assert asked_thing("Could you tell me where the nearest bus stop is from here?") == ["bus stop"]
-    assert asked_thing("Stairs, please.")[0] == "stair"  # no request word: anywhere
+    assert asked_thing("Stairs, please.") == []  # no request word
+    assert asked_thing("Nearest bus stop where? I must take a bus.") == ["bus stop"]  # before it, same sentence
+    assert asked_thing("I saw a sofa. Where is it?") == []  # not from another sentence
     assert asked_thing("I need to catch a bus, where's the closest stop?") == []
 
 

@@ -48,13 +48,15 @@ _REQUEST = re.compile(r"\b(where|which way|take me|bring me|guide me|lead me|sho
 def asked_thing(text: str) -> list[str]:
     """The names (first the one used) of the first known thing or kind of place a request asks for: named after
     its last request word ("I need a quiet place to borrow some books, where's a library?" asks for a library),
-    else anywhere in it; empty when it names none. Names are lexical words joined by spaces."""
-    starts = [m.end() for m in _REQUEST.finditer(text)]
-    for part in ([text[starts[-1]:]] if starts else []) + [text]:
-        found = _first_name(words(part))
-        if found:
-            return found
-    return []
+    else before it in the same sentence ("Nearest bus stop where? I must take a bus."); empty when it has no
+    request word or names none there. Names are lexical words joined by spaces."""
+    found = list(_REQUEST.finditer(text))
+    if not found:
+        return []
+    m = found[-1]
+    start = max((e.end() for e in re.finditer(r"[.!?](\s|$)", text[:m.start()])), default=0)
+    end = next((e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():])), len(text) - m.end()) + m.end()
+    return _first_name(words(text[m.end():end])) or _first_name(words(text[start:m.start()]))
 
 
 @functools.cache
