@@ -70,14 +70,8 @@ def _place_keys() -> frozenset[tuple[str, ...]]:
 def place_named(text: str) -> str:
     """The first kind of place ``text`` names ("the amount of time you occupied the washroom": washroom), longest
     name first, as lexical words; empty when it names none."""
-    ws = words(text)
-    keys = _place_keys()
-    longest = max((len(k) for k in keys), default=0)
-    for i in range(len(ws)):
-        for n in range(min(longest, len(ws) - i), 0, -1):
-            if tuple(ws[i:i + n]) in keys:
-                return " ".join(ws[i:i + n])
-    return ""
+    key = _first_key(words(text), _place_keys())
+    return " ".join(key) if key else ""
 
 
 def alternative_names(text: str) -> list[str]:
@@ -87,15 +81,21 @@ def alternative_names(text: str) -> list[str]:
     return sorted(" ".join(n) for n in _name_groups().get(key, ()) if n != key)
 
 
-def _first_name(ws: list[str]) -> list[str]:
-    groups = _name_groups()
-    longest = max((len(k) for k in groups), default=0)
+def _first_key(ws: list[str], keys) -> tuple[str, ...] | None:
+    """The first run of words that is one of ``keys`` (word tuples), the longest where several start together."""
+    longest = max((len(k) for k in keys), default=0)
     for i in range(len(ws)):
         for n in range(min(longest, len(ws) - i), 0, -1):
-            key = tuple(ws[i:i + n])
-            if key in groups:
-                return [" ".join(key)] + sorted(" ".join(o) for o in groups[key] if o != key)
-    return []
+            if tuple(ws[i:i + n]) in keys:
+                return tuple(ws[i:i + n])
+    return None
+
+
+def _first_name(ws: list[str]) -> list[str]:
+    """The first known name in ``ws`` and the other names of what it names."""
+    groups = _name_groups()
+    key = _first_key(ws, groups)
+    return [" ".join(key)] + sorted(" ".join(o) for o in groups[key] if o != key) if key else []
 
 
 def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]]:
