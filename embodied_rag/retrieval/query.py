@@ -144,31 +144,31 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
-_KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|"
-                         r"ever|notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|"
-                         r"exist|exists|"
-                         r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|"
-                         r"passed|walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|"
-                         r"different|distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|"
-                         r"encounter|encountered|show|exactly|amount|moment|true|wonder|wondering|indicate|specify|while|driving|hey|trying|"
-                         r"figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|roughly|"
-                         r"approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|turned|space|sitting|"
-                         r"standing|placed|kept|lying|lasted|remained|cumulative|caught|point|linger|lingered|wander|wandering|would|"
-                         r"going|occupied|occupy|chilling|chillin|"
-                         r"wandered|roam|roaming|roamed|loiter|loitering|round|"
-                         r"(hang|hanging|hung) (around|about|out))\b",
+_KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|ever|"
+                         r"notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|exist|exists|"
+                         r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|passed|"
+                         r"walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|different|"
+                         r"distinct|seconds|minutes|hours|anywhere|during|tour|visit|seeing|observed|encounter|"
+                         r"encountered|show|exactly|amount|moment|true|wonder|wondering|indicate|specify|while|"
+                         r"driving|hey|trying|figure|out|contains|found|name|be|it|one|chance|happen|happened|kindly|"
+                         r"roughly|approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|"
+                         r"turned|space|sitting|standing|placed|kept|lying|lasted|remained|cumulative|caught|point|"
+                         r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
+                         r"roam|roaming|roamed|loiter|loitering|round|(hang|hanging|hung) (around|about|out))\b",
                          re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
+# "was it in a bedroom, a kitchen or ...?": a choice of rooms.
+_ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
+_ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|"
-                      r"\b(was|is) (it|that|the [\w ]+) in (a|an|the) \w+( \w+)?,? (((a|an|the) \w+( \w+)?,? )?or)\b",
-                      re.I)
+                      r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
     r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
@@ -261,6 +261,10 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
+def _sentences(text: str, maxsplit: int = 0) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=maxsplit)
+
+
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
@@ -276,7 +280,7 @@ def question_kind(text: str) -> str | None:
     """The kind a (normalised) question's cue words make clear, or None: a closing request for the answer ("Was it
     this morning you saw the sink, or later? Give me the time."), else the cue words of the whole text, else of one
     of its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
-    parts = re.split(r"(?<=[.!?])\s+", text.strip())
+    parts = _sentences(text)
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
         if kind:
@@ -303,7 +307,7 @@ def cue_kind(text: str) -> str | None:
             return cue_kind(rest[polite.end():])
         if _IF_CLAUSE.search(rest):
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
-            later = re.split(r"(?<=[.!?])\s+", rest, maxsplit=1)
+            later = _sentences(rest, maxsplit=1)
             return (cue_kind(later[1]) if len(later) > 1 else None) or "yes_no"
         wh = re.match(r"\s*(where|which|what|how|who)\b", rest)  # "do you know which room ...": not a yes/no
         return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
@@ -377,7 +381,7 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     """The one sentence of several whose cue words ask this kind of question ("How long were you in the kitchen?
     Was it ages?"), whose slots are the question's; None for finds (the whole text describes what to look for: "I'm
     thirsty. Where can I go?"), or when no single sentence asks."""
-    parts = re.split(r"(?<=[.!?])\s+", text.strip())
+    parts = _sentences(text)
     if kind == "find" or len(parts) < 2:
         return None
     asking = [p for p in parts if cue_kind(p) == kind]
@@ -385,15 +389,12 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(asking[0]) else None
 
 
-_ROOM_CHOICE = re.compile(r"\bin (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b.*$", re.I)
-
-
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
     text = _FIRST.sub(" ", _LAST.sub(" ", text))
     if asks_room:  # "is the sink in a bedroom, a kitchen, or somewhere else?": the rooms offered are no place
-        text = _ROOM_CHOICE.sub(" ", text)
+        text = _ROOM_CHOICE_RX.sub(" ", text)
     colour = _colour(text)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
