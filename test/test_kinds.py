@@ -217,6 +217,10 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("where u at around 10:15:30", "position"), ("I need to know where you stood at exactly 10:15:30.", "position"),
     ("Can you pinpoint your own location at 10:15:30? The logs are a mess.", "position"),
     ("Were were you at 10:15:30?", "position"), ("Were you in the kitchen?", "yes_no"),
+    # A time and a bare "where"; a sighting asked after context or as "among the things you saw".
+    ("10:15:30 — where?", "position"), ("Please, at time 10:15:30 you are where?", "position"),
+    ("sink — seen it?", "yes_no"), ("On tonight's patrol, was there any sink?", "yes_no"),
+    ("Was a sink among the things you saw?", "yes_no"), ("Where is the kitchen, is there a sink?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -252,6 +256,9 @@ def test_kinds_from_cue_words(text, kind):
     ("how long u been chillin in the storeroom lol", "", "storeroom"),
     ("Seriously, how much of your tour went on the storage room?", "", "storage room"),
     ("Give me a count of the sofas, I'm in a hurry.", "sofas hurry", ""),
+    ("Was a sink among the things you recorded on your rounds?", "sink", ""),
+    ("Exactly how many chairs showed up on your camera?", "chairs showed", ""),
+    ("The pipes in the washroom are leaking. How long were you in there?", "pipes", "washroom"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

@@ -101,7 +101,9 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"^\s*(your |the robot'?s? |robot )?(position|location|whereabouts)\b|\bwhereabouts\b|"
                        r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
-                       r"\b(room|place|area) (that )?you (occupied|were in)\b", re.I)
+                       r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b", re.I)
+# "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
+_BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -116,7 +118,8 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
-                     r"^\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
+                     r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
+                     + _NO_WH + r".*,\s*(was|were|is|are) there (a|an|any|some)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
@@ -132,7 +135,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"clocked)\b" + _NOT_GO + r"|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
-                          r"observed|picked up)\b", re.I)
+                          r"observed|picked up)\b|"
+                          + _NO_WH + r".*\b(among|one of) the (things|objects|items) (you|the robot|it) "
+                          r"(saw|spotted|noticed|observed|recorded|detected|encountered|came across)\b", re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
@@ -154,8 +159,9 @@ _KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|s
                          r"roughly|approximately|confirm|yes|no|footage|remind|timestamp|timeline|exact|up|turn|"
                          r"turned|space|sitting|standing|placed|kept|lying|lasted|remained|cumulative|caught|point|"
                          r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
-                         r"roam|roaming|roamed|loiter|loitering|round|(hang|hanging|hung) (around|about|out))\b",
-                         re.I)
+                         r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
+                         r"detected|logged|report|identify|camera|(hang|hanging|hung) (around|about|out)|"
+                         r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
@@ -315,7 +321,7 @@ def cue_kind(text: str) -> str | None:
         return "duration"
     if _COUNT.search(text):
         return "count"
-    if _POSITION.search(text) and has_time(text):
+    if (_POSITION.search(text) or _BARE_WHERE.match(strip_time(text))) and has_time(text):
         return "position"
     if _DURATION.search(text):  # before yes/no: "were you in the kitchen for long?"
         return "duration"
@@ -401,6 +407,9 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
         m = _PLACE.search(text)
         if m:
             place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
+            named = place_named(place)
+            if named and len(named.split()) < len(place.split()):
+                place = named  # "The pipes in the washroom are leaking": the kind of place, not what it does
             if place:
                 text = text[:m.start()] + " " + text[m.end():]
     words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", text)  # a hyphen only inside a word ("t-shirt")
