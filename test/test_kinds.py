@@ -221,6 +221,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("10:15:30 — where?", "position"), ("Please, at time 10:15:30 you are where?", "position"),
     ("sink — seen it?", "yes_no"), ("On tonight's patrol, was there any sink?", "yes_no"),
     ("Was a sink among the things you saw?", "yes_no"), ("Where is the kitchen, is there a sink?", "find"),
+    ("How is it near the elevators? what there is?", "explain"), ("how does it look around the kitchen", "explain"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -263,6 +264,14 @@ def test_kinds_from_cue_words(text, kind):
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
     assert (p.target, p.place) == (target, place)
+
+
+def test_explanations_and_nearest_in_learner_english():
+    p = parse_query("Near the stadium, how it look? what is there around?")  # the asking sentence names nothing
+    assert p.kind == "explain" and not p.global_scope and p.content == "stadium"
+    p = parse_query("I'm meeting a friend by the lifts. What does that part of the lobby look like?")
+    assert "lifts" in p.content  # "that part" points back to the context
+    assert parse_query("Where is bus stop most close to me? I must take bus").nearest
 
 
 def test_recency_said_in_an_afterthought():

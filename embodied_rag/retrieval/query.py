@@ -179,8 +179,9 @@ _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
     r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
-    r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b", re.I)
-_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by)\b", re.I)
+    r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
+    r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
+_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|most (close|near)|close to me)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Words that say how to ask, not what to look for: removed to get the query's content.
@@ -189,6 +190,7 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
+    r"how|look|looks|it|"
     r"d)\b", re.I)
 
 
@@ -372,7 +374,9 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # An explanation asked after a sentence of context is about what that sentence asks: "I've never been to this
     # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
     about = (_asking_sentence(text, kind) if kind == "explain" else None) or text
-    content = " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", about)).split())
+    content = _content(about)
+    if not content and about != text:  # "Near the stadium, how it look? What is there around?"
+        about, content = text, _content(text)
     global_scope = kind == "explain" and (bool(_GLOBAL.search(about)) or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
@@ -380,7 +384,12 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                        asks_room)
 
 
-_BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these)\b", re.I)
+def _content(text: str) -> str:
+    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
+
+
+_BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
+                             r"side))\b", re.I)
 
 
 def _asking_sentence(text: str, kind: str) -> str | None:
