@@ -166,3 +166,37 @@ def test_robot_filter_follows_a_growing_memory(tmp_path, minilm):
         assert room_of(alpha.goal.position[0]) != "kitchen", alpha.answer
         ids = {m.robot_of(int(e.split(":")[1])) for e in alpha.evidence if e.startswith("kf:")}
         assert ids == {"alpha"}, alpha.evidence
+
+
+def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, minilm):
+    from embodied_rag.memory.keyframe import Keyframe
+    from embodied_rag.memory.pose import Pose
+
+    # Long captions that all look alike but for one thing each, as a city's street views do: the embedding of a
+    # question alone does not tell them apart, the exact mentions do.
+    start = ("The scene depicts an urban street on a cloudy day with brick buildings, trees along the sidewalk, parked "
+             "cars and a few people walking. ")
+    tails = ["A bus drives past a small cafe with outdoor tables.", "Further along, a bridge carries the road over the "
+             "river.", "On the right there is a bus stop with a shelter.", "The entrance of the public library is on "
+             "the left.", "Behind the fence is a stadium with bleachers.", "A bus waits at the traffic light."]
+    captions = [start + t for t in tails]
+    with Memory(tmp_path / "street", Config()) as m:
+        m.begin_session("walk")
+        for i, (caption, vec) in enumerate(zip(captions, minilm.embed_documents(captions))):
+            m.add(Keyframe(i + 1, 0, (i + 1) * 10**9, Pose((30.0 * i, 0.0, 1.2), (-0.5, 0.5, -0.5, 0.5)),
+                           caption=caption, text_embedding=vec), None, [])
+        r = Retriever(m, minilm)
+
+        def place(query: str) -> str:
+            ans = r.ask(query)
+            assert ans.goal is not None, (query, ans.answer)
+            return tails[round(ans.goal.position[0] / 30.0)]
+
+        # Slips of names some view mentions (these found nothing, or another bus, before).
+        assert "bridge" in place("take me to a brdge") and "stadium" in place("bring me to the stadum")
+        assert "bus stop" in place("where is the nearest bus top?")
+        # A description no view mentions word for word: the thing whose uses fit it (not the bus by the cafe).
+        assert "bus stop" in place("Where is the closest place where I can wait to catch a bus?")
+        assert "library" in place("I'd like to borrow a novel and read it somewhere quiet")
+        # A yes/no about a thing never seen stays a no: only finds and explanations are corrected.
+        assert r.ask("did you see a brdge?").yes_no is False

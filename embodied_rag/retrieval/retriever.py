@@ -42,6 +42,7 @@ from embodied_rag.retrieval.query import (
     parse_query,
     question_kind,
 )
+from embodied_rag.retrieval.spelling import Spelling
 from embodied_rag.retrieval.thing_names import asked_thing, mentions
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
@@ -60,6 +61,18 @@ class Candidates:
     nodes: list[int] = field(default_factory=list)
     llm_calls: int = 0
     degraded: str = ""
+
+
+@dataclass
+class Matches:
+    """What a search for some words found: the candidates, the ranked matches (empty when nothing is good
+    enough), and the keyframes whose text mentions the words as one phrase (``phrase``) or all of them
+    (``every``)."""
+
+    cands: Candidates
+    ranked: list[tuple[int, float]] = field(default_factory=list)
+    phrase: set[int] = field(default_factory=set)
+    every: set[int] = field(default_factory=set)
 
 
 class _NodeCache:
@@ -130,6 +143,9 @@ class Retriever:
         self._robot: str | None = None  # the robot filter of the question being answered
         self._robot_masks: dict[str, np.ndarray] = {}
         self._coverage: tuple[int, LanguageCoverage] | None = None
+        self._spelling: tuple[int, Spelling] | None = None
+        # A question's text, its target and the things it may need are embedded by several steps; once will do.
+        self._embedded: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- public ---------------------------------------------------------------------------------------------
     def memory_changed(self) -> None:
@@ -137,8 +153,19 @@ class Retriever:
         (question prototypes, object names and uses) stay: re-embedding them took seconds per refresh."""
         self._cache = _NodeCache()
         self._coverage = None
+        self._spelling = None
         self._robot_masks = {}
         self._images = self._image_evidence()
+
+    def _embed(self, text: str) -> np.ndarray:
+        """The text embedding of ``text`` (the last 64 asked for are kept)."""
+        q = self._embedded.get(text)
+        if q is None:
+            q = self._embedded[text] = self.embedder.embed_query(text)
+            if len(self._embedded) > 64:
+                self._embedded.popitem(last=False)
+        self._embedded.move_to_end(text)
+        return q
 
     def _image_evidence(self) -> ImageEvidence | None:
         if not ImageEvidence.usable(self.memory, self._image_embedder):
@@ -189,7 +216,7 @@ class Retriever:
         qvec, calls, degraded = None, 0, ""
         cued = question_kind(normalise(text)) if kind == "auto" else kind
         if cued is None:
-            qvec = self.embedder.embed_query(text)  # questions without cue words: kind by example questions
+            qvec = self._embed(text)  # questions without cue words: kind by example questions
         parsed = parse_query(text, kind, self._intents(), qvec)
         if cued is None and self.llm is not None:
             parsed, calls, degraded = self._understand(parsed)
@@ -253,9 +280,20 @@ class Retriever:
             if parsed.kind != "time" or ans.found:
                 return ans
             # Nothing named it: look for it by meaning, like a find, and say when that was seen.
+        parsed = self._spelled(parsed)
         if parsed.kind == "explain":
             return self._explain(parsed, mode)
         return self._find(parsed, mode, robot)
+
+    def _spelled(self, parsed: ParsedQuery) -> ParsedQuery:
+        """The question with misspelt names of things the memory mentions written correctly (finds and
+        explanations only: a yes/no about something never seen stays a no)."""
+        n = len(self.memory.keyframes)
+        if self._spelling is None or self._spelling[0] != n:
+            self._spelling = (n, Spelling(self.memory.lexical))
+        fix = self._spelling[1].correct
+        return dataclasses.replace(parsed, text=fix(parsed.text), content=fix(parsed.content),
+                                   target=fix(parsed.target))
 
     def _room_of(self, parsed: ParsedQuery) -> Answer | None:
         """"Which room is the X in?": the place of the best matching object (or keyframe) it was seen in."""
@@ -417,17 +455,15 @@ class Retriever:
     # -- find / temporal ------------------------------------------------------------------------------------
     def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
         # Objects are one layer over the fleet's keyframes: a question about one robot's views skips them.
-        found = self._find_object(parsed, robot) if self._robot is None else None
-        if found is not None:
-            return found
-        cands, ranked, phrase = self._matches(parsed, mode, parsed.text)
-        if not ranked:
-            cands, ranked, phrase = self._thing_asked(parsed, mode, cands)
-        for thing in ([] if ranked else self._objects.needed(self.embedder.embed_query(parsed.text))):
-            # A need no view matches ("I need to throw away a wrapper"): look for the things that meet it.
-            cands, ranked, phrase = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
-            if ranked:
-                break
+        thing = self._find_object(parsed, robot) if self._robot is None else None
+        if thing is not None:
+            return thing
+        found = self._matches(parsed, mode, parsed.text)
+        if not found.ranked:
+            found = self._thing_asked(parsed, mode, found.cands)
+        if not found.every:
+            found = self._needed(parsed, mode, found)
+        cands, ranked, phrase = found.cands, found.ranked, found.phrase
         calls, degraded = cands.llm_calls, cands.degraded
         if not ranked:
             return self._nothing(parsed, cands)
@@ -475,7 +511,7 @@ class Retriever:
         if not self.memory.objects.instances:
             return None
         texts = list(dict.fromkeys(t for t in (parsed.text, parsed.target) if t))
-        q = np.asarray([self.embedder.embed_query(t) for t in texts], dtype=np.float32)
+        q = np.asarray([self._embed(t) for t in texts], dtype=np.float32)
         matches = self._objects.rank(parsed, q)
         floor = parsed.floor
         if parsed.relative_floor and robot is not None and len(robot) > 2:
@@ -556,10 +592,9 @@ class Retriever:
         return Answer(f"I have not seen {inst.label} on the {asked}; the nearest match I saw is a {inst.name} on the "
                       f"{seen}.", parsed.kind, None, [object_ref(inst.id)], found=False)
 
-    def _matches(self, parsed: ParsedQuery, mode: str, embed_text: str
-                 ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
-        """Search for ``embed_text``; ranked matches with mentions (empty when nothing is good enough)."""
-        q = self.embedder.embed_query(embed_text)
+    def _matches(self, parsed: ParsedQuery, mode: str, embed_text: str) -> Matches:
+        """Search for ``embed_text``, with exact mentions of the question's content (hybrid retrieval)."""
+        q = self._embed(embed_text)
         fq = self._fused(embed_text, q)
         cands = self.search(q, mode, parsed.text, fq)
         if self.coverage().blind:
@@ -567,21 +602,35 @@ class Retriever:
             kfs = self.memory.keyframes
             cands.leaves = [(k, s) for k, s in cands.leaves if k in kfs and searchable(kfs[k])]
         if not cands.leaves or cands.leaves[0][1] < self.config.min_score:
-            return cands, [], set()
-        ranked, phrase = self._with_mentions(q, parsed.content, cands.leaves, fq, parsed.text)
+            return Matches(cands)
+        ranked, phrase, every = self._with_mentions(q, parsed.content, cands.leaves, fq, parsed.text)
         if self._robot is not None:
             ranked = [(k, s) for k, s in ranked if self.memory.robot_of(k) == self._robot]
-        return cands, ranked, phrase
+        return Matches(cands, ranked, phrase, every)
 
-    def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates
-                     ) -> tuple[Candidates, list[tuple[int, float]], set[int]]:
+    def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates) -> Matches:
         """Nothing matches the question's wording ("If I went over to where the lifts are, what would I see?"):
         matches for the known thing or kind of place it asks for, by each of its names, else none."""
         for name in asked_thing(parsed.text):
             found = self._matches(dataclasses.replace(parsed, content=name), mode, name)
-            if found[1]:
+            if found.ranked:
                 return found
-        return cands, [], set()
+        return Matches(cands)
+
+    def _needed(self, parsed: ParsedQuery, mode: str, found: Matches) -> Matches:
+        """No view mentions what the question asks for: it may name a need or describe a thing by its use ("I need
+        to throw away a wrapper", "a building where I can borrow books"). Matches for the things whose uses
+        (``object_uses.yaml``) fit it best, among those some view mentions; in a memory without any text (views
+        known by their images only) or when nothing matched at all, for the best fitting thing that matches.
+        Else ``found``."""
+        wordless = not self.coverage().by_text  # views known by their images only: nothing is mentioned
+        for thing in self._objects.needed(self._embed(parsed.text)):
+            if found.ranked and not wordless and not self.memory.lexical.matching(thing)[0]:
+                continue
+            need = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
+            if need.ranked and (need.every or wordless or not found.ranked):
+                return need
+        return found
 
     def _nothing(self, parsed: ParsedQuery, cands: Candidates) -> Answer:
         note = blind_note(self.coverage())
@@ -589,7 +638,8 @@ class Retriever:
                       llm_calls=cands.llm_calls, degraded=cands.degraded, found=False)
 
     def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]],
-                       fq: FusedQuery | None = None, request: str = "") -> tuple[list[tuple[int, float]], set[int]]:
+                       fq: FusedQuery | None = None, request: str = ""
+                       ) -> tuple[list[tuple[int, float]], set[int], set[int]]:
         """Add keyframes whose text mentions every content word (or, failing that, the thing the request asks for;
         other names of a thing count), and boost exact mentions (hybrid retrieval)."""
         every, phrase = mentions(self.memory.lexical, content, request)
@@ -604,7 +654,7 @@ class Retriever:
         bonus = self.config.mention_bonus
         for k in scores:
             scores[k] += (bonus if k in phrase else bonus / 2 if k in every else 0.0)
-        return sorted(scores.items(), key=lambda t: -t[1]), phrase
+        return sorted(scores.items(), key=lambda t: -t[1]), phrase, every
 
     def _extractive_find(self, parsed: ParsedQuery, kf: Keyframe, area: list[ForestNode]) -> str:
         """A sentence or two a person would say: where (the place and floor, no coordinates) and what was seen."""
@@ -624,7 +674,7 @@ class Retriever:
         calls, degraded = 0, ""
         matching: list[Keyframe] = []
         if mode == "flat" or not forest.nodes:
-            q = self.embedder.embed_query(parsed.text)
+            q = self._embed(parsed.text)
             cands = self._flat(q, self.config.top_k, self._fused(parsed.text, q))
             kfs = [self.memory.keyframes[k] for k, _ in cands.leaves]
             evidence_texts = [self._kf_text(kf) for kf in kfs]
@@ -634,9 +684,10 @@ class Retriever:
             if parsed.global_scope:
                 node = forest.root
             else:
-                cands, ranked, _ = self._matches(parsed, mode, parsed.content)
-                if not ranked:
-                    cands, ranked, _ = self._thing_asked(parsed, mode, cands)
+                found = self._matches(parsed, mode, parsed.content)
+                if not found.ranked:
+                    found = self._thing_asked(parsed, mode, found.cands)
+                cands, ranked = found.cands, found.ranked
                 calls, degraded = cands.llm_calls, cands.degraded
                 if not ranked:
                     return self._nothing(parsed, cands)

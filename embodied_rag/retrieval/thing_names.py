@@ -40,6 +40,11 @@ def _name_groups() -> dict[tuple[str, ...], frozenset[tuple[str, ...]]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+def known_names() -> list[str]:
+    """Every name of a thing or kind of place the data files know, as lexical words joined by spaces."""
+    return [" ".join(key) for key in _name_groups()]
+
+
 # Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
 _REQUEST = re.compile(r"\b(where|which way|take me|bring me|guide me|lead me|show me|navigate|go to|get to|find)\b",
                       re.I)

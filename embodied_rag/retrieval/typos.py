@@ -34,7 +34,7 @@ def _known_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _slips(word: str) -> set[str]:
+def slips(word: str) -> set[str]:
     swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1) if word[i] != word[i + 1]}
     dropped = {word[:i] + word[i + 1:] for i in range(1, len(word))} if len(word) >= 4 else set()
     return {s for s in swapped | dropped if len(s) >= 3}
@@ -45,7 +45,7 @@ def _corrections() -> dict[str, str]:
     known = _known_words() | set(QUESTION_WORDS) | set(_LOOKALIKES)
     seen: dict[str, set[str]] = {}
     for word in QUESTION_WORDS + _LOOKALIKES:
-        for slip in _slips(word):
+        for slip in slips(word):
             seen.setdefault(slip, set()).add(word)
     return {slip: word for slip, words in seen.items() if len(words) == 1 and slip not in known
             for word in words if word not in _LOOKALIKES}

@@ -1,0 +1,68 @@
+"""Misspelt names of things, written as the names a memory's views mention ("take me to a brdge": bridge).
+
+A word (or two neighbouring words, spaces ignored: "bus top" for "bus stop") that no view mentions is corrected
+when it is a slip of exactly one name of a thing or kind of place (``data/*.yaml``) that some view mentions. The
+slips are those of :mod:`embodied_rag.retrieval.typos` (two neighbouring letters swapped, or one letter left out,
+not the first) and, in names of six letters or more, one vowel written as another ("elevater"). A slip has at least
+five letters: shorter ones are often words in their own right ("star" for "stair", "plan" for "plant"). Used for
+finds and explanations only: a yes/no question about a thing never seen must stay an honest no.
+"""
+
+from __future__ import annotations
+
+import re
+
+from embodied_rag.memory.lexical import LexicalIndex, words
+from embodied_rag.retrieval.thing_names import known_names
+from embodied_rag.retrieval.typos import slips
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_SHORTEST = 5
+_VOWELS = "aeiou"
+
+
+def _vowel_slips(word: str) -> set[str]:
+    if len(word) < 6:
+        return set()
+    return {word[:i] + v + word[i + 1:] for i in range(1, len(word)) if word[i] in _VOWELS for v in _VOWELS}
+
+
+class Spelling:
+    """The slips of the names one memory's views mention, built once per memory state."""
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self._index = index
+        heard: dict[str, set[str]] = {}
+        for name in known_names():
+            joined = name.replace(" ", "")
+            if len(joined) < _SHORTEST or not index.matching(name)[1]:
+                continue
+            for slip in (slips(joined) | _vowel_slips(joined)) - {joined}:
+                if len(slip) < _SHORTEST:
+                    continue
+                heard.setdefault(slip, set()).add(name)
+        # A slip that some view mentions is a word in its own right there.
+        self._fixes = {slip: next(iter(names)) for slip, names in heard.items()
+                       if len(names) == 1 and not index.matching(slip)[0]}
+
+    def correct(self, text: str) -> str:
+        """``text`` with the slips of mentioned names written as those names; unchanged when it has none."""
+        if not self._fixes:
+            return text
+        tokens = list(_TOKEN.finditer(text))
+        forms = ["".join(words(t.group(0))) for t in tokens]
+        out, last, i = [], 0, 0
+        while i < len(tokens):
+            for n in (2, 1):
+                window = forms[i:i + n]
+                if len(window) < n:
+                    continue
+                name = self._fixes.get("".join(window))
+                if name is not None and not self._index.matching(" ".join(window))[1]:
+                    out += [text[last:tokens[i].start()], name]
+                    last = tokens[i + n - 1].end()
+                    i += n
+                    break
+            else:
+                i += 1
+        return "".join(out) + text[last:] if out else text

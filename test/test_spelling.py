@@ -1,0 +1,34 @@
+"""Misspelt names of things written as the names a memory mentions (embodied_rag.retrieval.spelling)."""
+
+from embodied_rag.memory.lexical import LexicalIndex
+from embodied_rag.retrieval.spelling import Spelling
+
+
+def _index(*texts: str) -> LexicalIndex:
+    index = LexicalIndex()
+    for i, text in enumerate(texts):
+        index.add(i + 1, text)
+    return index
+
+
+def test_slips_of_mentioned_names_are_corrected():
+    spell = Spelling(_index("a bridge over the river", "a bus stop with a shelter", "a library entrance"))
+    assert spell.correct("take me to a brdge") == "take me to a bridge"  # a letter left out
+    assert spell.correct("where is the nearest bus top?") == "where is the nearest bus stop?"  # across a space
+    assert spell.correct("Where's the Liberay?") == "Where's the Liberay?"  # two slips: left alone
+    assert spell.correct("where is the libarry") == "where is the library"  # two letters swapped
+    assert spell.correct("How is it near the librery?") == "How is it near the library?"  # a vowel for another
+
+
+def test_names_no_view_mentions_and_words_a_view_uses_are_left_alone():
+    spell = Spelling(_index("a bridge over the river", "a ridge above the bidge valley"))
+    assert spell.correct("take me to the stadum") == "take me to the stadum"  # no view mentions a stadium
+    assert spell.correct("go to the bidge") == "go to the bidge"  # a word a view uses is a word
+    assert spell.correct("where is the ridge?") == "where is the ridge?"  # first letter left out: not a slip
+
+
+def test_short_slips_are_left_alone():
+    spell = Spelling(_index("a stair by the door", "a potted plant"))
+    # "star" and "plan" are slips of "stair" and "plant" but words in their own right.
+    assert spell.correct("where is the star and the plan") == "where is the star and the plan"
+    assert Spelling(_index()).correct("brdge") == "brdge"
