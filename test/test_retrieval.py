@@ -200,3 +200,11 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
         assert "library" in place("I'd like to borrow a novel and read it somewhere quiet")
         # A yes/no about a thing never seen stays a no: only finds and explanations are corrected.
         assert r.ask("did you see a brdge?").yes_no is False
+
+
+def test_a_part_of_a_named_place_is_no_named_area(memory, minilm):
+    r = Retriever(memory, minilm)
+    whole = r._named_area(parse_query("what is the kitchen like?"))
+    assert whole is not None and "kitchen" in whole.name
+    # The part the rest of the question describes is found by its matches, not by the place's name.
+    assert r._named_area(parse_query("what does that part of the kitchen with the microwave look like?")) is None

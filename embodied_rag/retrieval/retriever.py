@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 log = logging.getLogger(__name__)
 
 MODES = ("beam", "llm-walk", "flat")
+# "that part of the lobby", "the far corner of the kitchen": a part of a place, not the whole.
+_PART_OF = re.compile(r"\b(part|parts|corner|side|section|end|bit|spot) of (the|this|that)\b", re.I)
 # Lexical matches beyond this many are too unspecific to add as candidates (they still boost).
 _MAX_LEXICAL_EXTRA = 5000
 
@@ -743,7 +746,10 @@ class Retriever:
 
     def _named_area(self, parsed: ParsedQuery) -> ForestNode | None:
         """The area a question names as a kind of place ("tell me about the living room"): the one holding most of
-        the keyframes taken in such a place (by their scene labels or the areas' names)."""
+        the keyframes taken in such a place (by their scene labels or the areas' names). None for a part of such a
+        place ("what does that part of the lobby look like?": the part the rest of the question describes)."""
+        if _PART_OF.search(parsed.text):
+            return None
         inside = self._kinds.place_keyframes(parsed.target)
         if not inside:
             return None
