@@ -222,6 +222,13 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("sink — seen it?", "yes_no"), ("On tonight's patrol, was there any sink?", "yes_no"),
     ("Was a sink among the things you saw?", "yes_no"), ("Where is the kitchen, is there a sink?", "find"),
     ("How is it near the elevators? what there is?", "explain"), ("how does it look around the kitchen", "explain"),
+    # A tester's notation and terse technical words.
+    ("room_of(sink)", "find"), ("seen(sink)? y/n", "yes_no"), ("first_seen sink -> ts?", "time"),
+    ("pose @ 10:15:30?", "position"), ("dwell time in kitchen?", "duration"),
+    ("Report the time of the latest observation of sink.", "time"),
+    ("For the claim, state the most recent time at which the sink was observed.", "time"),
+    ("Pardon me, did you happen to notice a sink while you were going about?", "yes_no"),
+    ("10:15:30, you where? Which room?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -264,6 +271,12 @@ def test_kinds_from_cue_words(text, kind):
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
     assert (p.target, p.place) == (target, place)
+
+
+def test_which_room_in_few_words():
+    for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?"):
+        p = parse_query(text)
+        assert p.asks_room and p.target == "sink", text
 
 
 def test_explanations_and_nearest_in_learner_english():

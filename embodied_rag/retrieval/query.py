@@ -33,10 +33,11 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
-                       r"\bthe time (at which|when)\b|"
+                       r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
-                       r"(sighting|spotting)\b|^\s*(the )?(earliest|first|last|latest|most recent|final) "
-                       r"(sighting|spotting) of\b",
+                       r"(sighting|spotting|observation|detection)\b|"
+                       r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
+                       r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
@@ -72,6 +73,9 @@ _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
+# A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
+_NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
+_NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
@@ -80,7 +84,8 @@ _POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly|
                         r"show|direct|point) (me|us)\b|\s*(if|whether) you (could|can|would|might)( possibly| please)? "
                         r"(help (me|us) )?(find|locate|get to)\b", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
-_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bfor how long\b|\b(total|overall) time\b|"
+_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
+                       r"\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
@@ -98,7 +103,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
                        r"\bwhere did you happen to be\b|\bwhere (you|the robot) (have|had) been\b|"
-                       r"^\s*(your |the robot'?s? |robot )?(position|location|whereabouts)\b|\bwhereabouts\b|"
+                       r"^\s*(your |the robot'?s? |robot )?(position|location|whereabouts|pose)\b|\bwhereabouts\b|"
+                       r"\byou where\b|"
                        r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
                        r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b", re.I)
@@ -117,7 +123,7 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
-                     r"\byes or no\b|^\s*i (don'?t|do not) suppose\b|"
+                     r"\byes or no\b|\by/n\b|^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
                      + _NO_WH + r".*,\s*(was|were|is|are) there (a|an|any|some)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
@@ -125,7 +131,7 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
 # asked as a question: "You saw a sink?", "please tell me you spotted a sink".
 _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
-                          r"( ever| possibly| perhaps| maybe)?( have)? "
+                          r"( ever| possibly| perhaps| maybe| happen to)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
@@ -149,7 +155,8 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
-_KIND_WORDS = re.compile(r"\b(how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|was|been|ever|"
+_KIND_WORDS = re.compile(r"\b(room-?wise|how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|"
+                         r"was|been|ever|"
                          r"notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|passed|"
                          r"walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|different|"
@@ -171,7 +178,7 @@ _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
-                      r"^\s*(the |which )?room (of )?(the|a|an|that)\b|"
+                      r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
@@ -275,6 +282,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
+    text = _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
     text = _WEAR.sub("where", text)
     greeting = _GREETING.match(text)
