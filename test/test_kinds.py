@@ -229,6 +229,9 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("For the claim, state the most recent time at which the sink was observed.", "time"),
     ("Pardon me, did you happen to notice a sink while you were going about?", "yes_no"),
     ("10:15:30, you where? Which room?", "position"),
+    # "I'd like to" is no "what ... like"; "be so kind as to tell me where".
+    ("Excuse me, dear, I wonder if you might be so kind as to tell me where the sink is? My knees aren't what they "
+     "were, so I'd like to know.", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -267,6 +270,9 @@ def test_kinds_from_cue_words(text, kind):
     ("Was a sink among the things you recorded on your rounds?", "sink", ""),
     ("Exactly how many chairs showed up on your camera?", "chairs showed", ""),
     ("The pipes in the washroom are leaking. How long were you in there?", "pipes", "washroom"),
+    # Courtesy is no part of what is asked about.
+    ("Would you be so kind as to tell me how many chairs you came across? I'm ever so curious.", "chairs", ""),
+    ("Could you kindly tell me how long you were in the kitchen, dear?", "", "kitchen"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

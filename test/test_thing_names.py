@@ -1,7 +1,7 @@
 """Other names of things and places, and the thing a request asks for (embodied_rag.retrieval.thing_names)."""
 
 from embodied_rag.memory.lexical import LexicalIndex
-from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions, place_named
+from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions, named_thing, place_named
 
 
 def test_other_names_of_a_thing_named_as_a_whole():
@@ -34,3 +34,10 @@ def test_the_first_kind_of_place_named():
     assert place_named("the amount of time you occupied the washroom") == "washroom"
     assert place_named("how much of your tour went on the storage rooms") == "storage room"
     assert place_named("how long were you there") == ""
+
+
+def test_the_first_thing_named_anywhere():
+    names = named_thing("what is it like over by the lifts?")
+    assert names[0] == "lift" and "elevator" in names
+    assert "fountain" in named_thing("sit by the water feature for a while")
+    assert named_thing("what is it like over there?") == []

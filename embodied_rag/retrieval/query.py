@@ -77,7 +77,8 @@ _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
-_POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind) enough to)? "
+_POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
+                        r"(as )?to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
 # "I was wondering whether you could take me to the water feature": a request to go there.
 _POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please)? (take|bring|guide|lead|walk|"
@@ -184,13 +185,24 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
-    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bwhat\b.*\blike\b|"
+    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
+    r"\bwhat\b.*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|most (close|near)|close to me)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
+# Courtesy says how to ask, not what about: "I'm ever so sorry to bother you, but", "if it's no trouble at all",
+# "if you'd kindly take me".
+_COURTESY = re.compile(
+    r"\b(i'?m |i am )?(ever so |so |very |terribly |really |awfully )?sorry"
+    r"( to (bother|trouble|disturb) you| to be a (bother|nuisance))?\b|"
+    r"\b(excuse|pardon) me\b|\bif (it'?s|it is) (no|not too much) trouble( at all)?\b|"
+    r"\bif you (don'?t|do not) mind\b|\bif you('d| would) (kindly |please )?[^,.?!]*|"
+    r"\b(would you |could you )?be so (kind|good) as to\b|"
+    r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
+    r"\b(kindly|dear|thank you|thanks|a little( bit)?)\b", re.I)
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
@@ -393,11 +405,15 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
 
 
 def _content(text: str) -> str:
-    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", text)).split())
+    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", _COURTESY.sub(" ", text))).split())
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
                              r"side))\b", re.I)
+
+
+# "what is it like": an "it" that points nowhere.
+_IT_IS_LIKE = re.compile(r"\bwhat('?s| is)? it('?s| is)? like\b", re.I)
 
 
 def _asking_sentence(text: str, kind: str) -> str | None:
@@ -409,7 +425,7 @@ def _asking_sentence(text: str, kind: str) -> str | None:
         return None
     asking = [p for p in parts if cue_kind(p) == kind]
     # "The sink was on your route. When did you pass it?": the thing is named in another sentence.
-    return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(asking[0]) else None
+    return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(_IT_IS_LIKE.sub(" ", asking[0])) else None
 
 
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
@@ -429,7 +445,7 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
                 place = named  # "The pipes in the washroom are leaking": the kind of place, not what it does
             if place:
                 text = text[:m.start()] + " " + text[m.end():]
-    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", text)  # a hyphen only inside a word ("t-shirt")
+    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", _COURTESY.sub(" ", text))  # a hyphen only inside a word
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
     target = " ".join(_FILLER.sub(" ", words).split())

@@ -44,7 +44,7 @@ from embodied_rag.retrieval.query import (
     question_kind,
 )
 from embodied_rag.retrieval.spelling import Spelling
-from embodied_rag.retrieval.thing_names import asked_thing, mentions
+from embodied_rag.retrieval.thing_names import asked_thing, mentions, named_thing
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -613,8 +613,9 @@ class Retriever:
 
     def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates) -> Matches:
         """Nothing matches the question's wording ("If I went over to where the lifts are, what would I see?"):
-        matches for the known thing or kind of place it asks for, by each of its names, else none."""
-        for name in asked_thing(parsed.text):
+        matches for the known thing or kind of place it asks for (or, with no request word, the first one its
+        content names: "what is it like by the lifts?"), by each of its names, else none."""
+        for name in asked_thing(parsed.text) or named_thing(parsed.content):
             found = self._matches(dataclasses.replace(parsed, content=name), mode, name)
             if found.ranked:
                 return found

@@ -64,6 +64,12 @@ def asked_thing(text: str) -> list[str]:
     return _first_name(words(text[m.end():end])) or _first_name(words(text[start:m.start()]))
 
 
+def named_thing(text: str) -> list[str]:
+    """The names (first the one used) of the first known thing or kind of place ``text`` names anywhere ("what is it
+    like by the lifts?": lift, elevator, ...); empty when it names none."""
+    return _first_name(words(text))
+
+
 @functools.cache
 def _place_keys() -> frozenset[tuple[str, ...]]:
     """The kinds of place the data files know and their other names, as lexical words."""
