@@ -229,6 +229,12 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("For the claim, state the most recent time at which the sink was observed.", "time"),
     ("Pardon me, did you happen to notice a sink while you were going about?", "yes_no"),
     ("10:15:30, you where? Which room?", "position"),
+    # Texting, Scots and Irish turns of phrase, doubt, a hesitation inside the sentence, a place and "time" alone.
+    ("u see a sink anywhere", "yes_no"), ("I bet you never saw a sink.", "yes_no"),
+    ("Where were ye at 10:15:30, then?", "position"), ("kitchen time?", "duration"),
+    ("Would you be so kind as to confirm whether you saw a sink?", "yes_no"),
+    ("Porter here. Which ward, er, room did you see the sink in?", "find"),
+    ("I need a quiet place to read, is there a library nearby?", "find"),
     # "I'd like to" is no "what ... like"; "be so kind as to tell me where".
     ("Excuse me, dear, I wonder if you might be so kind as to tell me where the sink is? My knees aren't what they "
      "were, so I'd like to know.", "find"),

@@ -41,3 +41,12 @@ def test_the_first_thing_named_anywhere():
     assert names[0] == "lift" and "elevator" in names
     assert "fountain" in named_thing("sit by the water feature for a while")
     assert named_thing("what is it like over there?") == []
+
+
+def test_a_name_no_view_mentions_falls_back_to_its_last_word():
+    index = LexicalIndex()
+    index.add(1, "a decorative fountain by the escalator")
+    request = "Can you going to the place where is the water fountain decoration?"
+    assert mentions(index, "place water fountain decoration", request) == ({1}, {1})
+    index.add(2, "a water fountain next to the toilets")  # once a view mentions the whole name, only that one
+    assert mentions(index, "place water fountain decoration", request) == ({2}, {2})

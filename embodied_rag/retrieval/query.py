@@ -53,7 +53,7 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to)?|"
+_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
@@ -67,12 +67,13 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
                        r"( robot| there)?"
                        r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
-_SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room", "whats": "what's",
-              "wheres": "where's", "bldg": "building"}
+_SHORTHAND = {"u": "you", "ye": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room",
+              "whats": "what's", "wheres": "where's", "bldg": "building"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
+_HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "which ward, er, room"
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
@@ -111,6 +112,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b", re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
+# "kitchen time?": a kind of place and the word "time" alone ask how long.
+_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -126,7 +129,7 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\by/n\b|^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
-                     + _NO_WH + r".*,\s*(was|were|is|are) there (a|an|any|some)\b|"
+                     + _NO_WH + r".*,\s*(was|were) there (a|an|any|some)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
@@ -136,9 +139,11 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
-                          + _NO_WH + r"\s*(so |and |but )?(you|the robot|it|your camera)"
-                          r"( definitely| really| actually| already| did| must have| have|'ve)? "
-                          r"(saw|seen|spotted|noticed|came across|encountered|caught|picked up|registered|detected|"
+                          + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon )?"
+                          r"(you|the robot|it|your camera)"
+                          r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
+                          r" did not)? "
+                          r"(see|saw|seen|spotted|noticed|came across|encountered|caught|picked up|registered|detected|"
                           r"clocked)\b" + _NOT_GO + r"|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
@@ -156,7 +161,7 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
-_KIND_WORDS = re.compile(r"\b(room-?wise|how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|"
+_KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|"
                          r"was|been|ever|"
                          r"notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|passed|"
@@ -176,7 +181,7 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
-_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|part of the (building|house))\b|"
+_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
@@ -294,7 +299,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)
+    text = _HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
     text = _WEAR.sub("where", text)
     greeting = _GREETING.match(text)
@@ -337,7 +342,8 @@ def cue_kind(text: str) -> str | None:
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
             later = _sentences(rest, maxsplit=1)
             return (cue_kind(later[1]) if len(later) > 1 else None) or "yes_no"
-        wh = re.match(r"\s*(where|which|what|how|who)\b", rest)  # "do you know which room ...": not a yes/no
+        # "do you know (in) which room ...": not a yes/no
+        wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
         return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
     if _COUNT_TIME.search(text):
         return "duration"
@@ -345,7 +351,7 @@ def cue_kind(text: str) -> str | None:
         return "count"
     if (_POSITION.search(text) or _BARE_WHERE.match(strip_time(text))) and has_time(text):
         return "position"
-    if _DURATION.search(text):  # before yes/no: "were you in the kitchen for long?"
+    if _DURATION.search(text) or (_PLACE_TIME.match(text) and place_named(text)):  # before yes/no: "for long?"
         return "duration"
     if _IF_SO_WHEN.search(text):
         return "time"

@@ -114,15 +114,21 @@ def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]
     ``content``, and those that mention it as one phrase, counting the other names of what it names ("a curved
     staircase" mentions the stairs). When none mentions all of it, those that mention what ``request`` asks for
     (see :func:`asked_thing`): "I need to catch a bus, where's the nearest bus stop from here?" mentions no view
-    word for word, "bus stop" many."""
+    word for word, "bus stop" many; else those that mention the last word of its name when that is a name itself
+    (no view mentions a "water fountain", one mentions a fountain)."""
     every, phrase = (set(s) for s in index.matching(content))
     for alt in alternative_names(content):
         more, more_phrase = index.matching(alt)
         every |= more
         phrase |= more_phrase
     if not every and request:
-        for name in asked_thing(request):
-            more, more_phrase = index.matching(name)
-            every |= more
-            phrase |= more_phrase
+        asked = asked_thing(request)
+        # No view mentions a "water fountain": one that mentions a fountain is the next best.
+        for names in (asked, _first_name(asked[0].split()[-1:]) if asked and " " in asked[0] else []):
+            for name in names:
+                more, more_phrase = index.matching(name)
+                every |= more
+                phrase |= more_phrase
+            if every:
+                break
     return every, phrase
