@@ -235,6 +235,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Would you be so kind as to confirm whether you saw a sink?", "yes_no"),
     ("Porter here. Which ward, er, room did you see the sink in?", "find"),
     ("I need a quiet place to read, is there a library nearby?", "find"),
+    ("What room did your localisation put you in at 10:15:30?", "position"),
     # "I'd like to" is no "what ... like"; "be so kind as to tell me where".
     ("Excuse me, dear, I wonder if you might be so kind as to tell me where the sink is? My knees aren't what they "
      "were, so I'd like to know.", "find"),
@@ -279,6 +280,7 @@ def test_kinds_from_cue_words(text, kind):
     # Courtesy is no part of what is asked about.
     ("Would you be so kind as to tell me how many chairs you came across? I'm ever so curious.", "chairs", ""),
     ("Could you kindly tell me how long you were in the kitchen, dear?", "", "kitchen"),
+    ("Tell me whether a sink appeared in any of your observations.", "sink", ""),  # no place
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

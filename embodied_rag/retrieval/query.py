@@ -109,7 +109,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\byou where\b|"
                        r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
-                       r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b", re.I)
+                       r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b|"
+                       r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
@@ -154,7 +155,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
                     r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment)|case|"
-                    r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime))\b|"
+                    r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime)|"
+                    r"(?:any |all )?(?:of )?(?:your |the )"
+                    r"(?:observations|recordings|footage|logs|data|images|views))\b|"
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
                     r"like|please|lasted|took|overall|al+ ?together)\b)", re.I)
@@ -173,7 +176,8 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|numb
                          r"turned|space|sitting|standing|placed|kept|lying|lasted|remained|cumulative|caught|point|"
                          r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
-                         r"detected|logged|report|identify|camera|(hang|hanging|hung) (around|about|out)|"
+                         r"detected|logged|report|identify|camera|observations|appeared|"
+                         r"(hang|hanging|hung) (around|about|out)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
