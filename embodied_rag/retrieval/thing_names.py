@@ -116,19 +116,23 @@ def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]
     (see :func:`asked_thing`): "I need to catch a bus, where's the nearest bus stop from here?" mentions no view
     word for word, "bus stop" many; else those that mention the last word of its name when that is a name itself
     (no view mentions a "water fountain", one mentions a fountain)."""
-    every, phrase = (set(s) for s in index.matching(content))
-    for alt in alternative_names(content):
-        more, more_phrase = index.matching(alt)
-        every |= more
-        phrase |= more_phrase
+    every, phrase = _mentioning(index, [content, *alternative_names(content)])
     if not every and request:
         asked = asked_thing(request)
         # No view mentions a "water fountain": one that mentions a fountain is the next best.
         for names in (asked, _first_name(asked[0].split()[-1:]) if asked and " " in asked[0] else []):
-            for name in names:
-                more, more_phrase = index.matching(name)
-                every |= more
-                phrase |= more_phrase
+            every, phrase = _mentioning(index, names)
             if every:
                 break
+    return every, phrase
+
+
+def _mentioning(index, names: list[str]) -> tuple[set[int], set[int]]:
+    """Keyframes that mention every word of one of ``names``, and those that mention one as a phrase."""
+    every: set[int] = set()
+    phrase: set[int] = set()
+    for name in names:
+        more, more_phrase = index.matching(name)
+        every |= more
+        phrase |= more_phrase
     return every, phrase
