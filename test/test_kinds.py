@@ -239,6 +239,21 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     # "I'd like to" is no "what ... like"; "be so kind as to tell me where".
     ("Excuse me, dear, I wonder if you might be so kind as to tell me where the sink is? My knees aren't what they "
      "were, so I'd like to know.", "find"),
+    # A time, a where-word and the robot, no thing named: where the robot was; a question relayed for someone else.
+    ("At 10:15:30, in which section of the site was the robot?", "position"),
+    ("Locate yourself for me at 10:15:30.", "position"), ("Where had your path led you by 10:15:30?", "position"),
+    ("Where did you see the sink at 10:15:30?", "find"),  # a thing named: not the robot's own place
+    ("The ward manager is asking whether you noticed a sink.", "yes_no"),
+    ("My colleague wants to know when the sink was last seen.", "time"),
+    ("What's the number of chairs? The real number, please.", "count"), ("Put a number on the chairs.", "count"),
+    # A request inside "whether you could ...", the question that matters after "more importantly", a record.
+    ("I wonder whether you could add up the time you were in the kitchen.", "duration"),
+    ("Is your battery fine, and more importantly, how many chairs did you see?", "count"),
+    ("Does your log show a sink anywhere?", "yes_no"), ("Has a sink turned up on your rounds?", "yes_no"),
+    ("sink - last seen time?", "time"), ("At which moment did the sink first appear?", "time"),
+    ("Tell me the length of your stays in the kitchen.", "duration"), ("time in storeroom", "duration"),
+    ("You spent ages in the kitchen, didn't you?", "duration"),
+    ("The sink is somewhere near, right? Point me to it.", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -281,6 +296,8 @@ def test_kinds_from_cue_words(text, kind):
     ("Would you be so kind as to tell me how many chairs you came across? I'm ever so curious.", "chairs", ""),
     ("Could you kindly tell me how long you were in the kitchen, dear?", "", "kitchen"),
     ("Tell me whether a sink appeared in any of your observations.", "sink", ""),  # no place
+    ("Did a sink show up in any of the rooms you went through?", "sink", ""),  # the rooms visited are no place
+    ("How many unique chairs are in your memory?", "chairs", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -288,7 +305,8 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 
 
 def test_which_room_in_few_words():
-    for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?"):
+    for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?", "sink: room?",
+                 "sink -> room name?", "The sink was in some room. Which one?"):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.thing_names import object_names, place_named
+from embodied_rag.retrieval.thing_names import object_named, object_names, place_named
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct
 
@@ -37,7 +37,11 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection)\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
-                       r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b",
+                       r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
+                       r"\b(in|at) (what|which) moment\b|\b(first|last|latest|earliest) (seen|sighted|spotted) "
+                       r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
+                       r"(sighting|spotting|observation|detection)\b|"
+                       r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
@@ -48,7 +52,8 @@ _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
 # "time spent in the kitchen - give me the number").
 _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|"
-                         r"\b(give|tell) me (a|the) (number|figure|count|total)\b", re.I)
+                         r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
+                         r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
@@ -59,7 +64,11 @@ _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| 
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
                      r"i'?d? (need|require|want) to (know|find out|learn)|"
-                     r"(please )?(confirm|check|verify) (?=if|whether)|would you mind (telling me|checking)|"
+                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report) (?=if|whether)|"
+                     r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
+                     r"would like to know|is wondering)( me| us)?( about)?"
+                     r"(?= (if|whether|where|which|what|how|when)\b)|"
+                     r"would you mind (telling me|checking)|"
                      r"(please )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
@@ -67,9 +76,9 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
                        r"( robot| there)?"
                        r"\s*[,!:.]?\s*)+", re.I)
 # Chat shorthand: "did u see ..."
-_SHORTHAND = {"u": "you", "ye": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "rm": "room",
-              "whats": "what's", "wheres": "where's", "bldg": "building"}
-_SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)")
+_SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
+              "rm": "room", "whats": "what's", "wheres": "where's", "bldg": "building"}
+_SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
@@ -85,13 +94,19 @@ _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)
 _POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please)? (take|bring|guide|lead|walk|"
                         r"show|direct|point) (me|us)\b|\s*(if|whether) you (could|can|would|might)( possibly| please)? "
                         r"(help (me|us) )?(find|locate|get to)\b", re.I)
+# "I was wondering whether you could sum up the time you were in the kitchen": a request; the rest says what for.
+_POLITE_ASK = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please| kindly)?\s+"
+                         r"(?!(have|be|not|ever|really|see|spot|find)\b)", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
+# "What time is it, and more importantly, did you see a sink?": the question that matters comes after.
+_MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
-                       r"\bduration\b|\b(amount|length) of (time|your (visit|stay|time))\b|"
+                       r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
+                       r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
@@ -111,10 +126,17 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
                        r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b|"
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
+# "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
+# the robot (the question names no thing) ask where the robot was.
+_SELF = re.compile(r"\b(you|yourself|robot|your (camera|route|trajectory|path|pose|position|location|sensors?))\b",
+                   re.I)
+_WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
+                         r"corridor)|locali[sz]e|locate (yourself|itself)|pose|position|location)\b", re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
-_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$", re.I)
+_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$|"
+                         r"^\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -130,7 +152,10 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\by/n\b|^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
-                     + _NO_WH + r".*,\s*(was|were) there (a|an|any|some)\b|"
+                     + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
+                     + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
+                     r"sensors?|database)\b|"
+                     + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
                      r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
@@ -144,8 +169,8 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
                           r" did not)? "
-                          r"(see|saw|seen|spotted|noticed|came across|encountered|caught|picked up|registered|detected|"
-                          r"clocked)\b" + _NOT_GO + r"|"
+                          r"(see|saw|seen|spotted|noticed|came across|come across|run into|ran into|encountered|caught|"
+                          r"picked up|registered|detected|clocked)\b" + _NOT_GO + r"|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b|"
@@ -161,6 +186,11 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
                     r"like|please|lasted|took|overall|al+ ?together)\b)", re.I)
+# "in any of the rooms you visited", "in your memory": everywhere, no place.
+_NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|every) (of )?)?(the |your )"
+                       r"(rooms|places|areas|spaces|locations|spots)( (that |which )?(you|the robot) "
+                       r"(visited|saw|passed|went through|walked through|entered|checked|covered|toured|went to))?\b|"
+                       r"\bin (your|the robot'?s?) (memory|records|database|map|logs?)\b", re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
@@ -177,10 +207,11 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|numb
                          r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|camera|observations|appeared|"
-                         r"(hang|hanging|hung) (around|about|out)|"
+                         r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
+                   r"point me|direct me|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
@@ -190,7 +221,8 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|part of 
                       r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
-                      r"\b(which|what) space\b|"
+                      r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
+                      r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
@@ -215,7 +247,7 @@ _COURTESY = re.compile(
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
-    r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|"
+    r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|"
@@ -304,7 +336,8 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text))
-    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1)], correct(_WITH.sub("with ", _DASHES.sub(" - ", text))))
+    text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
     text = _WEAR.sub("where", text)
     greeting = _GREETING.match(text)
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
@@ -334,12 +367,16 @@ def question_kind(text: str) -> str | None:
 
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
+    main = _MAIN_ASK.search(text)
+    if main and cue_kind(text[main.end():]):
+        return cue_kind(text[main.end():])
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
         if _POLITE_GO.match(rest):
             return "find"
-        polite = _POLITE_IF.match(rest)  # "I wonder if you could tell me where ...": the question is the rest
+        # "I wonder if you could tell me where ...", "... whether you could sum up ...": the question is the rest
+        polite = _POLITE_IF.match(rest) or _POLITE_ASK.match(rest)
         if polite:
             return cue_kind(rest[polite.end():])
         if _IF_CLAUSE.search(rest):
@@ -359,6 +396,8 @@ def cue_kind(text: str) -> str | None:
         return "duration"
     if _IF_SO_WHEN.search(text):
         return "time"
+    if has_time(text) and _WHERE_WORD.search(text) and _SELF.search(text) and not object_named(strip_time(text)):
+        return "position"
     if _COUNT_LATE.search(text):
         return "count"
     if _YES_NO.search(text):
@@ -441,7 +480,7 @@ def _asking_sentence(text: str, kind: str) -> str | None:
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
-    text = _FIRST.sub(" ", _LAST.sub(" ", text))
+    text = _NO_PLACE.sub(" ", _FIRST.sub(" ", _LAST.sub(" ", text)))
     if asks_room:  # "is the sink in a bedroom, a kitchen, or somewhere else?": the rooms offered are no place
         text = _ROOM_CHOICE_RX.sub(" ", text)
     colour = _colour(text)

@@ -70,6 +70,20 @@ def named_thing(text: str) -> list[str]:
     return _first_name(words(text))
 
 
+def object_named(text: str) -> bool:
+    """Whether ``text`` names a known thing (not a kind of place)."""
+    ws = words(text)
+    places = _place_keys()
+    return any(key not in places for key in _keys_in(ws, _name_groups()))
+
+
+def _keys_in(ws: list[str], keys) -> list[tuple[str, ...]]:
+    """Every run of words in ``ws`` that is one of ``keys`` (word tuples)."""
+    longest = max((len(k) for k in keys), default=0)
+    return [tuple(ws[i:i + n]) for i in range(len(ws)) for n in range(1, min(longest, len(ws) - i) + 1)
+            if tuple(ws[i:i + n]) in keys]
+
+
 @functools.cache
 def _place_keys() -> frozenset[tuple[str, ...]]:
     """The kinds of place the data files know and their other names, as lexical words."""
@@ -125,6 +139,11 @@ def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]
             if every:
                 break
     return every, phrase
+
+
+def mentioned_as_said(index, content: str) -> bool:
+    """Whether some view mentions every word of ``content`` (or another name of what it names)."""
+    return bool(_mentioning(index, [content, *alternative_names(content)])[0])
 
 
 def _mentioning(index, names: list[str]) -> tuple[set[int], set[int]]:
