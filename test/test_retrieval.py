@@ -198,6 +198,8 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
         # A description no view mentions word for word: the thing whose uses fit it (not the bus by the cafe).
         assert "bus stop" in place("Where is the closest place where I can wait to catch a bus?")
         assert "library" in place("I'd like to borrow a novel and read it somewhere quiet")
+        # A word every view mentions ("street") tells nothing; what the description fits does.
+        assert "bus stop" in place("Take me to the spot on the street where people stand waiting for buses")
         # A yes/no about a thing never seen stays a no: only finds and explanations are corrected.
         assert r.ask("did you see a brdge?").yes_no is False
 

@@ -44,7 +44,7 @@ from embodied_rag.retrieval.query import (
     question_kind,
 )
 from embodied_rag.retrieval.spelling import Spelling
-from embodied_rag.retrieval.thing_names import asked_thing, mentions, named_thing
+from embodied_rag.retrieval.thing_names import asked_thing, mentioned_as_said, mentions, named_thing
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,11 @@ MODES = ("beam", "llm-walk", "flat")
 _PART_OF = re.compile(r"\b(part|parts|corner|side|section|end|bit|spot) of (the|this|that)\b", re.I)
 # Lexical matches beyond this many are too unspecific to add as candidates (they still boost).
 _MAX_LEXICAL_EXTRA = 5000
+# Views that mention the thing a request names make the answer unless more than this share of the memory does.
+_BROAD_SHARE = 0.2
+# How well a need must fit a thing's uses (cosine) to be looked for: when nothing was mentioned, and instead of a
+# word most views mention.
+_NEED_SIMILARITY, _NEED_OVER_BROAD = 0.5, 0.6
 
 
 @dataclass
@@ -464,7 +469,7 @@ class Retriever:
         found = self._matches(parsed, mode, parsed.text)
         if not found.ranked:
             found = self._thing_asked(parsed, mode, found.cands)
-        if not found.every:
+        if not found.every or self._broad(parsed, found):
             found = self._needed(parsed, mode, found)
         cands, ranked, phrase = found.cands, found.ranked, found.phrase
         calls, degraded = cands.llm_calls, cands.degraded
@@ -621,6 +626,12 @@ class Retriever:
                 return found
         return Matches(cands)
 
+    def _broad(self, parsed: ParsedQuery, found: Matches) -> bool:
+        """The views found mention only a thing the request names, and most views do ("the spot on the street
+        where buses pull over": the street)."""
+        return (len(found.every) > _BROAD_SHARE * len(self.memory.keyframes)
+                and not mentioned_as_said(self.memory.lexical, parsed.content))
+
     def _needed(self, parsed: ParsedQuery, mode: str, found: Matches) -> Matches:
         """No view mentions what the question asks for: it may name a need or describe a thing by its use ("I need
         to throw away a wrapper", "a building where I can borrow books"). Matches for the things whose uses
@@ -628,7 +639,10 @@ class Retriever:
         known by their images only) or when nothing matched at all, for the best fitting thing that matches.
         Else ``found``."""
         wordless = not self.coverage().by_text  # views known by their images only: nothing is mentioned
-        for thing in self._objects.needed(self._embed(parsed.text)):
+        # A word most views mention ("the spot on the street where buses stop") tells little: only a thing whose
+        # uses fit clearly better is looked for instead.
+        least = _NEED_OVER_BROAD if found.every else _NEED_SIMILARITY
+        for thing in self._objects.needed(self._embed(parsed.text), min_similarity=least):
             if found.ranked and not wordless and not self.memory.lexical.matching(thing)[0]:
                 continue
             need = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
