@@ -254,6 +254,18 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Tell me the length of your stays in the kitchen.", "duration"), ("time in storeroom", "duration"),
     ("You spent ages in the kitchen, didn't you?", "duration"),
     ("The sink is somewhere near, right? Point me to it.", "find"),
+    # A starship computer, format hints, self-corrections, Scots, "true or false", "# of".
+    ("Computer, was there a sink anywhere on deck?", "yes_no"),
+    ("The time (hh:mm) of your last sink sighting?", "time"),
+    ("How many - no, wait - how long were you in the kitchen?", "duration"),
+    ("Whaur's the sink? Take me.", "find"), ("How mony sinks did ye see?", "count"),
+    ("Sink observed: true or false?", "yes_no"), ("# of sinks seen?", "count"), ("seen a sink?", "yes_no"),
+    ("You don see a sink anywhere?", "yes_no"), ("What was the earliest moment you noticed a sink?", "time"),
+    ("Work order: time in kitchen, total, in minutes.", "duration"), ("Minutes elapsed in the kitchen?", "duration"),
+    ("I don't suppose you'd know where the sink is?", "find"),
+    ("I want to see if we need more chairs - how many did you see?", "count"),
+    ("Tell me what your surroundings were at 10:15:30.", "position"),
+    ("Add up the sinks you saw: what is the total?", "count"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -298,6 +310,9 @@ def test_kinds_from_cue_words(text, kind):
     ("Tell me whether a sink appeared in any of your observations.", "sink", ""),  # no place
     ("Did a sink show up in any of the rooms you went through?", "sink", ""),  # the rooms visited are no place
     ("How many unique chairs are in your memory?", "chairs", ""),
+    ("Did a sink turn up at all during the tour?", "sink", ""), ("Was a sink in anything you recorded?", "sink", ""),
+    ("Did you linger in the kitchen? What's the duration on that?", "", "kitchen"),
+    ("My cat slept on the bed all day, anyway, did you see a plant?", "plant", ""),  # after "anyway" it asks
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -306,7 +321,8 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 
 def test_which_room_in_few_words():
     for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?", "sink: room?",
-                 "sink -> room name?", "The sink was in some room. Which one?"):
+                 "sink -> room name?", "The sink was in some room. Which one?", "Identify room containing sink.",
+                 "Item 3: room containing sink.", "sink - rm? thx", "Which of the rooms you passed had the sink?"):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 

@@ -38,7 +38,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"(sighting|spotting|observation|detection)\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
-                       r"\b(in|at) (what|which) moment\b|\b(first|last|latest|earliest) (seen|sighted|spotted) "
+                       r"\b(in|at) (what|which) moment\b|\b(earliest|first|last|latest|final) moment\b|"
+                       r"\b(first|last|latest|earliest) (seen|sighted|spotted) "
                        r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection)\b|"
                        r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b",
@@ -46,14 +47,15 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
 _COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
-                    r"\bhow much (?!time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
+                    r"\bhow much (?!((total|overall) )?time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
 # "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
 _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
 # "time spent in the kitchen - give me the number").
 _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
-                         r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b", re.I)
+                         r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
+                         r"\bwhat (would|will|is|was) the total( be)?\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
@@ -63,6 +65,7 @@ _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| 
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
 _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
+                     r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"i'?d? (need|require|want) to (know|find out|learn)|"
                      r"(please |kindly )?(confirm|check|verify|state|say|indicate|report) (?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
@@ -74,10 +77,11 @@ _WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|oh|ah)\b"
                        r"( robot| there)?"
-                       r"\s*[,!:.]?\s*)+", re.I)
+                       r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
-              "rm": "room", "whats": "what's", "wheres": "where's", "bldg": "building"}
+              "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
+              "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -86,6 +90,9 @@ _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
+_FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
+_NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
+_CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
@@ -98,15 +105,18 @@ _POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly|
 _POLITE_ASK = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please| kindly)?\s+"
                          r"(?!(have|be|not|ever|really|see|spot|find)\b)", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
+_WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re.I)
 # "What time is it, and more importantly, did you see a sink?": the question that matters comes after.
-_MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*", re.I)
+_MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
+                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*", re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
                        r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
-                       r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|"
+                       r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
+                       r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
@@ -128,15 +138,15 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|your (camera|route|trajectory|path|pose|position|location|sensors?))\b",
-                   re.I)
+_SELF = re.compile(r"\b(you|yourself|robot|your (camera|route|trajectory|path|pose|position|location|sensors?|"
+                   r"surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
-                         r"corridor)|locali[sz]e|locate (yourself|itself)|pose|position|location)\b", re.I)
+                         r"corridor)|locali[sz]e|locate (yourself|itself)|pose|position|location|surroundings)\b", re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
 _PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$|"
-                         r"^\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
+                         r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope)\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -150,8 +160,8 @@ _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
-                     r"\byes or no\b|\by/n\b|^\s*i (don'?t|do not) suppose\b|"
-                     r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them)\b|"
+                     r"\byes or no\b|\by/n\b|\btrue or false\b|\bboolean\b|^\s*i (don'?t|do not) suppose\b|"
+                     r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
@@ -168,7 +178,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon )?"
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
-                          r" did not)? "
+                          r" did not| do| don'?t| don| do not)? "
                           r"(see|saw|seen|spotted|noticed|came across|come across|run into|ran into|encountered|caught|"
                           r"picked up|registered|detected|clocked)\b" + _NOT_GO + r"|"
                           + _NO_WH + r"\s*(was|were|has been|have been) "
@@ -190,7 +200,9 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
 _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|every) (of )?)?(the |your )"
                        r"(rooms|places|areas|spaces|locations|spots)( (that |which )?(you|the robot) "
                        r"(visited|saw|passed|went through|walked through|entered|checked|covered|toured|went to))?\b|"
-                       r"\bin (your|the robot'?s?) (memory|records|database|map|logs?)\b", re.I)
+                       r"\bin (your|the robot'?s?) (memory|memory banks|records|database|map|logs?)\b|\bat all\b|"
+                       r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b",
+                       re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
@@ -208,6 +220,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|numb
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|camera|observations|appeared|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
+                         r"duration|containing|contained|label|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
@@ -216,13 +229,17 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
+_ROOMS_OF = re.compile(r"\b(which|what) (one )?of the (rooms|areas|places)( (that )?you \w+)?\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
-                      r"(\bthe |^\s*)room (where|with|that has|containing)\b|"
+                      r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
+                      r"(\bthe |^\s*|[:;]\s*)room (where|with|that has|containing)\b|"
+                      r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
+                      r"\bwhich (one )?of the (rooms|areas|places)\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
-                      r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*$|"
+                      r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
@@ -250,7 +267,7 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|"
+    r"how|look|looks|it|surroundings|had|"
     r"d)\b", re.I)
 
 
@@ -335,7 +352,8 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text))
+    text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _CHECKLIST.sub("", text)))
+    text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
     text = _WEAR.sub("where", text)
@@ -381,8 +399,11 @@ def cue_kind(text: str) -> str | None:
             return cue_kind(rest[polite.end():])
         if _IF_CLAUSE.search(rest):
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
+            # (or after a dash: "... if we have enough chairs - how many did you spot?")
             later = _sentences(rest, maxsplit=1)
-            return (cue_kind(later[1]) if len(later) > 1 else None) or "yes_no"
+            clause = _WH_CLAUSE.search(rest)
+            return ((cue_kind(later[1]) if len(later) > 1 else None) or (cue_kind(rest[clause.end():]) if clause
+                                                                          else None) or "yes_no")
         # "do you know (in) which room ...": not a yes/no
         wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
         return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
@@ -435,7 +456,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         relative = 1 if m.group(1).lower() == "upstairs" else -1
         rest = rest[:m.start()] + " " + rest[m.end():]
     asks_room = kind != "position" and bool(_ROOM_OF.search(text))
-    asking = _asking_sentence(rest, kind)
+    main = _MAIN_ASK.search(rest)  # "... my cat hid under the bed, anyway, did you see a plant?": the plant
+    asking = rest[main.end():] if main and cue_kind(rest[main.end():]) == kind else _asking_sentence(rest, kind)
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
     if not (place if kind == "duration" else target):
         recency, colour, place, target = _slots(rest, kind, asks_room)
@@ -458,7 +480,7 @@ def _content(text: str) -> str:
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
-                             r"side))\b", re.I)
+                             r"side)|(over|out|in|down|up) there)\b", re.I)
 
 
 # "what is it like": an "it" that points nowhere.
@@ -482,7 +504,7 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
     text = _NO_PLACE.sub(" ", _FIRST.sub(" ", _LAST.sub(" ", text)))
     if asks_room:  # "is the sink in a bedroom, a kitchen, or somewhere else?": the rooms offered are no place
-        text = _ROOM_CHOICE_RX.sub(" ", text)
+        text = _ROOMS_OF.sub(" ", _ROOM_CHOICE_RX.sub(" ", text))
     colour = _colour(text)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
