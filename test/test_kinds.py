@@ -266,6 +266,13 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I want to see if we need more chairs - how many did you see?", "count"),
     ("Tell me what your surroundings were at 10:15:30.", "position"),
     ("Add up the sinks you saw: what is the total?", "count"),
+    # Slang prefaces ("fr" is no Friday), notes with a slash, "the machine", a need to know after "but".
+    ("yo bot where u at 10:15:30 fr", "position"), ("Quick question: was a sink ever in view?", "yes_no"),
+    ("sinks / count?", "count"), ("Where was the machine at 10:15:30?", "position"),
+    ("I need to place you at 10:15:30 for the report.", "position"),
+    ("Odd one, but I really need to know whether you ever noticed a sink.", "yes_no"),
+    ("Is there any sink nearby? Kindly tell me where it is.", "find"),
+    ("Is there a lift to the kitchen, and where is it?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

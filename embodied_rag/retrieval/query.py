@@ -44,7 +44,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"(sighting|spotting|observation|detection)\b|"
                        r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b",
                        re.I)
-_COUNT = re.compile(r"\bhow many\b|\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
+_COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
+                    r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!((total|overall) )?time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
@@ -63,21 +64,23 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
-_WONDER = re.compile(r"^\s*(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
+_WONDER = re.compile(r"(^|\b(but|so|and)\s+)\s*"
+                     r"(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
-                     r"i'?d? (need|require|want) to (know|find out|learn)|"
+                     r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
                      r"(please |kindly )?(confirm|check|verify|state|say|indicate|report) (?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
                      r"would you mind (telling me|checking)|"
-                     r"(please )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
+                     r"(please |kindly )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|oh|ah)\b"
-                       r"( robot| there)?"
-                       r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*)+", re.I)
+                       r"( robot| there| bot)?"
+                       r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*|\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
+                       r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
@@ -90,6 +93,7 @@ _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
+_SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao)\b", re.I)  # "fr" is no Friday
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
@@ -108,7 +112,8 @@ _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re.I)
 # "What time is it, and more importantly, did you see a sink?": the question that matters comes after.
 _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
-                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*", re.I)
+                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|,\s*and (?=where\b)",
+                       re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
@@ -138,10 +143,13 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|your (camera|route|trajectory|path|pose|position|location|sensors?|"
+_SELF = re.compile(r"\b(you|yourself|robot|the (machine|unit|device)|your (camera|route|trajectory|path|pose|"
+                   r"position|location|sensors?|"
                    r"surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
-                         r"corridor)|locali[sz]e|locate (yourself|itself)|pose|position|location|surroundings)\b", re.I)
+                         r"corridor)|locali[sz]e|locate (yourself|itself)|(place|pinpoint|pin down) "
+                         r"(you|yourself|the robot)|pose|"
+                         r"position|location|surroundings)\b", re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
@@ -158,7 +166,7 @@ _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
 _YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
-                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b)"
+                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\by/n\b|\btrue or false\b|\bboolean\b|^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
@@ -352,7 +360,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _CHECKLIST.sub("", text)))
+    text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _CHECKLIST.sub("", text))))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
@@ -361,7 +369,7 @@ def normalise(text: str) -> str:
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
 
-_ANSWER_REQUEST = re.compile(r"\s*(just |so |please )?((give|tell|send) me|i need|i want)\b", re.I)
+_ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want)\b", re.I)
 
 
 def question_kind(text: str) -> str | None:
