@@ -72,16 +72,13 @@ def named_thing(text: str) -> list[str]:
 
 def object_named(text: str) -> bool:
     """Whether ``text`` names a known thing (not a kind of place)."""
-    ws = words(text)
-    places = _place_keys()
-    return any(key not in places for key in _keys_in(ws, _name_groups()))
+    return _first_key(words(text), _object_keys()) is not None
 
 
-def _keys_in(ws: list[str], keys) -> list[tuple[str, ...]]:
-    """Every run of words in ``ws`` that is one of ``keys`` (word tuples)."""
-    longest = max((len(k) for k in keys), default=0)
-    return [tuple(ws[i:i + n]) for i in range(len(ws)) for n in range(1, min(longest, len(ws) - i) + 1)
-            if tuple(ws[i:i + n]) in keys]
+@functools.cache
+def _object_keys() -> frozenset[tuple[str, ...]]:
+    """The names of things the data files know (not of kinds of place), as lexical words."""
+    return frozenset(_name_groups()) - _place_keys()
 
 
 @functools.cache
