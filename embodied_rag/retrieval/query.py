@@ -143,13 +143,12 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|the (machine|unit|device)|your (camera|route|trajectory|path|pose|"
-                   r"position|location|sensors?|"
-                   r"surroundings))\b", re.I)
+_SELF = re.compile(r"\b(you|yourself|robot|the (machine|unit|device)|"
+                   r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
-                         r"corridor)|locali[sz]e|locate (yourself|itself)|(place|pinpoint|pin down) "
-                         r"(you|yourself|the robot)|pose|"
-                         r"position|location|surroundings)\b", re.I)
+                         r"corridor)|locali[sz]e|locate (yourself|itself)|"
+                         r"(place|pinpoint|pin down) (you|yourself|the robot)|pose|position|location|surroundings)\b",
+                         re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
@@ -237,13 +236,14 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
-_ROOMS_OF = re.compile(r"\b(which|what) (one )?of the (rooms|areas|places)( (that )?you \w+)?\b", re.I)
+_ROOMS = r"\b(which|what) (one )?of the (rooms|areas|places)"  # "which of the rooms (you passed) had the sink?"
+_ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
 _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
                       r"(\bthe |^\s*|[:;]\s*)room (where|with|that has|containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
-                      r"\bwhich (one )?of the (rooms|areas|places)\b|\b(which|what) (section|zone|compartment)\b|"
+                      + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
@@ -394,8 +394,9 @@ def question_kind(text: str) -> str | None:
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     main = _MAIN_ASK.search(text)
-    if main and cue_kind(text[main.end():]):
-        return cue_kind(text[main.end():])
+    after = cue_kind(text[main.end():]) if main else None
+    if after:
+        return after
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
@@ -409,9 +410,11 @@ def cue_kind(text: str) -> str | None:
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
             # (or after a dash: "... if we have enough chairs - how many did you spot?")
             later = _sentences(rest, maxsplit=1)
+            asked = cue_kind(later[1]) if len(later) > 1 else None
             clause = _WH_CLAUSE.search(rest)
-            return ((cue_kind(later[1]) if len(later) > 1 else None) or (cue_kind(rest[clause.end():]) if clause
-                                                                          else None) or "yes_no")
+            if not asked and clause:
+                asked = cue_kind(rest[clause.end():])
+            return asked or "yes_no"
         # "do you know (in) which room ...": not a yes/no
         wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
         return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
