@@ -273,6 +273,17 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Odd one, but I really need to know whether you ever noticed a sink.", "yes_no"),
     ("Is there any sink nearby? Kindly tell me where it is.", "find"),
     ("Is there a lift to the kitchen, and where is it?", "find"),
+    # A clock time, a sighting time, a visual; a second question after a first; a statement asked; a role first;
+    # a hypothetical; a comparison of distances; "for what feels like" is no explanation.
+    ("What clock time did you last pass a sink?", "time"), ("Sink sighting time, the latest one?", "time"),
+    ("Time of your first visual on a sink?", "time"),
+    ("Is the battery fine? And how many chairs did you see?", "count"),
+    ("There is a sink somewhere you passed?", "yes_no"), ("Honestly, did you ever spot a sink?", "yes_no"),
+    ("As the site manager I need to know whether you saw a sink.", "yes_no"),
+    ("If I wanted to know how long you were in the kitchen, what would you say?", "duration"),
+    ("If I needed to know whether you came across a sink, what would your answer be?", "yes_no"),
+    ("Is there a sink nearer than the one in the kitchen?", "find"),
+    ("I've walked for what feels like hours, so could you tell me where the sink is?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -320,6 +331,8 @@ def test_kinds_from_cue_words(text, kind):
     ("Did a sink turn up at all during the tour?", "sink", ""), ("Was a sink in anything you recorded?", "sink", ""),
     ("Did you linger in the kitchen? What's the duration on that?", "", "kitchen"),
     ("My cat slept on the bed all day, anyway, did you see a plant?", "plant", ""),  # after "anyway" it asks
+    ("Tell me the earliest clock time a sink was in view.", "sink", ""),  # "in view" is no place
+    ("Are you finished? And how many chairs did you see?", "chairs", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -329,7 +342,8 @@ def test_slots_of_questions_asked_indirectly(text, target, place):
 def test_which_room_in_few_words():
     for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?", "sink: room?",
                  "sink -> room name?", "The sink was in some room. Which one?", "Identify room containing sink.",
-                 "Item 3: room containing sink.", "sink - rm? thx", "Which of the rooms you passed had the sink?"):
+                 "Item 3: room containing sink.", "sink - rm? thx", "Which of the rooms you passed had the sink?",
+                 "Please name the kind of room the sink is in.", "In what chamber is the sink?"):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 
@@ -340,6 +354,16 @@ def test_explanations_and_nearest_in_learner_english():
     p = parse_query("I'm meeting a friend by the lifts. What does that part of the lobby look like?")
     assert "lifts" in p.content  # "that part" points back to the context
     assert parse_query("Where is bus stop most close to me? I must take bus").nearest
+
+
+def test_what_is_not_wanted_and_courtesy_are_no_target():
+    for text in ("Not the escalator, the stairs - where are they?", "Take me to the stairs, not the escalator.",
+                 "If it isn't too much trouble, would you mind making your way over to the stairs?"):
+        p = parse_query(text)
+        assert (p.kind, p.content) == ("find", "stairs"), text
+        assert "escalator" not in p.text  # nor what the question is embedded as
+    p = parse_query("Is there a sink closer than the one in the kitchen? Where's the nearest one?")
+    assert (p.kind, p.nearest, p.target) == ("find", True, "sink")
 
 
 def test_recency_said_in_an_afterthought():

@@ -35,7 +35,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
-                       r"(sighting|spotting|observation|detection)\b|"
+                       r"(sighting|spotting|observation|detection|visual)\b|"
+                       r"\b(sighting|spotting|observation|detection) time\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
                        r"\b(in|at) (what|which) moment\b|\b(earliest|first|last|latest|final) moment\b|"
@@ -64,8 +65,10 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
-_WONDER = re.compile(r"(^|\b(but|so|and)\s+)\s*"
+_WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
                      r"(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
+                     r"if i (wanted|want|needed|need|were|was) to (know|find out|ask( you)?)|"
+                     r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
@@ -84,7 +87,8 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
-              "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building"}
+              "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
+              "doth": "does", "hath": "has"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -95,6 +99,12 @@ _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao)\b", re.I)  # "fr" is no Friday
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
+_CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
+# "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
+_CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
+# "Not the escalator, the stairs", "the stairs, not the escalator": what is not wanted is no target.
+_NEGATED = re.compile(r"\bnot (the|a|an|that|this|those) [\w -]+?,\s*(but )?(?=(the|a|an|those|that)\b)|"
+                      r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
@@ -110,9 +120,11 @@ _POLITE_ASK = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly
                          r"(?!(have|be|not|ever|really|see|spot|find)\b)", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re.I)
-# "What time is it, and more importantly, did you see a sink?": the question that matters comes after.
+# "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?": the
+# question that matters comes after.
 _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
-                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|,\s*and (?=where\b)",
+                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|,\s*and (?=where\b)|"
+                       r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
 _DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|"
@@ -164,12 +176,14 @@ _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direc
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
 _YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
-                     r"(^|\s[-:]\s|[:;]\s+)\s*((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
+                     r"(^|\s[-:]\s|[:;]\s+|^\s*[\w']+,\s*)\s*"
+                     r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\by/n\b|\btrue or false\b|\bboolean\b|^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
+                     + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
@@ -197,6 +211,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
                     r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment)|case|"
+                    r"(?:full |plain )?(?:view|sight|frame|shot)|"
                     r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime)|"
                     r"(?:any |all )?(?:of )?(?:your |the )"
                     r"(?:observations|recordings|footage|logs|data|images|views))\b|"
@@ -213,8 +228,8 @@ _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|ev
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
-_KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|number|count|spent|spend|stay|stayed|were|"
-                         r"was|been|ever|"
+_KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|times|number|count|spent|spend|stay|"
+                         r"stayed|were|was|been|ever|"
                          r"notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|passed|"
                          r"walked|past|by|will|need|want|go|back|kind|type|sort|know|if|whether|give|different|"
@@ -227,7 +242,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|how|many|much|long|time|times|numb
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|camera|observations|appeared|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
-                         r"duration|containing|contained|label|"
+                         r"duration|containing|contained|label|(in|into|within) (full |plain )?(view|sight|frame)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
@@ -238,25 +253,26 @@ _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 _ROOMS = r"\b(which|what) (one )?of the (rooms|areas|places)"  # "which of the rooms (you passed) had the sink?"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
-_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|part of the (building|house))\b|"
+_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|chamber|part of the (building|house))\b|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
                       r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
                       r"(\bthe |^\s*|[:;]\s*)room (where|with|that has|containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
-                      r"\b(what|which) (kind|type|sort) of (room|place|area)\b|\broom (type|kind)\b|"
+                      r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|\broom (type|kind)\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
     r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
-    r"\bwhat\b.*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
+    r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
-_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|most (close|near)|close to me)\b", re.I)
+_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
+                      r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Courtesy says how to ask, not what about: "I'm ever so sorry to bother you, but", "if it's no trouble at all",
@@ -265,6 +281,8 @@ _COURTESY = re.compile(
     r"\b(i'?m |i am )?(ever so |so |very |terribly |really |awfully )?sorry"
     r"( to (bother|trouble|disturb) you| to be a (bother|nuisance))?\b|"
     r"\b(excuse|pardon) me\b|\bif (it'?s|it is) (no|not too much) trouble( at all)?\b|"
+    r"\bif it (isn'?t|is not|'?s not) too much (trouble|bother)\b|\b(would|do) you mind\b|"
+    r"\b(make|making) (your|its|my|our) way( over| back| across)?\b|"
     r"\bif you (don'?t|do not) mind\b|\bif you('d| would) (kindly |please )?[^,.?!]*|"
     r"\b(would you |could you )?be so (kind|good) as to\b|"
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
@@ -275,7 +293,7 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|surroundings|had|"
+    r"how|look|looks|it|they|them|one|ones|more|actual|proceed|surroundings|had|"
     r"d)\b", re.I)
 
 
@@ -361,6 +379,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _CHECKLIST.sub("", text))))
+    text = _CLOCK_TIME.sub("time", text)
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
@@ -432,6 +451,8 @@ def cue_kind(text: str) -> str | None:
         return "position"
     if _COUNT_LATE.search(text):
         return "count"
+    if _CLOSER.search(text):
+        return "find"
     if _YES_NO.search(text):
         return "yes_no"
     if _TEMPORAL.search(text):
@@ -450,7 +471,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
-    text = normalise(text)
+    text = " ".join(_NEGATED.sub(" ", normalise(text)).split())
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
@@ -460,7 +481,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         kind = kind or "find"
     floor, rest = parse_floor(text)
     timed = has_time(rest)
-    rest = _YES_NO_TAG.sub(" ", strip_time(rest))
+    rest = _CLOSER.sub(" ", _YES_NO_TAG.sub(" ", strip_time(rest)))
     relative = 0
     m = _UPSTAIRS.search(rest)
     if m:
@@ -487,7 +508,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
 
 
 def _content(text: str) -> str:
-    return " ".join(_FILLER.sub(" ", re.sub(r"[^\w\s-]", " ", _COURTESY.sub(" ", text))).split())
+    words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", _COURTESY.sub(" ", _CLOSER.sub(" ", text)))  # hyphens in words
+    return " ".join(_FILLER.sub(" ", words).split())
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
