@@ -284,6 +284,21 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("If I needed to know whether you came across a sink, what would your answer be?", "yes_no"),
     ("Is there a sink nearer than the one in the kitchen?", "find"),
     ("I've walked for what feels like hours, so could you tell me where the sink is?", "find"),
+    # A tag after a wh-question; "what time you were"; "how much long"; the time said before the request; "stints";
+    # "state that time"; yes/no notations; a few words and a comma before the question; "unit" for the robot.
+    ("When did you last pass the sink, is it?", "time"),
+    ("What time you were seeing the sink for the last time?", "time"),
+    ("How much long you stayed in the kitchen?", "duration"),
+    ("Might I ask whether a sink came to your attention?", "yes_no"),
+    ("Where were you at 10:15:30? Tell me where you were.", "position"),
+    ("It was 10:15:30, and where's the robot at that moment?", "position"),
+    ("Go back to 10:15:30 and tell me where you were.", "position"),
+    ("Add up your stints in the kitchen and tell me the total.", "duration"),
+    ("Isn't it true you last saw the sink at some point? State that time.", "time"),
+    ("sink seen yes/no", "yes_no"), ("Report: sink observed, affirmative or negative?", "yes_no"),
+    ("Out of curiosity, did a sink ever show up on your cameras?", "yes_no"),
+    ("Report: unit position at 10:15:30.", "position"),
+    ("Please, you go to the stairs, yes?", "find"),  # a request asked for agreement
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

@@ -31,7 +31,9 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
-                       r"\bgive me the time\b|\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
+                       r"\bgive me the time\b|"
+                       r"\b(state|say|report|name|give me) (that|the|this) (time|moment|hour)\b|"
+                       r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
@@ -49,7 +51,8 @@ _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
                     r"\b(total|overall) count\b|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
-                    r"\bhow much (?!((total|overall) )?time\b|of\b|longer\b|(did|do|was|were|is|are|have|has)\b)", re.I)
+                    r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
+                    re.I)
 # "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
 _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
@@ -71,6 +74,7 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?
                      r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
+                     r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
                      r"(please |kindly )?(confirm|check|verify|state|say|indicate|report) (?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
@@ -88,7 +92,7 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
-              "doth": "does", "hath": "has"}
+              "doth": "does", "hath": "has", "yuh": "you"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -126,16 +130,19 @@ _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|abov
                        r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|,\s*and (?=where\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
-_DURATION = re.compile(r"\bhow long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
+_DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
-                       r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|\btime (that )?you (were|was)\b|"
+                       r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|"
+                       r"(?<!what )(?<!which )\btime (that )?you (were|was)\b|"
                        r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
+                       r"\bstints?\b|"
                        r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
+                       r"\bwhere('?s| is| was) (our|the|this|my) (robot|machine|unit)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
                        r"\b(you|the robot) (were|was) where\b|"
                        r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
@@ -155,7 +162,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|the (machine|unit|device)|"
+_SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
                          r"corridor)|locali[sz]e|locate (yourself|itself)|"
@@ -174,20 +181,23 @@ _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|"
            r"(can|could) (i|we) (go|get|walk)|(i|we) (can|could) (go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|" + _ASSERTED, re.I)
-_YES_NO = re.compile(_NO_WH + r".*" + _ASSERTED + r"|"
-                     r"(^|\s[-:]\s|[:;]\s+|^\s*[\w']+,\s*)\s*"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|\s*\byes ?/ ?no\W*$|,?\s*affirmative or negative\W*$|"
+                         + _ASSERTED, re.I)
+_YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
+                     r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
-                     r"\byes or no\b|\by/n\b|\btrue or false\b|\bboolean\b|^\s*i (don'?t|do not) suppose\b|"
+                     r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirmative or negative\b|\bboolean\b|"
+                     r"^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
                      + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
-                     r"(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$", re.I)
+                     + _NO_WH + r".*?(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$",
+                     re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
 # asked as a question: "You saw a sink?", "please tell me you spotted a sink".
@@ -388,7 +398,8 @@ def normalise(text: str) -> str:
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
 
-_ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want)\b", re.I)
+_ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
+                             re.I)
 
 
 def question_kind(text: str) -> str | None:
@@ -398,6 +409,8 @@ def question_kind(text: str) -> str | None:
     parts = _sentences(text)
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
+        if kind == "find" and _self_at_time(text):  # "Where were you at 10:15? Tell me where you were."
+            return "position"
         if kind:
             return kind
     kind = cue_kind(text)
@@ -414,11 +427,15 @@ def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     main = _MAIN_ASK.search(text)
     after = cue_kind(text[main.end():]) if main else None
+    if after == "find" and _self_at_time(text):  # "It's 10:15, and where's the robot at that moment?"
+        return "position"
     if after:
         return after
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
+        if has_time(text) and not has_time(rest) and _self_at_time(text):  # "Go back to 10:15 and tell me where ..."
+            return "position"
         if _POLITE_GO.match(rest):
             return "find"
         # "I wonder if you could tell me where ...", "... whether you could sum up ...": the question is the rest
@@ -436,7 +453,9 @@ def cue_kind(text: str) -> str | None:
             return asked or "yes_no"
         # "do you know (in) which room ...": not a yes/no
         wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
-        return cue_kind(rest) or ("yes_no" if m.re is _EMBEDDING and not wh else None)
+        # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
+        return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
+                or ("yes_no" if m.re is _EMBEDDING and not wh else None))
     if _COUNT_TIME.search(text):
         return "duration"
     if _COUNT.search(text):
@@ -447,7 +466,7 @@ def cue_kind(text: str) -> str | None:
         return "duration"
     if _IF_SO_WHEN.search(text):
         return "time"
-    if has_time(text) and _WHERE_WORD.search(text) and _SELF.search(text) and not object_named(strip_time(text)):
+    if _self_at_time(text):
         return "position"
     if _COUNT_LATE.search(text):
         return "count"
@@ -464,6 +483,12 @@ def cue_kind(text: str) -> str | None:
     if _FIND.search(text):
         return "find"
     return None
+
+
+def _self_at_time(text: str) -> bool:
+    """A time, a where-word and the robot, and no thing named: where the robot was then."""
+    return has_time(text) and bool(_WHERE_WORD.search(text) and _SELF.search(text)) and not object_named(
+        strip_time(text))
 
 
 def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None = None,
