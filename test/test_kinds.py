@@ -381,6 +381,12 @@ def test_what_is_not_wanted_and_courtesy_are_no_target():
     assert (p.kind, p.nearest, p.target) == ("find", True, "sink")
 
 
+def test_everything_seen_is_no_place_and_firstly_is_first():
+    p = parse_query("Go through everything you saw and count the sinks and tell me the total.")
+    assert (p.kind, p.place) == ("count", "")
+    assert parse_query("What time did you firstly saw the sink?").recency == "first"
+
+
 def test_recency_said_in_an_afterthought():
     assert parse_query("When did you see the bed? The first time I mean.").recency == "first"
 

@@ -221,7 +221,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
                     r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment)|case|"
-                    r"(?:full |plain )?(?:view|sight|frame|shot)|"
+                    r"(?:full |plain )?(?:view|sight|frame|shot)|everything|anything|it all|"
                     r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime)|"
                     r"(?:any |all )?(?:of )?(?:your |the )"
                     r"(?:observations|recordings|footage|logs|data|images|views))\b|"
@@ -320,7 +320,7 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|(?:the )?last(?: time)?)\b", re.I)
-_FIRST = re.compile(r"\b(earliest|originally|very first|(?:the )?first(?: time)?)\b(?! aid)", re.I)
+_FIRST = re.compile(r"\b(earliest|originally|firstly|very first|(?:the )?first(?: time)?)\b(?! aid)", re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
            "orange", "purple", "pink", "brown", "black", "white", "grey", "silver", "beige", "teal", "cream",
