@@ -299,6 +299,10 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Out of curiosity, did a sink ever show up on your cameras?", "yes_no"),
     ("Report: unit position at 10:15:30.", "position"),
     ("Please, you go to the stairs, yes?", "find"),  # a request asked for agreement
+    ("Step three: latest confirmed sighting of the sink, the time please.", "time"),
+    ("Any chance you recall when you first passed a sink?", "time"),
+    ("Sink detected, affirm or negative?", "yes_no"),
+    ("Find out for me whether a sink was anywhere on your route.", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -358,7 +362,8 @@ def test_which_room_in_few_words():
     for text in ("Room for the sink?", "room_of(sink)", "Where, room-wise, is the sink?", "sink: room?",
                  "sink -> room name?", "The sink was in some room. Which one?", "Identify room containing sink.",
                  "Item 3: room containing sink.", "sink - rm? thx", "Which of the rooms you passed had the sink?",
-                 "Please name the kind of room the sink is in.", "In what chamber is the sink?"):
+                 "Please name the kind of room the sink is in.", "In what chamber is the sink?",
+                 "Label: room category containing sink."):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 

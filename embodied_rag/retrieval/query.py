@@ -39,6 +39,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual)\b|"
                        r"\b(sighting|spotting|observation|detection) time\b|"
+                       r"\b(earliest|first|last|latest|most recent|final) ([\w-]+ )?(sighting|spotting|observation|"
+                       r"detection|visual)\b.*\btime\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
                        r"\b(in|at) (what|which) moment\b|\b(earliest|first|last|latest|final) moment\b|"
@@ -66,7 +68,7 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
-                        r"is there (a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
+                        r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
 _WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
                      r"(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
@@ -76,7 +78,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
-                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report) (?=if|whether)|"
+                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out)( for me)? "
+                     r"(?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
@@ -181,14 +184,15 @@ _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|"
            r"(can|could) (i|we) (go|get|walk)|(i|we) (can|could) (go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|\s*\byes ?/ ?no\W*$|,?\s*affirmative or negative\W*$|"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|\s*\byes ?/ ?no\W*$|,?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
-                     r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirmative or negative\b|\bboolean\b|"
+                     r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
+                     r"\bboolean\b|"
                      r"^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
@@ -252,7 +256,8 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|camera|observations|appeared|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
-                         r"duration|containing|contained|label|(in|into|within) (full |plain )?(view|sight|frame)|"
+                         r"duration|containing|contained|label|category|"
+                         r"(in|into|within) (full |plain )?(view|sight|frame)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
@@ -270,7 +275,8 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|chamber|
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
-                      r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|\broom (type|kind)\b|"
+                      r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|"
+                      r"\broom (type|kind|category|class)\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
