@@ -352,6 +352,7 @@ def test_kinds_from_cue_words(text, kind):
     ("My cat slept on the bed all day, anyway, did you see a plant?", "plant", ""),  # after "anyway" it asks
     ("Tell me the earliest clock time a sink was in view.", "sink", ""),  # "in view" is no place
     ("Are you finished? And how many chairs did you see?", "chairs", ""),
+    ("Annotate: sink present in observations (yes/no).", "sink", ""),  # a label, and observations are no place
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

@@ -178,7 +178,8 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
              "cars and a few people walking. ")
     tails = ["A bus drives past a small cafe with outdoor tables.", "Further along, a bridge carries the road over the "
              "river.", "On the right there is a bus stop with a shelter.", "The entrance of the public library is on "
-             "the left.", "Behind the fence is a stadium with bleachers.", "A bus waits at the traffic light."]
+             "the left.", "Behind the fence is a stadium with bleachers.", "A bus waits at the traffic light.",
+             "In the middle of the square stands a large water feature."]
     captions = [start + t for t in tails]
     with Memory(tmp_path / "street", Config()) as m:
         m.begin_session("walk")
@@ -200,6 +201,7 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
         assert "library" in place("I'd like to borrow a novel and read it somewhere quiet")
         # A word every view mentions ("street") tells nothing; what the description fits does.
         assert "bus stop" in place("Take me to the spot on the street where people stand waiting for buses")
+        assert "water feature" in place("Is there somewhere I can toss a coin and wish for luck? Take me there.")
         # A yes/no about a thing never seen stays a no: only finds and explanations are corrected.
         assert r.ask("did you see a brdge?").yes_no is False
 

@@ -114,6 +114,9 @@ _NEGATED = re.compile(r"\bnot (the|a|an|that|this|those) [\w -]+?,\s*(but )?(?=(
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
+# "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
+_LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query)"
+                    r"( item \w+)?\s*:\s*", re.I)
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
@@ -227,7 +230,7 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
                     r"some|general|particular|times?|minutes?|seconds?|hours?|point|any (?:point|time|moment)|case|"
                     r"(?:full |plain )?(?:view|sight|frame|shot)|everything|anything|it all|"
                     r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime)|"
-                    r"(?:any |all )?(?:of )?(?:your |the )"
+                    r"(?:any |all )?(?:of )?(?:your |the )?"
                     r"(?:observations|recordings|footage|logs|data|images|views))\b|"
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
@@ -256,7 +259,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|camera|observations|appeared|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
-                         r"duration|containing|contained|label|category|"
+                         r"duration|containing|contained|label|category|present|confirmed|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
@@ -298,7 +301,7 @@ _COURTESY = re.compile(
     r"( to (bother|trouble|disturb) you| to be a (bother|nuisance))?\b|"
     r"\b(excuse|pardon) me\b|\bif (it'?s|it is) (no|not too much) trouble( at all)?\b|"
     r"\bif it (isn'?t|is not|'?s not) too much (trouble|bother)\b|\b(would|do) you mind\b|"
-    r"\b(make|making) (your|its|my|our) way( over| back| across)?\b|"
+    r"\b(make|making) (your|its|my|our) way( over| back| across)?\b|\b(go|come|head|walk|move|drive) over\b|"
     r"\bif you (don'?t|do not) mind\b|\bif you('d| would) (kindly |please )?[^,.?!]*|"
     r"\b(would you |could you )?be so (kind|good) as to\b|"
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
@@ -309,7 +312,7 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|they|them|one|ones|more|actual|proceed|surroundings|had|"
+    r"how|look|looks|it|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
     r"d)\b", re.I)
 
 
@@ -394,7 +397,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _CHECKLIST.sub("", text))))
+    text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _CLOCK_TIME.sub("time", text)
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
