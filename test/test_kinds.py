@@ -303,6 +303,11 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Any chance you recall when you first passed a sink?", "time"),
     ("Sink detected, affirm or negative?", "yes_no"),
     ("Find out for me whether a sink was anywhere on your route.", "yes_no"),
+    ("Go on then, when was the last time you clocked a sink?", "time"),
+    ("You passed a sink at some point, and when was that?", "time"),
+    ("How many sinks you have counted? I want the number.", "count"),
+    ("Is a sink anywhere in your records?", "yes_no"), ("The sink, any sign of one on the tour?", "yes_no"),
+    ("At 10:15:30, in what corner of the site were you?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

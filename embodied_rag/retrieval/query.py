@@ -61,6 +61,7 @@ _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "time spent in the kitchen - give me the number").
 _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
+                         r"^\s*i (want|need) (a|the) (number|figure|count|total)\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
                          r"\bwhat (would|will|is|was) the total( be)?\b", re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
@@ -133,7 +134,8 @@ _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re
 # "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?": the
 # question that matters comes after.
 _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
-                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|,\s*and (?=where\b)|"
+                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|"
+                       r",\s*and (?=(where|when)\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
 _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
@@ -145,7 +147,7 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(
                        r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
                        r"\bstints?\b|"
-                       r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
+                       r"(?<!last )(?<!first )(?<!what )\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\bwhere('?s| is| was) (our|the|this|my) (robot|machine|unit)\b|"
@@ -171,7 +173,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
-                         r"corridor)|locali[sz]e|locate (yourself|itself)|"
+                         r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
                          r"(place|pinpoint|pin down) (you|yourself|the robot)|pose|position|location|surroundings)\b",
                          re.I)
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
@@ -192,10 +194,10 @@ _YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|\s*\byes ?/ ?no\W*$|,?\s*
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
-                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were) (a|an)\s+\w+)"
+                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
-                     r"\bboolean\b|"
+                     r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
                      r"^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
