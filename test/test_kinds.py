@@ -358,6 +358,7 @@ def test_kinds_from_cue_words(text, kind):
     ("Tell me the earliest clock time a sink was in view.", "sink", ""),  # "in view" is no place
     ("Are you finished? And how many chairs did you see?", "chairs", ""),
     ("Annotate: sink present in observations (yes/no).", "sink", ""),  # a label, and observations are no place
+    ("Did you spot a sink, or didn't you?", "sink", ""), ("so when did u last see the sink or whatever", "sink", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

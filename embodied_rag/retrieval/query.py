@@ -105,7 +105,8 @@ _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
-_SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao)\b", re.I)  # "fr" is no Friday
+# "fr" is no Friday; "the towel rack or whatever" asks about the towel rack
+_SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b", re.I)
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
@@ -182,7 +183,7 @@ _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\
 _PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$|"
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
-_OR_NOT = r"\bor (not|no|nah|nope)\W*$"
+_OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
