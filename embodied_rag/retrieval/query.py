@@ -446,7 +446,7 @@ def cue_kind(text: str) -> str | None:
     m = _EMBEDDING.search(text) or _WONDER.search(text)
     if m:
         rest = text[m.end():]
-        if has_time(text) and not has_time(rest) and _self_at_time(text):  # "Go back to 10:15 and tell me where ..."
+        if not has_time(rest) and _self_at_time(text):  # "Go back to 10:15 and tell me where ..."
             return "position"
         if _POLITE_GO.match(rest):
             return "find"
