@@ -308,6 +308,18 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("How many sinks you have counted? I want the number.", "count"),
     ("Is a sink anywhere in your records?", "yes_no"), ("The sink, any sign of one on the tour?", "yes_no"),
     ("At 10:15:30, in what corner of the site were you?", "position"),
+    ("Seen a sink?", "yes_no"), ("spotted any sinks?", "yes_no"), ("Confirm or deny: sink on the route.", "yes_no"),
+    ("Abeg, you see a sink?", "yes_no"), ("hw many sinks did yu count", "count"), ("lab time overall?", "duration"),
+    ("Give your exact location at 10:15:30 for the log.", "position"),
+    ("Where was the bot at 10:15:30?", "position"), ("Where wert thou at 10:15:30?", "position"),
+    ("Any chance you could escort me to the stairs?", "find"),  # a request to be taken there, not a yes/no
+    ("Would you accompany me to a sink?", "find"),
+    ("Asset: sink. Time first sighted: ?", "time"), ("Asset: sinks. Qty observed: ?", "count"),
+    ("sinks count?", "count"), ("Do you recall, by any chance, when you last passed the sink?", "time"),
+    ("Pardon me, could you confirm whether a sink was on your route?", "yes_no"),
+    ("I think you missed the sink, right? Or did you?", "yes_no"),
+    ("The lift area got what? Describe a bit can or not?", "explain"),
+    ("Is there a sink nearby? I'd like to go wash my hands.", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -370,7 +382,9 @@ def test_which_room_in_few_words():
                  "sink -> room name?", "The sink was in some room. Which one?", "Identify room containing sink.",
                  "Item 3: room containing sink.", "sink - rm? thx", "Which of the rooms you passed had the sink?",
                  "Please name the kind of room the sink is in.", "In what chamber is the sink?",
-                 "Label: room category containing sink."):
+                 "Label: room category containing sink.", "Which flipping room has the sink?",
+                 "In what cabin is the sink?",
+                 "Please intimate the room in which the sink is kept.", "Asset: sink. Room: ?"):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 
@@ -397,6 +411,11 @@ def test_everything_seen_is_no_place_and_firstly_is_first():
     p = parse_query("Go through everything you saw and count the sinks and tell me the total.")
     assert (p.kind, p.place) == ("count", "")
     assert parse_query("What time did you firstly saw the sink?").recency == "first"
+
+
+def test_a_rundown_of_the_whole_place_is_global():
+    p = parse_query("Whit's this huge place like? Gie us a rundown o' the whole thing.")
+    assert p.kind == "explain" and p.global_scope
 
 
 def test_recency_said_in_an_afterthought():

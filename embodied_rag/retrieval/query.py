@@ -47,11 +47,12 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(first|last|latest|earliest) (seen|sighted|spotted) "
                        r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection)\b|"
-                       r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b",
+                       r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b|"
+                       r"\b(time|date) (first |last )?(seen|sighted|spotted|observed)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
-                    r"\b(total|overall) count\b|"
+                    r"\b(total|overall) count\b|^\W*([a-z-]+ ){1,3}(count|number|tally)\s*\?\s*$|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
                     re.I)
@@ -59,7 +60,7 @@ _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
 _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
 # "time spent in the kitchen - give me the number").
-_COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|"
+_COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|\b(quantity|qty)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
                          r"^\s*i (want|need) (a|the) (number|figure|count|total)\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
@@ -88,7 +89,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?
                      r"(please |kindly )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
-_GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|oh|ah)\b"
+_GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
+                       r"oh|ah|abeg)\b"
                        r"( robot| there| bot)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*|\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
@@ -96,17 +98,20 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|um+|uh+|erm|hmm+|s
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
-              "doth": "does", "hath": "has", "yuh": "you"}
+              "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hw": "how",
+              "yu": "you"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
+_BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
 _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "which ward, er, room"
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 # "fr" is no Friday; "the towel rack or whatever" asks about the towel rack
-_SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b", re.I)
+_SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b|"
+                    r",?\s*\bby any chance\b,?|,?\s*\bcan or not\b", re.I)  # Singlish "describe, can or not?"
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
@@ -117,7 +122,8 @@ _NEGATED = re.compile(r"\bnot (the|a|an|that|this|those) [\w -]+?,\s*(but )?(?=(
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
-_LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query)"
+_LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query|item|"
+                    r"asset)"
                     r"( item \w+)?\s*:\s*", re.I)
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
@@ -158,7 +164,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
-                       r"\b(your|the robot'?s?) (own )?(position|location)\b|"
+                       r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location)\b|"
                        r"\bwhere (you|the robot) (at|stood|was standing|were standing)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
@@ -180,17 +186,19 @@ _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|ar
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
-_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time\W*$|"
+_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time( total| overall| spent)?\W*$|"
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
-_NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|"
-           r"(can|could) (i|we) (go|get|walk)|(i|we) (can|could) (go|get|walk))\b)")
+_NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
+           r"(can|could) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
+           r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*yes or no\W*|\s*\byes ?/ ?no\W*$|,?\s*affirm(ative)? or negative\W*$|"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|confirm or deny)\W*|\s*\byes ?/ ?no\W*$|"
+                         r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
@@ -198,6 +206,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
+                     r"\bconfirm or deny\b|"
+                     r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
                      r"^\s*i (don'?t|do not) suppose\b|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
@@ -206,7 +216,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
-                     + _NO_WH + r".*?(^|,\s*)(did|do|have|has|was|were|is|are)(n'?t| not)? (you|it|there|they)\W*$",
+                     + _NO_WH + r".*?(^|,\s*|\bor )(did|do|have|has|was|were|is|are)(n'?t| not)? "
+                     r"(you|it|there|they)\W*$",
                      re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
@@ -216,7 +227,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
-                          + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon )?"
+                          + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon |i'?m guessing |i think )?"
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
                           r" did not| do| don'?t| don| do not)? "
@@ -260,13 +271,14 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"turned|space|sitting|standing|placed|kept|lying|lasted|remained|cumulative|caught|point|"
                          r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
-                         r"detected|logged|report|identify|camera|observations|appeared|"
+                         r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
+                   r"escort|accompany|"
                    r"point me|direct me|"
                    r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
@@ -274,8 +286,12 @@ _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 _ROOMS = r"\b(which|what) (one )?of the (rooms|areas|places)"  # "which of the rooms (you passed) had the sink?"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
-_ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|chamber|part of the (building|house))\b|"
-                      r"\b(name|what'?s|what is|tell me|identify|give|indicate|state|specify) the (room|area)\b|"
+_WHICH_ROOM = r"\b(which|what|in what|in which) ([a-z]+ )?(room|area|ward|chamber|cabin|part of the (building|house))\b"
+_WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
+_ROOM_OF = re.compile(_WHICH_ROOM + r"|"
+                      r"\b(name|what'?s|what is|tell me|identify|give|indicate|intimate|state|specify) "
+                      r"the (room|area)\b|"
+                      r"\bthe (room|area) in which\b|\broom( name| number)?\s*:\s*\?|"
                       r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
                       r"(\bthe |^\s*|[:;]\s*)room (where|with|that has|containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
@@ -289,13 +305,15 @@ _ROOM_OF = re.compile(r"\b(which|what|in what|in which) (room|area|ward|chamber|
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
     r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
+    r"\b(a|the) (rundown|run-down|lowdown|overview|summary|description) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
-_GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this place|campus|the map|"
+_GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this ([a-z]+ )?place|campus|"
+                     r"the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Courtesy says how to ask, not what about: "I'm ever so sorry to bother you, but", "if it's no trouble at all",
 # "if you'd kindly take me".
@@ -405,7 +423,7 @@ def normalise(text: str) -> str:
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
-    text = _WEAR.sub("where", text)
+    text = _BOT.sub("the robot", _WEAR.sub("where", text))
     greeting = _GREETING.match(text)
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
@@ -574,7 +592,7 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
     text = _NO_PLACE.sub(" ", _FIRST.sub(" ", _LAST.sub(" ", text)))
     if asks_room:  # "is the sink in a bedroom, a kitchen, or somewhere else?": the rooms offered are no place
-        text = _ROOMS_OF.sub(" ", _ROOM_CHOICE_RX.sub(" ", text))
+        text = _WHICH_ROOM_RX.sub(" ", _ROOMS_OF.sub(" ", _ROOM_CHOICE_RX.sub(" ", text)))
     colour = _colour(text)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
