@@ -168,10 +168,20 @@ def test_robot_filter_follows_a_growing_memory(tmp_path, minilm):
         assert ids == {"alpha"}, alpha.evidence
 
 
-def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, minilm):
+def _views(path, minilm, captions: list[str]) -> Memory:
+    """A memory of captioned views 30 m apart along x (view i at x = 30 i)."""
     from embodied_rag.memory.keyframe import Keyframe
     from embodied_rag.memory.pose import Pose
 
+    m = Memory(path, Config())
+    m.begin_session("walk")
+    for i, (caption, vec) in enumerate(zip(captions, minilm.embed_documents(captions))):
+        m.add(Keyframe(i + 1, 0, (i + 1) * 10**9, Pose((30.0 * i, 0.0, 1.2), (-0.5, 0.5, -0.5, 0.5)),
+                       caption=caption, text_embedding=vec), None, [])
+    return m
+
+
+def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, minilm):
     # Long captions that all look alike but for one thing each, as a city's street views do: the embedding of a
     # question alone does not tell them apart, the exact mentions do.
     start = ("The scene depicts an urban street on a cloudy day with brick buildings, trees along the sidewalk, parked "
@@ -180,12 +190,7 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
              "river.", "On the right there is a bus stop with a shelter.", "The entrance of the public library is on "
              "the left.", "Behind the fence is a stadium with bleachers.", "A bus waits at the traffic light.",
              "In the middle of the square stands a large water feature."]
-    captions = [start + t for t in tails]
-    with Memory(tmp_path / "street", Config()) as m:
-        m.begin_session("walk")
-        for i, (caption, vec) in enumerate(zip(captions, minilm.embed_documents(captions))):
-            m.add(Keyframe(i + 1, 0, (i + 1) * 10**9, Pose((30.0 * i, 0.0, 1.2), (-0.5, 0.5, -0.5, 0.5)),
-                           caption=caption, text_embedding=vec), None, [])
+    with _views(tmp_path / "street", minilm, [start + t for t in tails]) as m:
         r = Retriever(m, minilm)
 
         def place(query: str) -> str:
@@ -204,6 +209,29 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
         assert "water feature" in place("Is there somewhere I can toss a coin and wish for luck? Take me there.")
         # A yes/no about a thing never seen stays a no: only finds and explanations are corrected.
         assert r.ask("did you see a brdge?").yes_no is False
+
+
+def test_needs_and_things_described_among_other_words(tmp_path, minilm):
+    start = "The scene depicts a spacious lobby with a polished marble floor, tall columns and large glass doors. "
+    tails = ["A cafe counter with paper cups and a coffee machine.", "A black trash bin stands in the corner.",
+             "A large green water feature splashes in the middle.", "Two people walk past an elegant wall plaque.",
+             "Elevator doors line the wall."]
+    with _views(tmp_path / "lobby", minilm, [start + t for t in tails]) as m:
+        r = Retriever(m, minilm)
+
+        def place(query: str) -> str:
+            ans = r.ask(query)
+            assert ans.goal is not None, (query, ans.answer)
+            return tails[round(ans.goal.position[0] / 30.0)]
+
+        # The need is said after a dash of its own, and the thing that serves it (a trash can) is in view by another
+        # name (a trash bin); the cup in the question is no reason to go to the cafe.
+        assert "trash bin" in place("I've carried this empty cup and a sweet wrapper for an hour - where can I "
+                                    "throw them away?")
+        # The lobby is where the thing asked for is; the water feature is what the other words describe.
+        assert "water feature" in place("Take me to the lobby's elegant centrepiece, the ornamental fountain.")
+        # "there" points back to the thing named before.
+        assert "water feature" in place("Excuse me. The fountain. Water decoration, very nice. Go there please.")
 
 
 def test_a_part_of_a_named_place_is_no_named_area(memory, minilm):

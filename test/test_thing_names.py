@@ -50,3 +50,17 @@ def test_a_name_no_view_mentions_falls_back_to_its_last_word():
     assert mentions(index, "place water fountain decoration", request) == ({1}, {1})
     index.add(2, "a water fountain next to the toilets")  # once a view mentions the whole name, only that one
     assert mentions(index, "place water fountain decoration", request) == ({2}, {2})
+
+
+def test_a_possessor_is_not_the_thing_asked_for():
+    assert asked_thing("Take me to the garden's big old sundial, the stone statue.")[0] == "statue"
+    assert asked_thing("Where is the kitchen's fridge?")[0] == "fridge"
+    assert asked_thing("Where is the kitchen?")[0] == "kitchen"
+
+
+def test_there_points_back_to_the_thing_named_before():
+    assert asked_thing("To the fountain. Water decoration. Please, go there.")[0] == "fountain"
+    assert asked_thing("A lamp. Go there.")[0] == "lamp"
+    assert asked_thing("I saw a sofa. Where is it?") == []  # a where-question is no pointing request
+    # What comes before a dash is another clause: the bag is no bus stop.
+    assert asked_thing("I can't walk far with my bag - where's the closest place to catch a bus?") == []

@@ -165,11 +165,12 @@ class ObjectSearch:
         out.sort(key=lambda m: (-m.score, -m.instance.n, m.instance.id))
         return out
 
-    def needed(self, query_vec: np.ndarray, min_similarity: float = 0.5, most: int = 3) -> list[str]:
+    def needed(self, query_vecs: np.ndarray, min_similarity: float = 0.5, most: int = 3) -> list[str]:
         """Things whose uses (``object_uses.yaml``) match a question best, for memories that know things only by
-        their captions: "I need to throw away a wrapper" -> trash can, trash bin."""
+        their captions: "I need to throw away a wrapper" -> trash can, trash bin. ``query_vecs``: one embedding of
+        the question, or rows embedding it and its parts (the best part counts)."""
         labels, rows = use_vectors(self.embedder)
-        sims = rows @ np.asarray(query_vec, dtype=np.float32)
+        sims = (rows @ np.atleast_2d(np.asarray(query_vecs, dtype=np.float32)).T).max(axis=1)
         best: dict[str, float] = {}
         for label, s in zip(labels, sims):
             best[label] = max(best.get(label, -1.0), float(s))

@@ -468,7 +468,13 @@ class Retriever:
             return thing
         found = self._matches(parsed, mode, parsed.text)
         if not found.ranked:
-            found = self._thing_asked(parsed, mode, found.cands)
+            # What the request asks for, else what its need fits ("I've carried this cup for an hour - where can I
+            # throw it away?"), and only then a thing its words name anywhere (the cup).
+            found = self._thing_asked(parsed, mode, found.cands, anywhere=False)
+            if not found.ranked:
+                found = self._needed(parsed, mode, found)
+            if not found.ranked:
+                found = self._thing_asked(parsed, mode, found.cands)
         if not found.every or self._broad(parsed, found):
             found = self._needed(parsed, mode, found)
         cands, ranked, phrase = found.cands, found.ranked, found.phrase
@@ -616,11 +622,11 @@ class Retriever:
             ranked = [(k, s) for k, s in ranked if self.memory.robot_of(k) == self._robot]
         return Matches(cands, ranked, phrase, every)
 
-    def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates) -> Matches:
+    def _thing_asked(self, parsed: ParsedQuery, mode: str, cands: Candidates, anywhere: bool = True) -> Matches:
         """Nothing matches the question's wording ("If I went over to where the lifts are, what would I see?"):
-        matches for the known thing or kind of place it asks for (or, with no request word, the first one its
-        content names: "what is it like by the lifts?"), by each of its names, else none."""
-        for name in asked_thing(parsed.text) or named_thing(parsed.content):
+        matches for the known thing or kind of place it asks for (or, ``anywhere``, the first one its content
+        names: "what is it like by the lifts?"), by each of its names, else none."""
+        for name in asked_thing(parsed.text) or (named_thing(parsed.content) if anywhere else []):
             found = self._matches(dataclasses.replace(parsed, content=name), mode, name)
             if found.ranked:
                 return found
@@ -642,8 +648,13 @@ class Retriever:
         # A word most views mention ("the spot on the street where buses stop") tells little: only a thing whose
         # uses fit clearly better is looked for instead.
         least = _NEED_OVER_BROAD if found.every else _NEED_SIMILARITY
-        for thing in self._objects.needed(self._embed(parsed.text), min_similarity=least):
-            if found.ranked and not wordless and not self.memory.lexical.matching(thing)[0]:
+        # The need may be said in a sentence (or after a dash) of its own ("I've had this cup for hours - where can
+        # I throw it away?").
+        parts = [p for p in re.split(r"(?<=[.!?])\s+|\s+-\s+", parsed.text.strip()) if p]
+        vecs = [self._embed(t) for t in [parsed.text, *(parts if len(parts) > 1 else [])]]
+        for thing in self._objects.needed(np.stack(vecs), min_similarity=least):
+            # A thing some view mentions by another name counts ("trash can": a view shows a trash bin).
+            if found.ranked and not wordless and not mentioned_as_said(self.memory.lexical, thing):
                 continue
             need = self._matches(dataclasses.replace(parsed, content=thing), mode, thing)
             if need.ranked and (need.every or wordless or not found.ranked):
@@ -658,8 +669,8 @@ class Retriever:
     def _with_mentions(self, q: np.ndarray, content: str, leaves: list[tuple[int, float]],
                        fq: FusedQuery | None = None, request: str = ""
                        ) -> tuple[list[tuple[int, float]], set[int], set[int]]:
-        """Add keyframes whose text mentions every content word (or, failing that, the thing the request asks for;
-        other names of a thing count), and boost exact mentions (hybrid retrieval)."""
+        """Add keyframes whose text mentions every content word (or, failing that, the thing the request asks for,
+        and then keep only those; other names of a thing count), and boost exact mentions (hybrid retrieval)."""
         every, phrase = mentions(self.memory.lexical, content, request)
         scores = dict(leaves)
         extra = [k for k in every if k not in scores]
@@ -669,6 +680,10 @@ class Retriever:
             text_scores = self.memory.leaves.embeddings[rows] @ q
             for k, s in zip(extra, self._leaf_scores(np.asarray(extra), text_scores, fq)):
                 scores[k] = float(s)
+        if every and not mentioned_as_said(self.memory.lexical, content):
+            # No view mentions the question's words, some the thing it asks for ("the lobby's centrepiece, the
+            # decorative fountain": a water feature): the other words describe it, the answer is among those views.
+            scores = {k: s for k, s in scores.items() if k in every} or scores
         bonus = self.config.mention_bonus
         for k in scores:
             scores[k] += (bonus if k in phrase else bonus / 2 if k in every else 0.0)

@@ -60,9 +60,31 @@ def asked_thing(text: str) -> list[str]:
     if not found:
         return []
     m = found[-1]
-    start = max((e.end() for e in re.finditer(r"[.!?](\s|$)", text[:m.start()])), default=0)
+    start = max((e.end() for e in _CLAUSE_END.finditer(text[:m.start()])), default=0)
     end = next((e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():])), len(text) - m.end()) + m.end()
-    return _first_name(words(text[m.end():end])) or _first_name(words(text[start:m.start()]))
+    after = text[m.end():end]
+    names = (_first_name(words(_POSSESSOR.sub(" ", after))) or _first_name(words(after))
+             or _first_name(words(text[start:m.start()])))
+    if names or not set(words(after)) <= _POINTING:
+        return names
+    # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before.
+    for sentence in reversed(_sentences(text[:start])):
+        names = _first_name(words(sentence))
+        if names:
+            return names
+    return []
+
+
+_CLAUSE_END = re.compile(r"[.!?](\s|$)|\s-\s")  # "I can't walk far with my bag - where's a bus stop?"
+_POINTING = {"there", "it", "one", "them", "that", "please", "now"}
+
+
+def _sentences(text: str) -> list[str]:
+    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p]
+
+
+# "the lobby's centrepiece, the fountain": the lobby is where the thing asked for is, not the thing.
+_POSSESSOR = re.compile(r"\b\w+'s\b(?=\s+\w)", re.I)
 
 
 def named_thing(text: str) -> list[str]:
