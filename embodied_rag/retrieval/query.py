@@ -245,7 +245,8 @@ _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:
                     r"(?:full |plain )?(?:view|sight|frame|shot)|everything|anything|it all|"
                     r"fact|short|(?:a|the) (?:hurry|rush|minute|moment|second|sec|bit|while|meantime)|"
                     r"(?:any |all )?(?:of )?(?:your |the )?"
-                    r"(?:observations|recordings|footage|logs|data|images|views))\b|"
+                    r"(?:observations|recordings|footage|logs|data|images|views|visit|tour|trip|rounds|patrol|"
+                    r"route))\b|"
                     r"all\s*(?:[?.!,]|$))(?:the |a |an |any |this |that |all )?"
                     r"([a-z][\w -]*?)\s*(?:[?.!,]|$|\s-\s|\b(?:on|in|at|during|for|when|while|ok|okay|so|"
                     r"like|please|lasted|took|overall|al+ ?together)\b)", re.I)
