@@ -320,6 +320,17 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I think you missed the sink, right? Or did you?", "yes_no"),
     ("The lift area got what? Describe a bit can or not?", "explain"),
     ("Is there a sink nearby? I'd like to go wash my hands.", "find"),
+    ("Need time robot last observed sink.", "time"), ("Field 2: time the sink was first spotted.", "time"),
+    ("May I have the time of the robot's first sighting of the sink?", "time"),
+    ("first sink sighting, time?", "time"), ("grep your logs for sinks - what's the count?", "count"),
+    ("How much time in the kitchen? Give me the number.", "duration"),
+    ("Mind telling me whether you spotted a sink?", "yes_no"), ("Care to share if a sink turned up?", "yes_no"),
+    ("I'm not asking where, I just want to know if you saw a sink.", "yes_no"),
+    ("You know what I'd love to know? Whether you ever saw a sink.", "yes_no"),
+    ("Hast thou seen a sink, aye or nay?", "yes_no"), ("Status check: any sink?", "yes_no"),
+    ("Per my last message, please confirm whether you saw a sink.", "yes_no"),
+    ("whr wr u at 10:15:30", "position"), ("whn did u see the sink", "time"),
+    ("Is there a library about? Where would I go to find one?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -421,6 +432,24 @@ def test_a_rundown_of_the_whole_place_is_global():
 
 def test_recency_said_in_an_afterthought():
     assert parse_query("When did you see the bed? The first time I mean.").recency == "first"
+
+
+@pytest.mark.parametrize("text,recency", [
+    ("When did you last... no, hold on, I mean when did you first see the sink?", "first"),
+    ("What time was your final sighting of the sink?", "last"), ("when did u lst see the sink", "last"),
+    ("Per my last message, when was the sink first seen?", "first"),  # "my last message" is no recency
+])
+def test_recency_after_a_correction_and_in_other_words(text, recency):
+    p = parse_query(text)
+    assert (p.kind, p.recency) == ("time", recency)
+
+
+def test_finds_around_here_and_what_is_not_wanted():
+    p = parse_query("Is there a set of stairs around here? I'd like to go there.")
+    assert (p.kind, p.target, p.nearest) == ("find", "stairs", True)
+    p = parse_query("I don't want the cafe next door, just the library. Where is it?")
+    assert p.kind == "find" and "cafe" not in p.text
+    assert not parse_query("what is it like around the elevators?").nearest
 
 
 @pytest.mark.parametrize("text", ["Do you know which room contains the sink?", "Name the room where the sink is.",

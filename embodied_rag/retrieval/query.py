@@ -36,10 +36,10 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
-                       r"\btime of (the |your )?(first |last |latest |most recent )?([\w-]+ ){0,3}"
+                       r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual)\b|"
                        r"\b(sighting|spotting|observation|detection) time\b|"
-                       r"\b(earliest|first|last|latest|most recent|final) ([\w-]+ )?(sighting|spotting|observation|"
+                       r"\b(earliest|first|last|latest|most recent|final) ([\w-]+ ){0,3}(sighting|spotting|observation|"
                        r"detection|visual)\b.*\btime\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
@@ -47,7 +47,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(first|last|latest|earliest) (seen|sighted|spotted) "
                        r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection)\b|"
-                       r"\bthe (exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b|"
+                       r"\b(the )?(exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b|"
+                       r"\btime (robot|unit) (\w+ ){0,2}(observed|saw|seen|spotted|sighted|detected)\b|"
                        r"\b(time|date) (first |last )?(seen|sighted|spotted|observed)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
@@ -64,7 +65,8 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
                          r"^\s*i (want|need) (a|the) (number|figure|count|total)\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
-                         r"\bwhat (would|will|is|was) the total( be)?\b", re.I)
+                         r"\bwhat (would|will|is|was) the total( be)?\b|\bwhat('?s| is| was) the (count|number)\b",
+                         re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
@@ -72,8 +74,10 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
 _EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
-_WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
-                     r"(i (wonder|would like to know|want to know|am curious|was wondering|am wondering)|"
+_WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want)\b)|"
+                     r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
+                     r"(i (just |only |really )?(wonder|would like to know|want to know|am curious|was wondering|"
+                     r"am wondering)|"
                      r"if i (wanted|want|needed|need|were|was) to (know|find out|ask( you)?)|"
                      r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
@@ -85,7 +89,7 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|^\s*as (a|an|the|your) [\w -]{1,30}?
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
-                     r"would you mind (telling me|checking)|"
+                     r"(would you )?mind (telling me|checking|sharing)|care to (share|say|tell( me)?)|"
                      r"(please |kindly )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
@@ -98,7 +102,8 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
-              "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hw": "how",
+              "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
+              "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
@@ -111,13 +116,15 @@ _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
 _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 # "fr" is no Friday; "the towel rack or whatever" asks about the towel rack
 _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b|"
-                    r",?\s*\bby any chance\b,?|,?\s*\bcan or not\b", re.I)  # Singlish "describe, can or not?"
+                    r",?\s*\bby any chance\b,?|\bper my (last|previous|earlier) (message|email|note)\b,?|"
+                    r",?\s*\bcan or not\b", re.I)  # Singlish "describe, can or not?"
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
 # "Not the escalator, the stairs", "the stairs, not the escalator": what is not wanted is no target.
-_NEGATED = re.compile(r"\bnot (the|a|an|that|this|those) [\w -]+?,\s*(but )?(?=(the|a|an|those|that)\b)|"
+_NEGATED = re.compile(r"\b(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|that|this|those) [\w -]+?,\s*"
+                      r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
@@ -141,7 +148,8 @@ _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re
 # "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?": the
 # question that matters comes after.
 _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
-                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow)\b\W*|"
+                       r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow|(no,? )?hold on|"
+                       r"i mean)\b\W*|"
                        r",\s*and (?=(where|when)\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
@@ -194,17 +202,18 @@ _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
-           r"(can|could) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
+           r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|confirm or deny)\W*|\s*\byes ?/ ?no\W*$|"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|confirm or deny)\W*|\s*\byes ?/ ?no\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
-                     + _NOT_GO + r"|^\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
+                     + _NOT_GO + r"|(^|[:;]\s*)\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
+                     r"\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
                      r"\bconfirm or deny\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
@@ -312,6 +321,7 @@ _EXPLAIN = re.compile(
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
+                      r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this ([a-z]+ )?place|campus|"
                      r"the map|"
@@ -335,7 +345,7 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
-    r"d)\b", re.I)
+    r"d|(set|flight|pair|bunch|couple)(?= of\b))\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -350,7 +360,7 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
                           r"(\d+|" + "|".join(_NUMBERS) + r")\b", re.I)
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
-_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|(?:the )?last(?: time)?)\b", re.I)
+_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?)\b", re.I)
 _FIRST = re.compile(r"\b(earliest|originally|firstly|very first|(?:the )?first(?: time)?)\b(?! aid)", re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
@@ -442,6 +452,8 @@ def question_kind(text: str) -> str | None:
         kind = cue_kind(parts[-1])
         if kind == "find" and _self_at_time(text):  # "Where were you at 10:15? Tell me where you were."
             return "position"
+        if kind == "count" and cue_kind(text) == "duration":  # "How much time in the office? Give me the number."
+            return "duration"
         if kind:
             return kind
     kind = cue_kind(text)
