@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 MODES = ("beam", "llm-walk", "flat")
 # "that part of the lobby", "the far corner of the kitchen": a part of a place, not the whole.
-_PART_OF = re.compile(r"\b(part|parts|corner|side|section|end|bit|spot) of (the|this|that)\b", re.I)
+_PART_OF = re.compile(r"\b(part|parts|corner|side|section|end|bit|spot|stretch|portion|patch) of (the|this|that)\b",
+                      re.I)
 # Lexical matches beyond this many are too unspecific to add as candidates (they still boost).
 _MAX_LEXICAL_EXTRA = 5000
 # Views that mention the thing a request names make the answer unless more than this share of the memory does.
