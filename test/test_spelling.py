@@ -32,3 +32,10 @@ def test_short_slips_are_left_alone():
     # "star" and "plan" are slips of "stair" and "plant" but words in their own right.
     assert spell.correct("where is the star and the plan") == "where is the star and the plan"
     assert Spelling(_index()).correct("brdge") == "brdge"
+
+
+def test_one_slip_in_each_word_of_a_two_word_name():
+    spell = Spelling(_index("a vending machine by the door", "a bus stop with a shelter"))
+    assert spell.correct("take me to the vendng machien") == "take me to the vending machine"
+    assert spell.correct("where's the bsu sotp?") == "where's the bsu sotp?"  # a word under four letters: no
+    assert spell.correct("the vendng machien bench") == "the vending machine bench"

@@ -3,9 +3,10 @@
 A word (or two neighbouring words, spaces ignored: "bus top" for "bus stop") that no view mentions is corrected
 when it is a slip of exactly one name of a thing or kind of place (``data/*.yaml``) that some view mentions. The
 slips are those of :mod:`embodied_rag.retrieval.typos` (two neighbouring letters swapped, or one letter left out,
-not the first) and, in names of six letters or more, one vowel written as another ("elevater"). A slip has at least
-five letters: shorter ones are often words in their own right ("star" for "stair", "plan" for "plant"). Used for
-finds and explanations only: a yes/no question about a thing never seen must stay an honest no.
+not the first; in a two-word name, one in each word: "vendng machien") and, in names of six letters or more, one
+vowel written as another ("elevater"). A slip has at least five letters: shorter ones are often words in their own
+right ("star" for "stair", "plan" for "plant"). Used for finds and explanations only: a yes/no question about a
+thing never seen must stay an honest no.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ def _vowel_slips(word: str) -> set[str]:
     return {word[:i] + v + word[i + 1:] for i in range(1, len(word)) if word[i] in _VOWELS for v in _VOWELS}
 
 
+def _word_slips(name: str) -> set[str]:
+    """A slip in each word of a two-word name ("vendng machien"), spaces left out; words of four letters or more."""
+    parts = name.split()
+    if len(parts) != 2 or min(len(w) for w in parts) < 4:
+        return set()
+    first, second = (slips(w) | {w} for w in parts)
+    return {a + b for a in first for b in second}
+
+
 class Spelling:
     """The slips of the names one memory's views mention, built once per memory state."""
 
@@ -37,7 +47,7 @@ class Spelling:
             joined = name.replace(" ", "")
             if len(joined) < _SHORTEST or not index.matching(name)[1]:
                 continue
-            for slip in (slips(joined) | _vowel_slips(joined)) - {joined}:
+            for slip in (slips(joined) | _vowel_slips(joined) | _word_slips(name)) - {joined}:
                 if len(slip) < _SHORTEST:
                     continue
                 heard.setdefault(slip, set()).add(name)
