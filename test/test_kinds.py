@@ -331,6 +331,12 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Per my last message, please confirm whether you saw a sink.", "yes_no"),
     ("whr wr u at 10:15:30", "position"), ("whn did u see the sink", "time"),
     ("Is there a library about? Where would I go to find one?", "find"),
+    ("sinks count pls", "count"), ("did you... see a sink...?", "yes_no"),
+    ("At 10:15:30 the robot was located in ___", "position"),
+    ("Honestly, is there a sink anywhere around here? Find me one.", "find"),
+    ("G'day, is there a sink round here somewhere? Can you find one for us?", "find"),
+    ("I don't suppose there's somewhere to wash my hands, is there?", "find"),
+    ("How would you describe the kitchen - is it anything like a restaurant's?", "explain"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -396,7 +402,9 @@ def test_which_room_in_few_words():
                  "Please name the kind of room the sink is in.", "In what chamber is the sink?",
                  "Label: room category containing sink.", "Which flipping room has the sink?",
                  "In what cabin is the sink?",
-                 "Please intimate the room in which the sink is kept.", "Asset: sink. Room: ?"):
+                 "Please intimate the room in which the sink is kept.", "Asset: sink. Room: ?", "sink room?",
+                 "4. Room containing the sink?", "room... for the sink...?", "The sink is in room what?",
+                 "Which of my rooms has the sink in it?", "Asset: sink. Room assignment?"):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 
@@ -461,6 +469,10 @@ def test_finds_around_here_and_what_is_not_wanted():
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
+
+
+def test_a_kind_of_room_alone_is_no_room_question():
+    assert not parse_query("meeting room?").asks_room and not parse_query("storage room?").asks_room
 
 
 def test_a_choice_of_rooms_asks_for_the_room():

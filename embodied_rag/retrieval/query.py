@@ -53,7 +53,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
-                    r"\b(total|overall) count\b|^\W*([a-z-]+ ){1,3}(count|number|tally)\s*\?\s*$|"
+                    r"\b(total|overall) count\b|^\W*([a-z-]+ ){1,3}(count|number|tally)( please| pls)?\s*\??\s*$|"
                     r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
                     re.I)
@@ -94,7 +94,7 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|abeg)\b"
+                       r"oh|ah|abeg|kia ora|honestly|g'?day|howdy)\b"
                        r"( robot| there| bot)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*|\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
@@ -119,6 +119,7 @@ _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or somet
                     r",?\s*\bby any chance\b,?|\bper my (last|previous|earlier) (message|email|note)\b,?|"
                     r",?\s*\bcan or not\b", re.I)  # Singlish "describe, can or not?"
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
+_TRAILING_OFF = re.compile(r"\s*(\.{2,}|\u2026)(?=\s*[a-z?])")  # "did you... see a sink...?"
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
@@ -127,7 +128,7 @@ _NEGATED = re.compile(r"\b(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|tha
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
-_CHECKLIST = re.compile(r"^\s*(item|question|q|no\.?)\s*#?\d+\s*[:.)-]\s*", re.I)  # "Item 4: ..."
+_CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
 _LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query|item|"
                     r"asset)"
@@ -165,6 +166,7 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(
                        r"(?<!last )(?<!first )(?<!what )\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
+                       r"\b(you|the robot) (were|was) (located |positioned )?(in|at)\W*$|"
                        r"\bwhere('?s| is| was) (our|the|this|my) (robot|machine|unit)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
                        r"\b(you|the robot) (were|was) where\b|"
@@ -202,6 +204,8 @@ _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
+           r"find (me|us)|(can|could|would) you (find|locate)|(somewhere|anywhere) (to|i can|i could|we can)|"
+           r"(a|some) place (to|where)|somewhere (about|around|round|near)|"
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
@@ -218,14 +222,14 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"\bconfirm or deny\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
-                     r"^\s*i (don'?t|do not) suppose\b|"
+                     r"^\s*i (don'?t|do not) suppose\b" + _NOT_GO + r"|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
                      + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
-                     + _NO_WH + r".*?(^|,\s*|\bor )(did|do|have|has|was|were|is|are)(n'?t| not)? "
+                     + _NO_WH + _NOT_GO + r".*?(^|,\s*|\bor )(did|do|have|has|was|were|is|are|would)(n'?t| not)? "
                      r"(you|it|there|they)\W*$",
                      re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
@@ -281,7 +285,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"turned|space|sitting|standing|placed|kept|lying|lasted|remained|cumulative|caught|point|"
                          r"linger|lingered|wander|wandering|would|going|occupied|occupy|chilling|chillin|wandered|"
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
-                         r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|"
+                         r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|"
@@ -294,7 +298,8 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
-_ROOMS = r"\b(which|what) (one )?of the (rooms|areas|places)"  # "which of the rooms (you passed) had the sink?"
+# "which of the rooms (you passed) had the sink?"
+_ROOMS = r"\b(which|what) (one )?of (the|my|your|these|those) (rooms|areas|places)"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
 _WHICH_ROOM = r"\b(which|what|in what|in which) ([a-z]+ )?(room|area|ward|chamber|cabin|part of the (building|house))\b"
 _WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
@@ -308,13 +313,17 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|"
-                      r"\broom (type|kind|category|class)\b|"
+                      r"\broom (type|kind|category|class|assignment|allocation)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
+# "How would you describe this building - is it anything like ...?": a description asked for before anything else.
+_DESCRIBE_FIRST = re.compile(r"^\s*(((can|could|would|will) you( please)? |please )?"
+                             r"(describe|summari[sz]e|tell me about)|"
+                             r"how (would|do|did) you describe)\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*((can|could|would|will) you( please)? |please )?"
-    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
+    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bhow (would|do) you describe\b|"
     r"\b(a|the) (rundown|run-down|lowdown|overview|summary|description) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
@@ -430,7 +439,7 @@ def _sentences(text: str, maxsplit: int = 0) -> list[str]:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
-    text = _CLOCK_TIME.sub("time", text)
+    text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
@@ -499,6 +508,8 @@ def cue_kind(text: str) -> str | None:
         # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
         return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
                 or ("yes_no" if m.re is _EMBEDDING and not wh else None))
+    if _DESCRIBE_FIRST.match(text):
+        return "explain"
     if _COUNT_TIME.search(text):
         return "duration"
     if _COUNT.search(text):
@@ -528,6 +539,15 @@ def cue_kind(text: str) -> str | None:
     return None
 
 
+# "microwave room?": a thing and the word "room" alone ask which room it is in (not a kind of room: "meeting room?").
+_THING_ROOM = re.compile(r"^\W*(the |which |what )?([a-z][\w -]*?)\s+room\W*$", re.I)
+
+
+def _thing_room(text: str) -> bool:
+    m = _THING_ROOM.match(text)
+    return bool(m and object_named(m.group(2)) and not place_named(m.group(2) + " room"))
+
+
 def _self_at_time(text: str) -> bool:
     """A time, a where-word and the robot, and no thing named: where the robot was then."""
     return has_time(text) and bool(_WHERE_WORD.search(text) and _SELF.search(text)) and not object_named(
@@ -555,7 +575,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     if m:
         relative = 1 if m.group(1).lower() == "upstairs" else -1
         rest = rest[:m.start()] + " " + rest[m.end():]
-    asks_room = kind != "position" and bool(_ROOM_OF.search(text))
+    asks_room = kind != "position" and bool(_ROOM_OF.search(text) or _thing_room(text))
     main = _MAIN_ASK.search(rest)  # "... my cat hid under the bed, anyway, did you see a plant?": the plant
     asking = rest[main.end():] if main and cue_kind(rest[main.end():]) == kind else _asking_sentence(rest, kind)
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
