@@ -389,6 +389,7 @@ def test_kinds_from_cue_words(text, kind):
     ("Annotate: sink present in observations (yes/no).", "sink", ""),  # a label, and observations are no place
     ("Did you spot a sink, or didn't you?", "sink", ""), ("so when did u last see the sink or whatever", "sink", ""),
     ("You saw some sink on your rounds or no?", "sink", ""), ("Was a sink in the tour?", "sink", ""),  # no places
+    ("How many sinks did you see in the course of your wanderings?", "sinks", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)

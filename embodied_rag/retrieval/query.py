@@ -268,7 +268,8 @@ _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|ev
                        r"(rooms|places|areas|spaces|locations|spots)( (that |which )?(you|the robot) "
                        r"(visited|saw|passed|went through|walked through|entered|checked|covered|toured|went to))?\b|"
                        r"\bin (your|the robot'?s?) (memory|memory banks|records|database|map|logs?)\b|\bat all\b|"
-                       r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b",
+                       r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b|"
+                       r"\b(in|during) the course of (the |your )?[\w-]+",
                        re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
