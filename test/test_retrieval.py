@@ -181,6 +181,15 @@ def _views(path, minilm, captions: list[str]) -> Memory:
     return m
 
 
+def _placer(r: Retriever, tails: list[str]):
+    """The caption ending of the view a find's goal is at (views of :func:`_views`)."""
+    def place(query: str) -> str:
+        ans = r.ask(query)
+        assert ans.goal is not None, (query, ans.answer)
+        return tails[round(ans.goal.position[0] / 30.0)]
+    return place
+
+
 def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, minilm):
     # Long captions that all look alike but for one thing each, as a city's street views do: the embedding of a
     # question alone does not tell them apart, the exact mentions do.
@@ -192,11 +201,7 @@ def test_misspelt_names_and_descriptions_find_what_the_views_mention(tmp_path, m
              "In the middle of the square stands a large water feature."]
     with _views(tmp_path / "street", minilm, [start + t for t in tails]) as m:
         r = Retriever(m, minilm)
-
-        def place(query: str) -> str:
-            ans = r.ask(query)
-            assert ans.goal is not None, (query, ans.answer)
-            return tails[round(ans.goal.position[0] / 30.0)]
+        place = _placer(r, tails)
 
         # Slips of names some view mentions (these found nothing, or another bus, before).
         assert "bridge" in place("take me to a brdge") and "stadium" in place("bring me to the stadum")
@@ -217,12 +222,7 @@ def test_needs_and_things_described_among_other_words(tmp_path, minilm):
              "A large green water feature splashes in the middle.", "Two people walk past an elegant wall plaque.",
              "Elevator doors line the wall."]
     with _views(tmp_path / "lobby", minilm, [start + t for t in tails]) as m:
-        r = Retriever(m, minilm)
-
-        def place(query: str) -> str:
-            ans = r.ask(query)
-            assert ans.goal is not None, (query, ans.answer)
-            return tails[round(ans.goal.position[0] / 30.0)]
+        place = _placer(Retriever(m, minilm), tails)
 
         # The need is said after a dash of its own, and the thing that serves it (a trash can) is in view by another
         # name (a trash bin); the cup in the question is no reason to go to the cafe.
