@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.thing_names import object_named, object_names, place_named
+from embodied_rag.retrieval.thing_names import object_named, object_names, place_named, sentences
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct
 
@@ -319,12 +319,12 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 # "How would you describe this building - is it anything like ...?": a description asked for before anything else.
-_DESCRIBE_FIRST = re.compile(r"^\s*(((can|could|would|will) you( please)? |please )?"
-                             r"(describe|summari[sz]e|tell me about)|"
-                             r"how (would|do|did) you describe)\b", re.I)
+_ASKED_POLITELY = r"^\s*((can|could|would|will) you( please)? |please )?"
+_DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|tell me about)\b|"
+                             r"^\s*how (would|do|did) you describe\b", re.I)
 _EXPLAIN = re.compile(
-    r"^\s*((can|could|would|will) you( please)? |please )?"
-    r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|\bhow (would|do) you describe\b|"
+    _ASKED_POLITELY + r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
+    r"\bhow (would|do) you describe\b|"
     r"\b(a|the) (rundown|run-down|lowdown|overview|summary|description) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
@@ -433,10 +433,6 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
-def _sentences(text: str, maxsplit: int = 0) -> list[str]:
-    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=maxsplit)
-
-
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
@@ -457,7 +453,7 @@ def question_kind(text: str) -> str | None:
     """The kind a (normalised) question's cue words make clear, or None: a closing request for the answer ("Was it
     this morning you saw the sink, or later? Give me the time."), else the cue words of the whole text, else of one
     of its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
-    parts = _sentences(text)
+    parts = sentences(text)
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
         if kind == "find" and _self_at_time(text):  # "Where were you at 10:15? Tell me where you were."
@@ -498,7 +494,7 @@ def cue_kind(text: str) -> str | None:
         if _IF_CLAUSE.search(rest):
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
             # (or after a dash: "... if we have enough chairs - how many did you spot?")
-            later = _sentences(rest, maxsplit=1)
+            later = sentences(rest, maxsplit=1)
             asked = cue_kind(later[1]) if len(later) > 1 else None
             clause = _WH_CLAUSE.search(rest)
             if not asked and clause:
@@ -613,7 +609,7 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     """The one sentence of several whose cue words ask this kind of question ("How long were you in the kitchen?
     Was it ages?"), whose slots are the question's; None for finds (the whole text describes what to look for: "I'm
     thirsty. Where can I go?"), or when no single sentence asks."""
-    parts = _sentences(text)
+    parts = sentences(text)
     if kind == "find" or len(parts) < 2:
         return None
     asking = [p for p in parts if cue_kind(p) == kind]

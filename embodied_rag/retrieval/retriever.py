@@ -44,7 +44,7 @@ from embodied_rag.retrieval.query import (
     question_kind,
 )
 from embodied_rag.retrieval.spelling import Spelling
-from embodied_rag.retrieval.thing_names import asked_thing, mentioned_as_said, mentions, named_thing
+from embodied_rag.retrieval.thing_names import asked_thing, clauses, mentioned_as_said, mentions, named_thing
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -474,8 +474,10 @@ class Retriever:
             found = self._thing_asked(parsed, mode, found.cands, anywhere=False)
             if not found.ranked:
                 found = self._needed(parsed, mode, found)
-            if not found.ranked:
-                found = self._thing_asked(parsed, mode, found.cands)
+                if not found.ranked:
+                    found = self._thing_asked(parsed, mode, found.cands)
+                    if not found.ranked:  # the needs were tried on this very search already
+                        return self._nothing(parsed, found.cands)
         if not found.every or self._broad(parsed, found):
             found = self._needed(parsed, mode, found)
         cands, ranked, phrase = found.cands, found.ranked, found.phrase
@@ -651,7 +653,7 @@ class Retriever:
         least = _NEED_OVER_BROAD if found.every else _NEED_SIMILARITY
         # The need may be said in a sentence (or after a dash) of its own ("I've had this cup for hours - where can
         # I throw it away?").
-        parts = [p for p in re.split(r"(?<=[.!?])\s+|\s+-\s+", parsed.text.strip()) if p]
+        parts = clauses(parsed.text)
         vecs = [self._embed(t) for t in [parsed.text, *(parts if len(parts) > 1 else [])]]
         for thing in self._objects.needed(np.stack(vecs), min_similarity=least):
             # A thing some view mentions by another name counts ("trash can": a view shows a trash bin).

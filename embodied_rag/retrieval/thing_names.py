@@ -68,7 +68,7 @@ def asked_thing(text: str) -> list[str]:
     if names or not set(words(after)) <= _POINTING:
         return names
     # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before.
-    for sentence in reversed(_sentences(text[:start])):
+    for sentence in reversed(sentences(text[:start])):
         names = _first_name(words(sentence))
         if names:
             return names
@@ -79,8 +79,15 @@ _CLAUSE_END = re.compile(r"[.!?](\s|$)|\s-\s")  # "I can't walk far with my bag 
 _POINTING = {"there", "it", "one", "them", "that", "please", "now"}
 
 
-def _sentences(text: str) -> list[str]:
-    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p]
+def sentences(text: str, maxsplit: int = 0) -> list[str]:
+    """The sentences of ``text`` (split after . ! or ?; at most ``maxsplit`` splits when given)."""
+    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=maxsplit) if p]
+
+
+def clauses(text: str) -> list[str]:
+    """The sentences of ``text`` and the clauses a spaced dash sets apart ("I've had this cup for hours - where can I
+    throw it away?")."""
+    return [p for p in re.split(r"(?<=[.!?])\s+|\s+-\s+", text.strip()) if p]
 
 
 # "the lobby's centrepiece, the fountain": the lobby is where the thing asked for is, not the thing.
