@@ -87,6 +87,8 @@ def test_yes_no_with_an_honest_no(ask):
         assert no.yes_no is False and no.answer.startswith("No") and no.goal is None
     assert ask("is there a printer in the kitchen?").yes_no is False
     assert ask("is there a refrigerator?").yes_no is True  # another word for a fridge
+    assert ask("did you spot a printer at any point in this game?").yes_no is True  # a game is no kind of place
+    assert ask("is there a printer in the garage?").yes_no is False  # a garage is, and none was seen
 
 
 def test_duration_in_a_kind_of_place(ask):
@@ -94,6 +96,8 @@ def test_duration_in_a_kind_of_place(ask):
     # 10 + 5 keyframes in the kitchen, 2 s apart; the transitions count half: 18 + 8 + 2 * 1 = 28 s.
     assert d.kind == "duration" and d.duration_s == pytest.approx(28.0, abs=0.1) and "2 visits" in d.answer
     assert ask("how much time did you spend in the office?").duration_s == pytest.approx(30.0, abs=0.1)
+    assert ask("how long, in plain terms, were you in the office?").duration_s == pytest.approx(30.0, abs=0.1)
+    assert ask("Room type: office | Time spent: ?").duration_s == pytest.approx(30.0, abs=0.1)
     nowhere = ask("how long were you in the garage?")
     assert not nowhere.found and nowhere.duration_s is None
 
@@ -103,6 +107,7 @@ def test_position_at_a_time(ask):
     assert p.kind == "position" and p.goal is not None and p.goal.position[0] == pytest.approx(12.0)
     assert "office" in p.answer and p.time_ns == T0 + 40 * NS
     assert "(12" not in p.answer  # coordinates only in the typed fields
+    assert ask("At 09:00:40 o'clock, what place were you in?").time_ns == T0 + 40 * NS
     ago = ask("where were you 30 seconds ago?")  # relative to the memory's latest moment
     assert ago.goal is not None and ago.goal.position[0] == pytest.approx(12.0)
     for bad, why in (("where were you at 25:99?", "not a time"), ("where were you at 08:00?", "no memory of")):
@@ -337,6 +342,22 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("G'day, is there a sink round here somewhere? Can you find one for us?", "find"),
     ("I don't suppose there's somewhere to wash my hands, is there?", "find"),
     ("How would you describe the kitchen - is it anything like a restaurant's?", "explain"),
+    ("Log request: time of final contact with the sink.", "time"), ("earliest sink sighting?", "time"),
+    ("The sink, hmm - latest you spotted it?", "time"), ("last seen sink?", "time"),
+    ("Item: sink | first observed time: ?", "time"), ("Latest time a sink was spotted?", "time"),
+    ("Any recollection of the last time a sink was in front of you?", "time"),
+    ("Got any memory of when a sink first showed up?", "time"),
+    ("how many hour you are in kitchen?", "duration"),
+    ("In the kitchen, how many minutes you stay? I want know.", "duration"),
+    ("sinks count, thanks?", "count"), ("Do you have a count for the sinks you went past?", "count"),
+    ("Summary row: total sinks observed by the robot?", "count"),
+    ("Claim: a sink was on the route. Verify or refute.", "yes_no"), ("sink - spotted or not?", "yes_no"),
+    ("I am not sure if you ever came across a sink.", "yes_no"), ("Right then - any sink along the way?", "yes_no"),
+    ("Is it safe to say that, on the whole, you saw a sink?", "yes_no"),
+    ("Where were y'all at 10:15:30?", "position"), ("Where did tha go at 10:15:30?", "position"),
+    ("Could the robot tell me how many sinks it counted?", "count"),
+    ("The sink's in a kitchen, isn't it? Which room exactly?", "find"),
+    ("Find a sink; any basin with a tap qualifies.", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -451,6 +472,18 @@ def test_recency_said_in_an_afterthought():
 def test_recency_after_a_correction_and_in_other_words(text, recency):
     p = parse_query(text)
     assert (p.kind, p.recency) == ("time", recency)
+
+
+def test_room_location_back_references_and_words_said_twice():
+    assert parse_query("Report the room location of the sink.").asks_room
+    assert parse_query("The sink's in a kitchen, isn't it? Which room exactly?").asks_room
+    p = parse_query("I've not been round the lobby. Tell me about it, what's she like?")
+    assert p.kind == "explain" and "lobby" in p.content and "she" not in p.content.split()
+    assert parse_query("Where's the lift? No, not the escalator, the real lift.").target == "lift real"
+    assert parse_query("Could the robot recall where I left the mug?").target == "mug"
+    assert parse_query("Show me the way to the nearest bus stop").target == "bus stop"
+    assert parse_query("where can i get a lib card? nearest lib pls").target.startswith("library")
+    assert parse_query("Find the robot toys").target == "robot toys"
 
 
 def test_finds_around_here_and_what_is_not_wanted():

@@ -31,7 +31,7 @@ from embodied_rag.retrieval.object_search import (
     plural,
 )
 from embodied_rag.retrieval.query import COLOURS, ParsedQuery
-from embodied_rag.retrieval.thing_names import mentions
+from embodied_rag.retrieval.thing_names import mentions, place_named
 from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
 MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
@@ -135,6 +135,8 @@ class KindAnswers:
             near = [lab for lab in labels if words & set(label_words(lab))] or list(labels)
             vecs = self._embed([place, *near])
             named = [lab for lab in near if float(vecs[lab] @ vecs[place]) >= MEANS_THRESHOLD]
+            if not named and not place_named(place):
+                return None  # "at any point in this game": no kind of place, and no area is called so
         return {k for lab in named for k in labels[lab]}
 
     def subject(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Subject:

@@ -29,6 +29,7 @@ from embodied_rag.retrieval.typos import correct
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
 
+_NO_WH_TIME = r"^(?!.*\b(where|which|how)\b)"
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|"
@@ -37,24 +38,32 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
-                       r"(sighting|spotting|observation|detection|visual)\b|"
+                       r"(sighting|spotting|observation|detection|visual|contact|encounter)\b|"
                        r"\b(sighting|spotting|observation|detection) time\b|"
                        r"\b(earliest|first|last|latest|most recent|final) ([\w-]+ ){0,3}(sighting|spotting|observation|"
                        r"detection|visual)\b.*\btime\b|"
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
                        r"\b(in|at) (what|which) moment\b|\b(earliest|first|last|latest|final) moment\b|"
-                       r"\b(first|last|latest|earliest) (seen|sighted|spotted) "
+                       r"\b(first|last|latest|earliest) (seen|sighted|spotted|observed|noticed|detected) "
                        r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection)\b|"
                        r"\b(the )?(exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b|"
                        r"\btime (robot|unit) (\w+ ){0,2}(observed|saw|seen|spotted|sighted|detected)\b|"
-                       r"\b(time|date) (first |last )?(seen|sighted|spotted|observed)\b",
+                       r"\b(time|date) (first |last )?(seen|sighted|spotted|observed)\b|"
+                       # "earliest sofa sighting?", "the sofa - earliest you saw it?": earliest and latest say when
+                       + _NO_WH_TIME + r".*\b(earliest|latest) (([\w-]+ ){0,3}(sighting|spotting|observation|detection|"
+                       r"contact|encounter)|(that )?(you|the robot) (saw|spotted|noticed|observed|caught))\b|"
+                       r"\b(earliest|latest|first|last|most recent) time ([\w-]+ ){1,3}(was|were) "
+                       r"(seen|spotted|sighted|observed|noticed|detected)\b|"
+                       r"^\W*(first|last|final) seen [\w -]{1,40}\?\s*$",  # "last seen red chair?" (as in a chat app)
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
-                    r"\b(total|overall) count\b|^\W*([a-z-]+ ){1,3}(count|number|tally)( please| pls)?\s*\??\s*$|"
-                    r"^\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}(seen|spotted|observed|noticed|encountered)\b|"
+                    r"\b(total|overall) count\b|"
+                    r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
+                    r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
+                    r"(seen|spotted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
                     re.I)
 # "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
@@ -65,19 +74,21 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
                          r"^\s*i (want|need) (a|the) (number|figure|count|total)\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
+                         r"\b(a|the|your) count (for|of|on)\b|"
                          r"\bwhat (would|will|is|was) the total( be)?\b|\bwhat('?s| is| was) the (count|number)\b",
                          re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
-_COUNT_TIME = re.compile(r"\bhow many (seconds|minutes|hours|time)\b", re.I)
+_COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
+_EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
-                        r"(remember|recall|know|tell me|say|confirm|check|let me know)\s+", re.I)
+                        r"(remember|recall|know|tell me|say|confirm|check|let me know)|"
+                        r"((do you have|have you got|got) )?any (recollection|memory|record) of)\s+", re.I)
 _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want)\b)|"
                      r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
                      r"(i (just |only |really )?(wonder|would like to know|want to know|am curious|was wondering|"
-                     r"am wondering)|"
+                     r"am wondering)|(i'?m|i am) not sure(?= (if|whether)\b)|"
                      r"if i (wanted|want|needed|need|were|was) to (know|find out|ask( you)?)|"
                      r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
                      r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
@@ -104,12 +115,16 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
-              "yu": "you"}
+              "yu": "you", "y'all": "you", "yall": "you", "lib": "library"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
+# The robot asked in the third person ("Can the robot remember where ...?") or in Yorkshire ("where were tha?") is you.
+_ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|this|our|your|that) robot\b(?! toys?\b)|"
+                        r"\b(were|did|have|are|art|can|could|will|would|do|dost|hast|wert) tha\b", re.I)
+_WANT_KNOW = re.compile(r"\b(want|need|like) know\b", re.I)  # "I want know": I want to know
 _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "which ward, er, room"
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
 _NOTATION = {"_": " ", "(": " ", ")": " ", "->": " - ", "@": " at "}
@@ -124,7 +139,7 @@ _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ..."
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
 # "Not the escalator, the stairs", "the stairs, not the escalator": what is not wanted is no target.
-_NEGATED = re.compile(r"\b(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|that|this|those) [\w -]+?,\s*"
+_NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|that|this|those) [\w -]+?,\s*"
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
@@ -162,7 +177,7 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(
                        r"(?<!what )(?<!which )\btime (that )?you (were|was)\b|"
                        r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
-                       r"\bstints?\b|"
+                       r"\bstints?\b|\btime (spent|stayed|inside)\s*[:=]\s*\?|"
                        r"(?<!last )(?<!first )(?<!what )\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
@@ -209,17 +224,22 @@ _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direc
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|confirm or deny)\W*|\s*\byes ?/ ?no\W*$|,?\s*aye or nay\W*$|"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
+                         r"\s*\byes ?/ ?no\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
-                     + _NOT_GO + r"|(^|[:;]\s*)\s*any\s+(?!.*\bwhere\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
+                     + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
+                     r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
-                     r"\bconfirm or deny\b|"
+                     r"\b(confirm|verify) or (deny|reject|refute)\b|"
+                     r"\b(seen|saw|spotted|noticed|observed) or (not|never)\b|"
+                     + _NO_WH + r".*\b(fair|safe|true|right|correct|accurate) to say\b.*\b(you|the robot) "
+                     r"(\w+ )?(saw|spotted|noticed|came across|encountered|ran into|seen)\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
                      r"^\s*i (don'?t|do not) suppose\b" + _NOT_GO + r"|"
@@ -314,7 +334,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|"
-                      r"\broom (type|kind|category|class|assignment|allocation)\b|\broom what\b|"
+                      r"\broom (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
@@ -354,8 +374,8 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
-    r"d|(set|flight|pair|bunch|couple)(?= of\b))\b", re.I)
+    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
+    r"d|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions)(?= to\b))\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -441,10 +461,12 @@ def normalise(text: str) -> str:
     text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
+    text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
 
+_WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
@@ -462,14 +484,11 @@ def question_kind(text: str) -> str | None:
             return "duration"
         if kind:
             return kind
-    kind = cue_kind(text)
-    if kind:
-        return kind
-    for part in reversed(parts):
-        kind = cue_kind(part)
-        if kind:
-            return kind
-    return None
+    kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
+    if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
+        # "The sofa's in some office, isn't it? Which room is it in?": a tag question, then the question
+        return cue_kind(parts[-1]) or ("find" if _ROOM_OF.search(parts[-1]) else kind)
+    return kind
 
 
 def cue_kind(text: str) -> str | None:
@@ -594,10 +613,16 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
 
 def _content(text: str) -> str:
     words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", _COURTESY.sub(" ", _CLOSER.sub(" ", text)))  # hyphens in words
-    return " ".join(_FILLER.sub(" ", words).split())
+    return _once(_FILLER.sub(" ", words))
 
 
-_BACK_REFERENCE = re.compile(r"\b(it|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
+def _once(words: str) -> str:
+    """Each word once: "Where are the stairs? Not the escalator, the actual stairs." asks for stairs, not twice."""
+    seen: set[str] = set()
+    return " ".join(w for w in words.split() if not (w.lower() in seen or seen.add(w.lower())))
+
+
+_BACK_REFERENCE = re.compile(r"\b(it|she|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
                              r"side)|(over|out|in|down|up) there)\b", re.I)
 
 
@@ -626,7 +651,8 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     colour = _colour(text)
     place = ""
     if kind in ("count", "duration", "yes_no", "time"):
-        m = _PLACE.search(text)
+        # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words
+        m = next((m for m in _PLACE.finditer(text) if place_named(m.group(1))), None) or _PLACE.search(text)
         if m:
             place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
             named = place_named(place)
@@ -637,7 +663,7 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", _COURTESY.sub(" ", text))  # a hyphen only inside a word
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
-    target = " ".join(_FILLER.sub(" ", words).split())
+    target = _once(_FILLER.sub(" ", words))
     if kind == "duration" and not place:  # "the amount of time you occupied the washroom": a kind of place named
         place, target = place_named(text) or target, ""
     return recency, colour, place, target

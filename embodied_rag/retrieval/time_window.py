@@ -33,6 +33,8 @@ _MINUTES = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five"
 _SPOKEN = re.compile(r"\b(?:(?:a\s+)?(" + "|".join(sorted(_MINUTES, key=len, reverse=True)) + r"|[1-5]?\d)"
                      r"(?:\s+minutes?)?\s+(past|after|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
 
+_DIGITS_OCLOCK = re.compile(r"(\d:\d{2}(?::\d{2})?)\s*o'?\s?clock\b", re.I)  # "at 22:20:40 o'clock"
+
 
 def spoken_clock(text: str) -> str:
     """The text with spoken clock times written as digits ("half past ten" -> "10:30")."""
@@ -48,7 +50,7 @@ def spoken_clock(text: str) -> str:
         if m.group(2).lower() == "to":
             hour, minutes = hour - 1 or 12, 60 - minutes
         return f"{hour}:{minutes:02d}"
-    return _SPOKEN.sub(digits, text)
+    return _SPOKEN.sub(digits, _DIGITS_OCLOCK.sub(r"\1", text))
 
 
 class BadTime(ValueError):
