@@ -98,6 +98,9 @@ def test_duration_in_a_kind_of_place(ask):
     assert ask("how much time did you spend in the office?").duration_s == pytest.approx(30.0, abs=0.1)
     assert ask("how long, in plain terms, were you in the office?").duration_s == pytest.approx(30.0, abs=0.1)
     assert ask("Room type: office | Time spent: ?").duration_s == pytest.approx(30.0, abs=0.1)
+    for text in ("You went into the office once. How long were you there before you left?",
+                 "About the office. Hours, minutes, anything: how long were you in it?"):
+        assert ask(text).duration_s == pytest.approx(30.0, abs=0.1), text
     nowhere = ask("how long were you in the garage?")
     assert not nowhere.found and nowhere.duration_s is None
 
@@ -358,6 +361,11 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Could the robot tell me how many sinks it counted?", "count"),
     ("The sink's in a kitchen, isn't it? Which room exactly?", "find"),
     ("Find a sink; any basin with a tap qualifies.", "find"),
+    ("Log: own location at 10:15:30. Report position.", "position"),
+    ("The sink - what room did you find it in when you came by?", "find"),
+    ("Eh, when you first see the sink ah? Can say or not?", "time"),
+    ("Tally of sinks please. I need numbers for the report.", "count"),
+    ("I'm not sure you saw a sink at all. Did you?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -472,6 +480,11 @@ def test_recency_said_in_an_afterthought():
 def test_recency_after_a_correction_and_in_other_words(text, recency):
     p = parse_query(text)
     assert (p.kind, p.recency) == ("time", recency)
+
+
+def test_slips_in_recency_words():
+    assert parse_query("when did you most recntly pass a sink?").recency == "last"
+    assert parse_query("what was the earlest time you saw a sink?").recency == "first"
 
 
 def test_room_location_back_references_and_words_said_twice():

@@ -72,7 +72,7 @@ _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "time spent in the kitchen - give me the number").
 _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|\b(quantity|qty)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
-                         r"^\s*i (want|need) (a|the) (number|figure|count|total)\b|"
+                         r"^\s*i (want|need) ((a|the) )?(number|figure|count|total)s?\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
                          r"\b(a|the|your) count (for|of|on)\b|"
                          r"\bwhat (would|will|is|was) the total( be)?\b|\bwhat('?s| is| was) the (count|number)\b",
@@ -132,7 +132,7 @@ _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 # "fr" is no Friday; "the towel rack or whatever" asks about the towel rack
 _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b|"
                     r",?\s*\bby any chance\b,?|\bper my (last|previous|earlier) (message|email|note)\b,?|"
-                    r",?\s*\bcan or not\b", re.I)  # Singlish "describe, can or not?"
+                    r",?\s*\bcan (tell( me)? |say )?or not\b", re.I)  # Singlish "describe, can or not?"
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _TRAILING_OFF = re.compile(r"\s*(\.{2,}|\u2026)(?=\s*[a-z?])")  # "did you... see a sink...?"
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
@@ -202,7 +202,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|"
+_SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (position|location|pose)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
@@ -315,7 +315,8 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
                    r"escort|accompany|"
                    r"point me|direct me|"
-                   r"i want|i'd like|i would like|i'm|im|i am|can you|could you|would you|help me|let's|lets)\b", re.I)
+                   r"i want|i'd like|i would like|(i'm|im|i am)(?! not sure)|can you|could you|would you|help me|"
+                   r"let's|lets)\b", re.I)
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
 _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
@@ -466,6 +467,7 @@ def normalise(text: str) -> str:
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
 
 
+_WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
@@ -545,6 +547,9 @@ def cue_kind(text: str) -> str | None:
     if _YES_NO.search(text):
         return "yes_no"
     if _TEMPORAL.search(text):
+        room = _WHICH_ROOM_RX.search(text)
+        if room and _WHEN_CLAUSE.search(text, room.end()):  # "Which room was it in when you saw it?"
+            return "find"
         return "time"
     if _YES_NO_LATE.search(text):
         return "yes_no"
@@ -597,6 +602,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
     if not (place if kind == "duration" else target):
         recency, colour, place, target = _slots(rest, kind, asks_room)
+    elif place and not place_named(place) and kind in ("duration", "count", "yes_no", "time"):
+        # "You went into the office. How long did you stay there before leaving?": the kind of place said before
+        elsewhere = _slots(rest, kind, asks_room)[2]
+        place = elsewhere if place_named(elsewhere) else place
     recency = recency or _slots(rest, kind, asks_room)[0]  # "When did you see the bed? The first time I mean."
     # An explanation asked after a sentence of context is about what that sentence asks: "I've never been to this
     # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
