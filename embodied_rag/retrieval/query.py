@@ -599,14 +599,13 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     asks_room = kind != "position" and bool(_ROOM_OF.search(text) or _thing_room(text))
     main = _MAIN_ASK.search(rest)  # "... my cat hid under the bed, anyway, did you see a plant?": the plant
     asking = rest[main.end():] if main and cue_kind(rest[main.end():]) == kind else _asking_sentence(rest, kind)
+    whole = _slots(rest, kind, asks_room)
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
     if not (place if kind == "duration" else target):
-        recency, colour, place, target = _slots(rest, kind, asks_room)
-    elif place and not place_named(place) and kind in ("duration", "count", "yes_no", "time"):
-        # "You went into the office. How long did you stay there before leaving?": the kind of place said before
-        elsewhere = _slots(rest, kind, asks_room)[2]
-        place = elsewhere if place_named(elsewhere) else place
-    recency = recency or _slots(rest, kind, asks_room)[0]  # "When did you see the bed? The first time I mean."
+        recency, colour, place, target = whole
+    elif place and kind in _PLACED_KINDS and not place_named(place) and place_named(whole[2]):
+        place = whole[2]  # "You went into the office. How long did you stay there before leaving?"
+    recency = recency or whole[0]  # "When did you see the bed? The first time I mean."
     # An explanation asked after a sentence of context is about what that sentence asks: "I've never been to this
     # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
     about = (_asking_sentence(text, kind) if kind == "explain" else None) or text
@@ -627,8 +626,10 @@ def _content(text: str) -> str:
 
 def _once(words: str) -> str:
     """Each word once: "Where are the stairs? Not the escalator, the actual stairs." asks for stairs, not twice."""
-    seen: set[str] = set()
-    return " ".join(w for w in words.split() if not (w.lower() in seen or seen.add(w.lower())))
+    kept: dict[str, str] = {}
+    for w in words.split():
+        kept.setdefault(w.lower(), w)
+    return " ".join(kept.values())
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|she|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
@@ -651,6 +652,9 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(_IT_IS_LIKE.sub(" ", asking[0])) else None
 
 
+_PLACED_KINDS = ("count", "duration", "yes_no", "time")  # kinds asked about one kind of place
+
+
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
@@ -659,7 +663,7 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
         text = _WHICH_ROOM_RX.sub(" ", _ROOMS_OF.sub(" ", _ROOM_CHOICE_RX.sub(" ", text)))
     colour = _colour(text)
     place = ""
-    if kind in ("count", "duration", "yes_no", "time"):
+    if kind in _PLACED_KINDS:
         # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words
         m = next((m for m in _PLACE.finditer(text) if place_named(m.group(1))), None) or _PLACE.search(text)
         if m:
