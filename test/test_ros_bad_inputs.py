@@ -122,7 +122,9 @@ def test_bad_inputs_are_reported_and_the_node_keeps_running(tmp_path):
         robot.image(T0 + 13 * S, seed=9)                   # good: the last keyframe
         robot.spin_until(lambda: False, 0.2)
         robot.odom(T0 + 2 * S + S // 2, 5.0)
-        robot.spin_until(lambda: False, 0.2)  # topics are not ordered among each other: the pose first
+        # Topics are not ordered among each other, and a busy node may take a waiting image before a waiting
+        # pose: the image goes only once the node has counted the pose.
+        assert robot.spin_until(lambda: robot.status.get("poses") == "7", 20), robot.status
         robot.image(T0 + 2 * S + S // 2, seed=7)           # a stamp before the last frame's
         m = robot.Image()                                   # a raw image whose data is too short
         m.header.stamp.sec = T0 // S + 20
