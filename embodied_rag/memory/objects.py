@@ -10,13 +10,15 @@ camera's position, looking along the bearing) and says so in ``source`` ("viewpo
 
 Association is incremental and local: an observation joins the nearest instance of the same label on the same floor
 within a gate (``gate_m``, widened by the instances' size and uncertainty), else it opens a new instance. Positions
-fuse by inverse-variance weights. Instances of one label that drift within each other's gate merge. Only instances
+fuse by inverse-variance weights. Instances of one label that drift within each other's gate merge, unless they
+were seen side by side (:func:`_seen_together`). Only instances
 seen in at least ``min_observations`` keyframes are *confirmed*: a detector's one-off spurious box never becomes a
 thing the robot claims to know.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -174,6 +176,22 @@ def triangulate(rays: list[tuple[float, float, float, float]]) -> tuple[np.ndarr
     if any(g is None for g in gaps):
         return None
     return p, float(np.sqrt(np.mean(np.square(gaps))))
+
+
+def _seen_together(a: ObjectInstance, b: ObjectInstance, times: int = 1) -> bool:
+    """Whether two instances were detected side by side, each in a box of its own, in at least ``times``
+    keyframes: one detector box is one thing, so two boxes are two things."""
+    return len(set(a.keyframes) & set(b.keyframes)) >= times
+
+
+def _with_repeats(inst: ObjectInstance, repeats: list[ObjectInstance]) -> ObjectInstance:
+    """``inst`` with the sightings of other views of it (a copy; ``inst`` itself when there are none)."""
+    if not repeats:
+        return inst
+    return dataclasses.replace(inst, n=inst.n + sum(r.n for r in repeats),
+                               first_ns=min(inst.first_ns, *(r.first_ns for r in repeats)),
+                               last_ns=max(inst.last_ns, *(r.last_ns for r in repeats)),
+                               keyframes=sorted(set(inst.keyframes).union(*(r.keyframes for r in repeats))))
 
 
 def _front_surface(depths: np.ndarray) -> float:
@@ -355,6 +373,8 @@ class ObjectMap:
         for other in self.near(inst.position, 3.0 * self.config.gate_m):
             if other.id == inst.id or other.label != inst.label or other.source == VIEWPOINT:
                 continue
+            if _seen_together(inst, other):
+                continue  # two things side by side (two lab benches 2 m apart)
             if abs(other.level_z - inst.level_z) > self.config.floor_gap_m:
                 continue
             gate = self.config.gate_m + 0.5 * (inst.extent + other.extent)
@@ -392,8 +412,10 @@ class ObjectMap:
     def confirmed(self) -> list[ObjectInstance]:
         """Instances seen in at least ``min_observations`` keyframes, less the ones that are a detector's confused
         label for another thing: a rarely seen instance where a much more often seen one of another label stands
-        (the same box, so the same surface); and less the ones that are another view of a thing already kept
-        (see :meth:`_duplicate_of`)."""
+        (the same box, so the same surface) and that was not seen side by side with it (a lamp on a nightstand has
+        a box of its own); and less the ones that are another view of a thing already kept
+        (see :meth:`_duplicate_of`), whose sightings count as the kept one's (in a copy: the map keeps what was
+        observed)."""
         if self._confirmed is None:
             self._confirmed = self._confirm()
         return list(self._confirmed)
@@ -402,6 +424,7 @@ class ObjectMap:
         m = self.config.min_observations
         kept: dict[str, list[ObjectInstance]] = defaultdict(list)
         cells: dict[tuple[str, int, int], list[ObjectInstance]] = defaultdict(list)  # kept ones by label and cell
+        repeats: dict[int, list[ObjectInstance]] = defaultdict(list)  # other views of a kept one
         # Most seen first: a duplicate is judged against the better-known instance it repeats.
         for i in sorted(self.instances.values(), key=lambda i: (-i.n, i.id)):
             if i.n < m:
@@ -409,6 +432,7 @@ class ObjectMap:
             if i.n <= 3 and i.source != VIEWPOINT and any(
                     o.label != i.label and o.n >= 3 * i.n and o.source != VIEWPOINT
                     and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
+                    and not _seen_together(o, i, 2)  # once may be another spurious or confused box
                     for o in self.near(i.position, _CONFUSION_RADIUS_M)):
                 continue
             if i.source == VIEWPOINT:  # bearings reach any distance: every kept one of the label
@@ -418,11 +442,13 @@ class ObjectMap:
                 r = int(math.ceil(_DUPLICATE_RADIUS * self.config.gate_m / _CELL_M))
                 candidates = [o for x in range(cx - r, cx + r + 1) for y in range(cy - r, cy + r + 1)
                               for o in cells.get((i.label, x, y), ())]
-            if any(self._duplicate_of(i, o) for o in candidates):
+            original = next((o for o in candidates if self._duplicate_of(i, o)), None)
+            if original is not None:
+                repeats[original.id].append(i)
                 continue
             kept[i.label].append(i)
             cells[(i.label, *self._key(i.position))].append(i)
-        return sorted((i for same in kept.values() for i in same), key=lambda i: i.id)
+        return sorted((_with_repeats(i, repeats[i.id]) for same in kept.values() for i in same), key=lambda i: i.id)
 
     def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
         """Whether ``inst`` is probably ``kept`` (of the same label) again: on the same floor, never seen in the same
@@ -433,7 +459,7 @@ class ObjectMap:
         beyond depth range)."""
         if abs(kept.level_z - inst.level_z) > self.config.floor_gap_m:
             return False
-        if kept.source == VIEWPOINT or set(kept.keyframes) & set(inst.keyframes):
+        if kept.source == VIEWPOINT or _seen_together(kept, inst):
             return False
         if max(inst.first_ns - kept.last_ns, kept.first_ns - inst.last_ns) > _VISIT_GAP_NS:
             return False  # seen on different visits: not being seen together says nothing
