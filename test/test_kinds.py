@@ -366,6 +366,18 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Eh, when you first see the sink ah? Can say or not?", "time"),
     ("Tally of sinks please. I need numbers for the report.", "count"),
     ("I'm not sure you saw a sink at all. Did you?", "yes_no"),
+    ("First time sink you saw, that time please tell.", "time"), ("First contact with sink: report time.", "time"),
+    ("Please state for the record whether you observed a sink at any point.", "yes_no"),
+    ("Confirm visual on sink.", "yes_no"), ("For the claim, I need to know if you saw the sink at all.", "yes_no"),
+    ("What was your stage time in the kitchen, entrance to exit?", "duration"),
+    ("Excuse me, please count sinks you see and tell me number.", "count"),
+    ("Please tell me your place at 10:15:30.", "position"), ("What was your mark at 10:15:30?", "position"),
+    ("Hey buddy, walk me over to the sink, would ya?", "find"),
+    ("Can you confirm the location of the nearest sink on the premises?", "find"),
+    ("What's your total time in the kitchen? I want minutes and seconds, people!", "duration"),
+    ("Assert: 'sink' in observed_objects. Return true/false.", "yes_no"),
+    ("What was yer position at 10:15:30, sailor? Report!", "position"),
+    ("How the place around the sink be like? Describe am for me.", "explain"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -419,6 +431,17 @@ def test_kinds_from_cue_words(text, kind):
     ("Did you spot a sink, or didn't you?", "sink", ""), ("so when did u last see the sink or whatever", "sink", ""),
     ("You saw some sink on your rounds or no?", "sink", ""), ("Was a sink in the tour?", "sink", ""),  # no places
     ("How many sinks did you see in the course of your wanderings?", "sinks", ""),
+    ("First contact with the sink: report time.", "sink", ""),
+    ("Please state for the record whether you observed a sink at any point.", "sink", ""),
+    ("Confirm visual on sink.", "sink", ""),
+    ("I would be grateful if you could direct me to the nearest sink.", "sink", ""),
+    ("Where's the sink? I wanna wash my hands!", "sink wash hands", ""),
+    ("Hey buddy, walk me over to the sink, would ya?", "sink", ""),
+    ("Can you confirm the location of the nearest sink on the premises?", "sink", ""),
+    ("Oi mate, take us over to the vendo, I'm dyin' for a cold one.", "vending machine cold", ""),
+    ("Robbie, where is the US flag?", "US flag", ""),
+    ("Assert: 'sink' in observed_objects. Return true/false.", "sink", ""),
+    ("How the place around the sink be like? Describe am for me.", "sink", ""),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -512,7 +535,8 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Which space was the sink sitting in when you came by it?", "Room of the sink?",
                                   "In which kind of room did you spot the sink?", "Room the sink was spotted in?",
                                   "Would you kindly indicate the room in which the sink was observed?",
-                                  "Is the sink in a bedroom, a kitchen, or somewhere else?"])
+                                  "Is the sink in a bedroom, a kitchen, or somewhere else?", "room w the sink??",
+                                  "Excuse me, please tell me room where you saw sink."])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

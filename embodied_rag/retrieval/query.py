@@ -33,7 +33,8 @@ _NO_WH_TIME = r"^(?!.*\b(where|which|how)\b)"
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|"
-                       r"\b(state|say|report|name|give me) (that|the|this) (time|moment|hour)\b|"
+                       r"\b(state|say|report|name|give me) (that |the |this )?(time|moment|hour)\b|"
+                       r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
@@ -60,6 +61,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
+                    r"(^|[,:;]\s*)(please |kindly )?count\b|"
                     r"\b(total|overall) count\b|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
                     r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
@@ -85,7 +87,7 @@ _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please|
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"(remember|recall|know|tell me|say|confirm|check|let me know)|"
                         r"((do you have|have you got|got) )?any (recollection|memory|record) of)\s+", re.I)
-_WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want)\b)|"
+_WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want|need)\b)|"
                      r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
                      r"(i (just |only |really )?(wonder|would like to know|want to know|am curious|was wondering|"
                      r"am wondering)|(i'?m|i am) not sure(?= (if|whether)\b)|"
@@ -95,7 +97,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
-                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out)( for me)? "
+                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out)"
+                     r"( for me| for the record| to me)? "
                      r"(?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
                      r"would like to know|is wondering)( me| us)?( about)?"
@@ -105,9 +108,10 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|abeg|kia ora|honestly|g'?day|howdy)\b"
-                       r"( robot| there| bot)?"
-                       r"\s*[,!:.]?\s*|\s*(computer|robot)\s*[,!:]\s*|\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
+                       r"oh|ah|abeg|kia ora|honestly|g'?day|howdy|oi|oy)\b"
+                       r"( robot| there| bot| mate| buddy| pal)?"
+                       r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
+                       r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
@@ -115,11 +119,12 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
-              "yu": "you", "y'all": "you", "yall": "you", "lib": "library"}
+              "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
+              "yer": "your"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
-_WITH = re.compile(r"\bw/\s*", re.I)  # "room w/ the sink"
+_WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
 # The robot asked in the third person ("Can the robot remember where ...?") or in Yorkshire ("where were tha?") is you.
 _ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|this|our|your|that) robot\b(?! toys?\b)|"
@@ -170,7 +175,8 @@ _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|abov
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
 _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
-                       r"\b(total|overall) time\b|"
+                       r"\b(total|overall) time\b|\b(your|its|the robot'?s?) ([\w-]+ )?time (spent )?(in|inside|at) "
+                       r"(the|a|an)\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|"
@@ -203,8 +209,10 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (position|location|pose)|"
+                   r"your (place|mark|spot|station)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
-_WHERE_WORD = re.compile(r"\b(where|whereabouts|(which|what) (room|part|place|area|ward|section|zone|spot|location|"
+_WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
+                         r"(which|what) (room|part|place|area|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
                          r"(place|pinpoint|pin down) (you|yourself|the robot)|pose|position|location|surroundings)\b",
                          re.I)
@@ -219,6 +227,7 @@ _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
+           r"walk (me|us)|"
            r"find (me|us)|(can|could|would) you (find|locate)|(somewhere|anywhere) (to|i can|i could|we can)|"
            r"(a|some) place (to|where)|somewhere (about|around|round|near)|"
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
@@ -235,7 +244,9 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
                      r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
                      r"\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
-                     r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue or false\b|\baffirm(ative)? or negative\b|"
+                     r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue (or|/) ?false\b|\baffirm(ative)? or negative\b|"
+                     r"\breturn (true|false)\b|\bselect exists\b|"
+                     r"^\s*(please )?(confirm|verify) (a )?(visual|sighting|contact) (on|of|with)\b|"
                      r"\b(confirm|verify) or (deny|reject|refute)\b|"
                      r"\b(seen|saw|spotted|noticed|observed) or (not|never)\b|"
                      + _NO_WH + r".*\b(fair|safe|true|right|correct|accurate) to say\b.*\b(you|the robot) "
@@ -289,7 +300,8 @@ _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|ev
                        r"(visited|saw|passed|went through|walked through|entered|checked|covered|toured|went to))?\b|"
                        r"\bin (your|the robot'?s?) (memory|memory banks|records|database|map|logs?)\b|\bat all\b|"
                        r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b|"
-                       r"\b(in|during) the course of (the |your )?[\w-]+",
+                       r"\b(in|during) the course of (the |your )?[\w-]+|"
+                       r"\bin (the |your )?(observed|seen|detected|recorded) (objects|things|items|list)\b",
                        re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
@@ -308,8 +320,10 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"roam|roaming|roamed|loiter|loitering|round|rounds|patrol|shift|recorded|registered|"
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
-                         r"duration|containing|contained|label|category|present|confirmed|"
-                         r"(in|into|within) (full |plain )?(view|sight|frame)|"
+                         r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
+                         r"objects|"
+                         r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
+                         r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
                          r"among (the )?(things|objects|items))\b", re.I)
 # Requests to go somewhere, and where-questions (after the kinds above had their say).
 _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lead|guide|drive|head|get me|i need|"
@@ -330,7 +344,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"the (room|area)\b|"
                       r"\bthe (room|area) in which\b|\broom( name| number)?\s*:\s*\?|"
                       r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
-                      r"(\bthe |^\s*|[:;]\s*)room (where|with|that has|containing)\b|"
+                      r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me )room (where|with|that has|containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
@@ -376,7 +390,9 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
-    r"d|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions)(?= to\b))\b", re.I)
+    r"d|be|am|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
+    r"gotta|grateful|premises|(?-i:us)|confirm|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
+    r"direct(?= (me|us)\b))\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -484,6 +500,8 @@ def question_kind(text: str) -> str | None:
             return "position"
         if kind == "count" and cue_kind(text) == "duration":  # "How much time in the office? Give me the number."
             return "duration"
+        if kind == "find" and (whole := cue_kind(text)) in ("duration", "count", "time"):
+            return whole  # "What's your total time in the lab? I want minutes and seconds!"
         if kind:
             return kind
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
@@ -523,6 +541,8 @@ def cue_kind(text: str) -> str | None:
             return asked or "yes_no"
         # "do you know (in) which room ...": not a yes/no
         wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
+        if re.match(r"\s*the (exact |precise )?(location|position|whereabouts) of\b", rest):
+            return "find"  # "Can you confirm the location of the nearest bin?"
         # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
         return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
                 or ("yes_no" if m.re is _EMBEDDING and not wh else None))
