@@ -442,6 +442,12 @@ def test_kinds_from_cue_words(text, kind):
     ("Robbie, where is the US flag?", "US flag", ""),
     ("Assert: 'sink' in observed_objects. Return true/false.", "sink", ""),
     ("How the place around the sink be like? Describe am for me.", "sink", ""),
+    # Corrected at once, and the place of the clause that asks.
+    ("When did you first see the table - wait, no, the sink?", "sink", ""),
+    ("Did you see the printer \u2014 no, sorry, the sink?", "sink", ""),
+    ("How long were you in the kitchen while I was in the lobby?", "lobby", "kitchen"),
+    ("I had to wait ages in the lobby, so how many sinks did you see in the kitchen?", "wait ages lobby so sinks",
+     "kitchen"),
 ])
 def test_slots_of_questions_asked_indirectly(text, target, place):
     p = parse_query(text)
@@ -536,7 +542,8 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "In which kind of room did you spot the sink?", "Room the sink was spotted in?",
                                   "Would you kindly indicate the room in which the sink was observed?",
                                   "Is the sink in a bedroom, a kitchen, or somewhere else?", "room w the sink??",
-                                  "Excuse me, please tell me room where you saw sink."])
+                                  "Excuse me, please tell me room where you saw sink.",
+                                  "In which cabin be the sink stowed, matey?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

@@ -143,10 +143,14 @@ _TRAILING_OFF = re.compile(r"\s*(\.{2,}|\u2026)(?=\s*[a-z?])")  # "did you... se
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
 # "Is there a bin closer than the far end?": a request for the nearest one; what it is compared with is no target.
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
-# "Not the escalator, the stairs", "the stairs, not the escalator": what is not wanted is no target.
+# "Not the escalator, the stairs", "the stairs, not the escalator", "the escalator - no, the stairs": what is not
+# wanted is no target.
 _NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|that|this|those) [\w -]+?,\s*"
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
-                      r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))", re.I)
+                      r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))|"
+                      # "the table - wait, no, the microscope": corrected at once
+                      r"\b(the|a|an|that|this) [\w ]+?\s*[-,]\s*(wait,?\s*)?(no|sorry|i mean|scratch that)\b[,!.]?\s*"
+                      r"((no|sorry|i mean)\b[,!.]?\s*)*(?=(the|a|an)\b)", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
@@ -321,6 +325,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
+                         r"stowed|stored|"
                          r"objects|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
@@ -391,7 +396,7 @@ _FILLER = re.compile(
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
     r"d|be|am|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
-    r"gotta|grateful|premises|(?-i:us)|confirm|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
+    r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
     r"direct(?= (me|us)\b))\b", re.I)
 
 
@@ -684,8 +689,13 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     colour = _colour(text)
     place = ""
     if kind in _PLACED_KINDS:
-        # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words
-        m = next((m for m in _PLACE.finditer(text) if place_named(m.group(1))), None) or _PLACE.search(text)
+        # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words, and
+        # the one in the asking clause ("I had to wait in the lobby, so how long were you in the print room?")
+        named = [m for m in _PLACE.finditer(text) if place_named(m.group(1))]
+        cue = {"duration": _DURATION, "count": _COUNT}.get(kind)
+        asked = cue.search(text) if cue else None
+        at = asked.start() if asked else 0
+        m = next((m for m in named if m.start() >= at), named[0] if named else None) or _PLACE.search(text)
         if m:
             place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
             named = place_named(place)
