@@ -378,6 +378,13 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Assert: 'sink' in observed_objects. Return true/false.", "yes_no"),
     ("What was yer position at 10:15:30, sailor? Report!", "position"),
     ("How the place around the sink be like? Describe am for me.", "explain"),
+    ("Tell me the final hour the sink stood in your gaze.", "time"),
+    ("Roger that. Give me the earliest time you logged the sink, over.", "time"),
+    ("How much of time have you passed in the kitchen?", "duration"),
+    ("What was the total time you logged in the kitchen?", "duration"),
+    ("Was the sink among the shadows you passed?", "yes_no"),
+    ("Where did your footsteps rest when the clock struck 10:15:30?", "position"),
+    ("Where is the sink you saw in the last hour?", "find"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -543,7 +550,7 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Would you kindly indicate the room in which the sink was observed?",
                                   "Is the sink in a bedroom, a kitchen, or somewhere else?", "room w the sink??",
                                   "Excuse me, please tell me room where you saw sink.",
-                                  "In which cabin be the sink stowed, matey?"])
+                                  "In which cabin be the sink stowed, matey?", "Whit kind o' room's the sink in?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"

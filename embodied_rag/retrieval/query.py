@@ -46,6 +46,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"^\s*(the )?(earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection) of\b|\b(first|last) seen\b.*\bts\b|"
                        r"\b(in|at) (what|which) moment\b|\b(earliest|first|last|latest|final) moment\b|"
+                       r"(?<!in )(?<!within )(?<!during )(?<!past )\bthe (final|last|latest|earliest|first) hour "
+                       r"(the|a|an|you|that|when)\b|"
                        r"\b(first|last|latest|earliest) (seen|sighted|spotted|observed|noticed|detected) "
                        r"(time|at|when)\b|\bwhat (was |is )?(the|your) (earliest|first|last|latest|most recent|final) "
                        r"(sighting|spotting|observation|detection)\b|"
@@ -125,6 +127,7 @@ _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
+_OF = re.compile(r"\bo'(?=\s)", re.I)  # Scots "whit kind o' room"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
 # The robot asked in the third person ("Can the robot remember where ...?") or in Yorkshire ("where were tha?") is you.
 _ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|this|our|your|that) robot\b(?! toys?\b)|"
@@ -178,7 +181,7 @@ _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|abov
                        r",\s*and (?=(where|when)\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
-_DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(ing)? time\b|\bfor how long\b|"
+_DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|\b(your|its|the robot'?s?) ([\w-]+ )?time (spent )?(in|inside|at) "
                        r"(the|a|an)\b|"
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
@@ -188,7 +191,8 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much time\b|\bdwell(
                        r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
                        r"\bstints?\b|\btime (spent|stayed|inside)\s*[:=]\s*\?|"
-                       r"(?<!last )(?<!first )(?<!what )\btime (that )?you (clocked|logged|put in|racked up)\b|"
+                       r"(?<!last )(?<!first )(?<!what )(?<!earliest )(?<!latest )(?<!final )(?<!recent )"
+                       r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
 _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
                        r"\b(you|the robot) (were|was) (located |positioned )?(in|at)\W*$|"
@@ -213,7 +217,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (position|location|pose)|"
-                   r"your (place|mark|spot|station)|"
+                   r"your (place|mark|spot|station|footsteps|steps|wheels|feet)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
                          r"(which|what) (room|part|place|area|ward|section|zone|spot|location|"
@@ -284,8 +288,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b|"
-                          + _NO_WH + r".*\b(among|one of) the (things|objects|items) (you|the robot|it) "
-                          r"(saw|spotted|noticed|observed|recorded|detected|encountered|came across)\b", re.I)
+                          + _NO_WH + r".*\b(among|one of) the ([\w-]+ ){0,2}(you|the robot|it) "
+                          r"(saw|spotted|noticed|observed|recorded|detected|encountered|came across|passed|met)\b",
+                          re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
 # "at all", "in total", "in minutes".
 _PLACE = re.compile(r"\b(?:in|inside|within|at|through|(?:visit|trip) to) (?!(?:what|which|total|once|least|first|last|"
@@ -480,7 +485,7 @@ def normalise(text: str) -> str:
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
-    text = correct(_WITH.sub("with ", _DASHES.sub(" - ", text)))
+    text = correct(_OF.sub("of", _WITH.sub("with ", _DASHES.sub(" - ", text))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
