@@ -385,6 +385,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Was the sink among the shadows you passed?", "yes_no"),
     ("Where did your footsteps rest when the clock struck 10:15:30?", "position"),
     ("Where is the sink you saw in the last hour?", "find"),
+    ("I'd like to know which space you were standing in at 10:15:30.", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -453,6 +454,7 @@ def test_kinds_from_cue_words(text, kind):
     ("When did you first see the table - wait, no, the sink?", "sink", ""),
     ("Did you see the printer \u2014 no, sorry, the sink?", "sink", ""),
     ("How long were you in the kitchen while I was in the lobby?", "lobby", "kitchen"),
+    ("For how long did the kitchen hold you in its arms?", "kitchen hold", "kitchen"),
     ("I had to wait ages in the lobby, so how many sinks did you see in the kitchen?", "wait ages lobby so sinks",
      "kitchen"),
 ])

@@ -220,7 +220,7 @@ _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (positi
                    r"your (place|mark|spot|station|footsteps|steps|wheels|feet)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
-                         r"(which|what) (room|part|place|area|ward|section|zone|spot|location|"
+                         r"(which|what) (room|part|place|area|space|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
                          r"(place|pinpoint|pin down) (you|yourself|the robot)|pose|position|location|surroundings)\b",
                          re.I)
@@ -714,6 +714,8 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     target = _once(_FILLER.sub(" ", words))
     if kind == "duration" and not place:  # "the amount of time you occupied the washroom": a kind of place named
         place, target = place_named(text) or target, ""
+    elif kind == "duration" and not place_named(place) and place_named(text):
+        place = place_named(text)  # "For how long did the lab hold you in its arms?": the lab, not its arms
     return recency, colour, place, target
 
 
