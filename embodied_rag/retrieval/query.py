@@ -217,8 +217,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (position|location|pose)|"
-                   r"your (place|mark|spot|station|footsteps|steps|wheels|feet)|"
-                   r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings))\b", re.I)
+                   r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings|place|mark|spot|"
+                   r"station|footsteps|steps|wheels|feet))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
                          r"(which|what) (room|part|place|area|space|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
@@ -330,8 +330,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
-                         r"stowed|stored|"
-                         r"objects|"
+                         r"stowed|stored|objects|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
                          r"among (the )?(things|objects|items))\b", re.I)
@@ -696,11 +695,12 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     if kind in _PLACED_KINDS:
         # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words, and
         # the one in the asking clause ("I had to wait in the lobby, so how long were you in the print room?")
-        named = [m for m in _PLACE.finditer(text) if place_named(m.group(1))]
+        kinds_of_place = [m for m in _PLACE.finditer(text) if place_named(m.group(1))]
         cue = {"duration": _DURATION, "count": _COUNT}.get(kind)
         asked = cue.search(text) if cue else None
         at = asked.start() if asked else 0
-        m = next((m for m in named if m.start() >= at), named[0] if named else None) or _PLACE.search(text)
+        first = kinds_of_place[0] if kinds_of_place else None
+        m = next((m for m in kinds_of_place if m.start() >= at), first) or _PLACE.search(text)
         if m:
             place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
             named = place_named(place)
