@@ -386,6 +386,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Where did your footsteps rest when the clock struck 10:15:30?", "position"),
     ("Where is the sink you saw in the last hour?", "find"),
     ("I'd like to know which space you were standing in at 10:15:30.", "position"),
+    ("Been up all night and still... just describe the kitchen to me, would ya.", "explain"),
+    ("You saw the sink, wouldn't you?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

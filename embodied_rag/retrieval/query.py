@@ -268,8 +268,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
-                     + _NO_WH + _NOT_GO + r".*?(^|,\s*|\bor )(did|do|have|has|was|were|is|are|would)(n'?t| not)? "
-                     r"(you|it|there|they)\W*$",
+                     + _NO_WH + _NOT_GO + r".*?(^|,\s*|\bor )((did|do|have|has|was|were|is|are)(n'?t| not)?|"
+                     r"wouldn'?t|would not) (you|it|there|they)\W*$",  # not a request's "..., would you?"
                      re.I)
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
@@ -368,7 +368,7 @@ _DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|tell me 
                              r"^\s*how (would|do|did) you describe\b", re.I)
 _EXPLAIN = re.compile(
     _ASKED_POLITELY + r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
-    r"\bhow (would|do) you describe\b|"
+    r"\bhow (would|do) you describe\b|\b(just|simply|now|please) (describe|summari[sz]e)\b|"
     r"\b(a|the) (rundown|run-down|lowdown|overview|summary|description) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
