@@ -388,6 +388,10 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I'd like to know which space you were standing in at 10:15:30.", "position"),
     ("Been up all night and still... just describe the kitchen to me, would ya.", "explain"),
     ("You saw the sink, wouldn't you?", "yes_no"),
+    ("Arr, where was yer ship anchored at 09:30:00, matey?", "position"),
+    ("Shiver me timbers, tell me the hour ye last clapped eyes on that sink!", "time"),
+    ("Was the sink, I wonder, among the things our robot saw today?", "yes_no"),
+    ("Let us imagine the moment of 11:12:13 - where in the building was our guide?", "position"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind
@@ -516,6 +520,8 @@ def test_recency_said_in_an_afterthought():
     ("When did you last... no, hold on, I mean when did you first see the sink?", "first"),
     ("What time was your final sighting of the sink?", "last"), ("when did u lst see the sink", "last"),
     ("Per my last message, when was the sink first seen?", "first"),  # "my last message" is no recency
+    ("I was wondering when the sink initially came into view during your drive.", "first"),
+    ("Robot, report the initial time of visual contact with the sink, over.", "first"),
 ])
 def test_recency_after_a_correction_and_in_other_words(text, recency):
     p = parse_query(text)

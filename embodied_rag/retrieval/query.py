@@ -36,6 +36,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(state|say|report|name|give me) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
+                       r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
+                       r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
@@ -216,9 +218,9 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
-_SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|own (position|location|pose)|"
+_SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|our (guide|bot)|own (position|location|pose)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings|place|mark|spot|"
-                   r"station|footsteps|steps|wheels|feet))\b", re.I)
+                   r"station|footsteps|steps|wheels|feet|ship|vessel))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
                          r"(which|what) (room|part|place|area|space|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
@@ -288,7 +290,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           + _NO_WH + r"\s*(was|were|has been|have been) "
                           r"(a|an|any|the)\b.*\b(seen|spotted|caught|detected|noticed|recorded|logged|registered|"
                           r"observed|picked up)\b|"
-                          + _NO_WH + r".*\b(among|one of) the ([\w-]+ ){0,2}(you|the robot|it) "
+                          + _NO_WH + r".*\b(among|one of) the ([\w-]+ ){0,2}(you|the robot|our robot|it) "
                           r"(saw|spotted|noticed|observed|recorded|detected|encountered|came across|passed|met)\b",
                           re.I)
 # "in the kitchen", "inside the meeting rooms", "at the lobby" (after times are taken out); not "at what time",
@@ -417,7 +419,8 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?)\b", re.I)
-_FIRST = re.compile(r"\b(earliest|originally|firstly|very first|(?:the )?first(?: time)?)\b(?! aid)", re.I)
+_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?first(?: time)?)\b(?! aid)",
+                    re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
            "orange", "purple", "pink", "brown", "black", "white", "grey", "silver", "beige", "teal", "cream",
