@@ -392,6 +392,11 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Shiver me timbers, tell me the hour ye last clapped eyes on that sink!", "time"),
     ("Was the sink, I wonder, among the things our robot saw today?", "yes_no"),
     ("Let us imagine the moment of 11:12:13 - where in the building was our guide?", "position"),
+    ("Tell me, please, if you saw some sink in the building.", "yes_no"),
+    ("I'm wonderin' whether you ever laid eyes on a sink.", "yes_no"),
+    ("I lost track of things, and it got me wondering whether you saw a sink anywhere at all?", "yes_no"),
+    ("Sink put at which room one, you know or not?", "find"),
+    ("Got sink or not?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
     assert parse_query(text).kind == kind

@@ -97,7 +97,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"am wondering)|(i'?m|i am) not sure(?= (if|whether)\b)|"
                      r"if i (wanted|want|needed|need|were|was) to (know|find out|ask( you)?)|"
                      r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
-                     r"i'?d like to know|i'?m (curious|wondering|trying to figure out)|(please )?let me know|"
+                     r"i'?d like to know|i'?m (curious|wondering|wonderin'?|trying to figure out)|"
+                     r"it (got|gets|has got) me wondering|(please )?let me know|"
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
@@ -108,7 +109,7 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
                      r"(would you )?mind (telling me|checking|sharing)|care to (share|say|tell( me)?)|"
-                     r"(please |kindly )?tell me (?!about\b)|(do you have |have you got |got )?any idea)"
+                     r"(please |kindly )?tell me,?( please,?)? (?!about\b)|(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
@@ -233,6 +234,8 @@ _PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time( total| overall| 
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
+# "microwave put at which room one, you know or not?": asks which room, not whether.
+_KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow or not\W*$).*"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
@@ -252,8 +255,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
-                     r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|" + _OR_NOT + r"|"
-                     r"\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
+                     r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|"
+                     + _KNOW_OR_NOT + _OR_NOT + r"|\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue (or|/) ?false\b|\baffirm(ative)? or negative\b|"
                      r"\breturn (true|false)\b|\bselect exists\b|"
                      r"^\s*(please )?(confirm|verify) (a )?(visual|sighting|contact) (on|of|with)\b|"
