@@ -396,6 +396,8 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("I'm wonderin' whether you ever laid eyes on a sink.", "yes_no"),
     ("I lost track of things, and it got me wondering whether you saw a sink anywhere at all?", "yes_no"),
     ("Sink put at which room one, you know or not?", "find"),
+    ("Where can I find a sink \u2014 honey, put that down \u2014 is there a sink somewhere?", "find"),
+    ("Where's the sink - did you see one anywhere?", "yes_no"),
     ("Got sink or not?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):
@@ -464,6 +466,11 @@ def test_kinds_from_cue_words(text, kind):
     # Corrected at once, and the place of the clause that asks.
     ("When did you first see the table - wait, no, the sink?", "sink", ""),
     ("Did you see the printer \u2014 no, sorry, the sink?", "sink", ""),
+    # Words to someone else between dashes, and a find whose thing's presence is asked again.
+    ("Where can I find a library \u2014 honey, put that down \u2014 is there a library somewhere?", "library", ""),
+    ("Can you go to the sink - no, honey, don't touch that - the sink, please.", "sink", ""),
+    ("Sorry now, is there a sink around here anywhere at all?", "sink", ""),
+    ("Where's the sink right now?", "sink", ""),
     ("How long were you in the kitchen while I was in the lobby?", "lobby", "kitchen"),
     ("For how long did the kitchen hold you in its arms?", "kitchen hold", "kitchen"),
     ("I had to wait ages in the lobby, so how many sinks did you see in the kitchen?", "wait ages lobby so sinks",

@@ -164,6 +164,10 @@ _LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|no
                     r"asset)"
                     r"( item \w+)?\s*:\s*", re.I)
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
+# "Where's the library - honey, put that down - is there one?": words to someone else, between dashes
+_ASIDE = re.compile(r"\s-\s(?=[^-]*\b(honey|sweetie|sweetheart|darling|kids?|stop (it|that)|put (that|it) down|"
+                    r"don'?t touch|hold on|hang on|one sec(ond)?|just a (sec(ond)?|moment|minute)|not now|"
+                    r"leave (that|it)( alone)?|come back here|shh+)\b)[^-]*\s-\s", re.I)
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
@@ -403,7 +407,7 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|"
+    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|now|right(?= now\b)|"
     r"d|be|am|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
     r"direct(?= (me|us)\b))\b", re.I)
@@ -490,7 +494,7 @@ def normalise(text: str) -> str:
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
-    text = correct(_OF.sub("of", _WITH.sub("with ", _DASHES.sub(" - ", text))))
+    text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
@@ -500,6 +504,8 @@ def normalise(text: str) -> str:
 
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
+# "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
+_WHERE_THEN_ANY = re.compile(r"^\s*where\b[^-?]*\s-\s(is|are) there (a|an|any|some|one)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
@@ -520,6 +526,8 @@ def question_kind(text: str) -> str | None:
         if kind:
             return kind
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
+    if kind == "yes_no" and _WHERE_THEN_ANY.match(text):
+        return "find"
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
         # "The sofa's in some office, isn't it? Which room is it in?": a tag question, then the question
         return cue_kind(parts[-1]) or ("find" if _ROOM_OF.search(parts[-1]) else kind)
