@@ -398,6 +398,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("Sink put at which room one, you know or not?", "find"),
     ("Where can I find a sink \u2014 honey, put that down \u2014 is there a sink somewhere?", "find"),
     ("Where's the sink - did you see one anywhere?", "yes_no"),
+    ("I would like to establish the precise time at which you first observed the sink.", "time"),
     ("Got sink or not?", "yes_no"),
 ])
 def test_kinds_from_cue_words(text, kind):

@@ -39,7 +39,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
-                       r"\b(the|most recent|latest|earliest|first|last) time (at which|when)\b|"
+                       r"\b(the|most recent|latest|earliest|first|last) ((exact|precise) )?time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual|contact|encounter)\b|"
                        r"\b(sighting|spotting|observation|detection) time\b|"
