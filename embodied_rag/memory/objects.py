@@ -42,6 +42,12 @@ _VIEWPOINT_SIGMA_M = 3.0
 _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the bearing, so it has a direction
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
 _VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
+# A thing seen no more often than needed whose boxes scored below this share of what well-seen things (at least
+# _WELL_SEEN sightings) score at the low end (their 10th percentile) is taken for spurious boxes; the scale is the
+# memory's own, so a detector that scores everything alike (a captioner's boxes) loses nothing to it.
+_WEAK_SCORE_SHARE = 0.85
+_WELL_SEEN = 4
+_MIN_WELL_SEEN = 10  # fewer well-seen things than this say too little of the detector's scores
 
 
 @dataclass
@@ -176,6 +182,10 @@ def triangulate(rays: list[tuple[float, float, float, float]]) -> tuple[np.ndarr
     if any(g is None for g in gaps):
         return None
     return p, float(np.sqrt(np.mean(np.square(gaps))))
+
+
+def _mean_score(inst: ObjectInstance) -> float:
+    return sum(inst.labels.values()) / max(inst.n, 1)
 
 
 def _seen_together(a: ObjectInstance, b: ObjectInstance, times: int = 1) -> bool:
@@ -410,7 +420,8 @@ class ObjectMap:
 
     # -- queries ------------------------------------------------------------------------------------------------
     def confirmed(self) -> list[ObjectInstance]:
-        """Instances seen in at least ``min_observations`` keyframes, less the ones that are a detector's confused
+        """Instances seen in at least ``min_observations`` keyframes (just that often: with boxes that did not score
+        weakly, see :meth:`_weak_score`), less the ones that are a detector's confused
         label for another thing: a rarely seen instance where a much more often seen one of another label stands
         (the same box, so the same surface) and that was not seen side by side with it (a lamp on a nightstand has
         a box of its own); and less the ones that are another view of a thing already kept
@@ -420,14 +431,22 @@ class ObjectMap:
             self._confirmed = self._confirm()
         return list(self._confirmed)
 
+    def _weak_score(self) -> float:
+        """Mean detector score below which a thing seen only ``min_observations`` times is not confirmed."""
+        well = [_mean_score(i) for i in self.instances.values() if i.n >= _WELL_SEEN]
+        if len(well) < _MIN_WELL_SEEN:
+            return 0.0
+        return _WEAK_SCORE_SHARE * float(np.percentile(well, 10))
+
     def _confirm(self) -> list[ObjectInstance]:
         m = self.config.min_observations
+        weak = self._weak_score()
         kept: dict[str, list[ObjectInstance]] = defaultdict(list)
         cells: dict[tuple[str, int, int], list[ObjectInstance]] = defaultdict(list)  # kept ones by label and cell
         repeats: dict[int, list[ObjectInstance]] = defaultdict(list)  # other views of a kept one
         # Most seen first: a duplicate is judged against the better-known instance it repeats.
         for i in sorted(self.instances.values(), key=lambda i: (-i.n, i.id)):
-            if i.n < m:
+            if i.n < m or (i.n == m and _mean_score(i) < weak):
                 continue
             if i.n <= 3 and i.source != VIEWPOINT and any(
                     o.label != i.label and o.n >= 3 * i.n and o.source != VIEWPOINT
