@@ -491,7 +491,8 @@ def test_which_room_in_few_words():
                  "In what cabin is the sink?",
                  "Please intimate the room in which the sink is kept.", "Asset: sink. Room: ?", "sink room?",
                  "4. Room containing the sink?", "room... for the sink...?", "The sink is in room what?",
-                 "Which of my rooms has the sink in it?", "Asset: sink. Room assignment?"):
+                 "Which of my rooms has the sink in it?", "Asset: sink. Room assignment?",
+                 "Identify the specific room in which the sink was observed.", "Name the exact room the sink is in."):
         p = parse_query(text)
         assert p.asks_room and p.target == "sink", text
 

@@ -339,7 +339,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
-                         r"stowed|stored|objects|"
+                         r"stowed|stored|objects|specific|precise|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
                          r"among (the )?(things|objects|items))\b", re.I)
@@ -357,11 +357,14 @@ _ROOMS = r"\b(which|what) (one )?of (the|my|your|these|those) (rooms|areas|place
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
 _WHICH_ROOM = r"\b(which|what|in what|in which) ([a-z]+ )?(room|area|ward|chamber|cabin|part of the (building|house))\b"
 _WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
+# "the specific room in which ...": a word that only insists on the room
+_EXACT = r"((specific|exact|precise|particular|actual|very) )?"
 _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\b(name|what'?s|what is|tell me|identify|give|indicate|intimate|state|specify) "
-                      r"the (room|area)\b|"
-                      r"\bthe (room|area) in which\b|\broom( name| number)?\s*:\s*\?|"
-                      r"\b(identify|return|report|give|state|specify) (the )?(room|area)( label| name| number)?\b|"
+                      r"the " + _EXACT + r"(room|area)\b|"
+                      r"\bthe " + _EXACT + r"(room|area) in which\b|\broom( name| number)?\s*:\s*\?|"
+                      r"\b(identify|return|report|give|state|specify) (the )?" + _EXACT
+                      + r"(room|area)( label| name| number)?\b|"
                       r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me )room (where|with|that has|containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
