@@ -267,6 +267,7 @@ def test_empty_memory_answers_every_kind(tmp_path, minilm):
     ("The time (hh:mm) of your last sink sighting?", "time"),
     ("How many - no, wait - how long were you in the kitchen?", "duration"),
     ("Whaur's the sink? Take me.", "find"), ("How mony sinks did ye see?", "count"),
+    ("Hoo mony sinks did ye see, then?", "count"),
     ("Sink observed: true or false?", "yes_no"), ("# of sinks seen?", "count"), ("seen a sink?", "yes_no"),
     ("You don see a sink anywhere?", "yes_no"), ("What was the earliest moment you noticed a sink?", "time"),
     ("Work order: time in kitchen, total, in minutes.", "duration"), ("Minutes elapsed in the kitchen?", "duration"),

@@ -125,7 +125,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
-              "yer": "your"}
+              "yer": "your", "hoo": "how"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
