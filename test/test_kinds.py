@@ -663,3 +663,11 @@ def test_captions_only_memory_counts_other_names_and_keeps_the_honest_no(tmp_pat
         stairs = r.ask("did you see any stairs?")
         assert stairs.yes_no is True and stairs.goal is not None  # "staircase" names the stairs; a yes has a goal
         assert r.ask("did you see a giraffe near the stairs?").yes_no is False
+
+
+def test_singlish_particles_name_no_thing():
+    p = parse_query("The stadium around there got what one ah? Describe a bit lah.")
+    assert (p.kind, p.target) == ("explain", "stadium")
+    p = parse_query("Eh how many chair you see altogether ah?")
+    assert (p.kind, p.target) == ("count", "chair")
+    assert parse_query("Where got toilet ah?").target == "toilet"

@@ -113,7 +113,7 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|abeg|kia ora|honestly|g'?day|howdy|oi|oy)\b"
+                       r"oh|ah|eh|abeg|kia ora|honestly|g'?day|howdy|oi|oy)\b"
                        r"( robot| there| bot| mate| buddy| pal)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
@@ -403,7 +403,8 @@ _COURTESY = re.compile(
     r"\bif you (don'?t|do not) mind\b|\bif you('d| would) (kindly |please )?[^,.?!]*|"
     r"\b(would you |could you )?be so (kind|good) as to\b|"
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
-    r"\b(kindly|dear|thank you|thanks|a little( bit)?)\b", re.I)
+    r"\b(kindly|dear|thank you|thanks|a little( bit)?|a bit)\b|"
+    r"\b(lah|leh|lor|meh)\b|\b(ah|eh)(?=\s*([?.!,]|$))", re.I)  # Singlish particles: "describe a bit lah"
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
@@ -411,7 +412,7 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|now|right(?= now\b)|"
-    r"d|be|am|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
+    r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
     r"direct(?= (me|us)\b))\b", re.I)
 
