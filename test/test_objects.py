@@ -3,6 +3,7 @@ query slots, and goals at objects in a simulated building (outside geometry, on 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -58,6 +59,17 @@ def test_back_projection_scales_the_camera_to_the_depth_size_and_falls_back_with
         # At the viewpoint, along the box centre's bearing (right of the optical axis: towards -y).
         assert obs.position[0] > 0 and obs.position[1] < 0 and math.dist(obs.position[:2], (0, 0)) == \
             pytest.approx(1.0)
+
+
+def test_a_box_mostly_beyond_depth_range_is_a_far_bearing_not_the_floor_in_front():
+    depth = np.full((120, 160), 25.0, dtype=np.float32)  # a corridor: its end 25 m ahead
+    depth[72:120, :] = 3.0  # the floor in the lower part of the image, in range
+    det = Detection("elevator", (70, 50, 90, 74))  # a far elevator; the box's bottom rows show the floor
+    obs = locate(det, depth, CAM, camera_at(), max_depth_m=10.0)
+    assert obs.source == VIEWPOINT and obs.far
+    depth[50:70, 70:90] = 6.0  # the same box on a thing in range
+    obs = locate(det, depth, CAM, camera_at(), max_depth_m=10.0)
+    assert obs.source == DEPTH and not obs.far and obs.position[0] == pytest.approx(6.0, abs=0.2)
 
 
 def obs_at(label: str, x: float, y: float, z: float = 0.5, sigma: float = 0.1, colour: str = "",
@@ -189,6 +201,20 @@ def test_confirmed_drops_bearings_that_look_at_a_located_thing_beyond_depth_rang
     for k in range(1, 7):  # seen from 12 m without depth (keyframes 3 and 5), else from near by
         objects.observe(k, k, 1.2, [far] if k in (3, 5) else [obs_at("elevator", 12, 0)])
     assert len(objects) == 2 and len(objects.confirmed()) == 1
+
+
+def test_far_bearings_do_not_feed_a_thing_in_front_of_the_camera():
+    objects = ObjectMap(ObjectsConfig())
+    objects.observe(1, 0, 1.2, [obs_at("elevator", 2, 0)])  # one (confused) box on something 2 m ahead
+    far = dataclasses.replace(obs_at("elevator", 1, 0), source=VIEWPOINT, sigma=3.0, ray=(0.0, 0.0, 1.0, 0.0),
+                              far=True)
+    for k in range(2, 6):  # the real elevator, beyond depth range along the same bearing
+        objects.observe(k, k, 1.2, [far])
+    near = [o for o in objects.instances.values() if o.source == DEPTH]
+    assert [o.n for o in near] == [1] and not any(o.source == DEPTH for o in objects.confirmed())
+    near_bearing = dataclasses.replace(far, far=False)  # a bearing with no depth at all may still be the thing
+    objects.observe(6, 6, 1.2, [near_bearing])
+    assert [o.n for o in objects.instances.values() if o.source == DEPTH] == [2]
 
 
 def test_floors_from_camera_heights():

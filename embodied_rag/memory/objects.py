@@ -6,7 +6,9 @@ around a chair's legs does not count) is kept, and its pixels are back-projected
 keyframe's camera pose. Without usable depth an observation is a bearing: a ray from the camera through the box
 centre. Rays of one label that meet in front of their cameras are triangulated (least squares over all of an
 instance's rays, ``source`` "triangulated"); an instance seen along one direction only stays at its viewpoint (the
-camera's position, looking along the bearing) and says so in ``source`` ("viewpoint").
+camera's position, looking along the bearing) and says so in ``source`` ("viewpoint"). A box whose depth mostly lies
+beyond the depth range frames a far thing: it becomes such a bearing, marked ``far``, which no located thing within
+bearing range can take (the floor in front of a corridor's far end is not the elevator at its end).
 
 Association is incremental and local: an observation joins the nearest instance of the same label on the same floor
 within a gate (``gate_m``, widened by the instances' size and uncertainty), else it opens a new instance. Positions
@@ -62,6 +64,7 @@ class Observation:
     score: float = 1.0
     colour: str = ""
     ray: tuple[float, float, float, float] | None = None  # (x, y, dx, dy): camera and unit bearing, no depth
+    far: bool = False  # a bearing whose box showed mostly surfaces beyond the depth range: the thing is further
 
 
 @dataclass
@@ -105,6 +108,7 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
     viewpoint along the box centre's bearing. ``pose`` is the camera (optical frame) pose."""
     x0, y0, x1, y1 = det.box
     colour = det.colour
+    far = False
     if depth is not None and camera is not None and depth.ndim == 2 and depth.size:
         h, w = depth.shape
         sx, sy = w / camera.width, h / camera.height
@@ -115,9 +119,15 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
             step = max(1, int(math.sqrt((c1 - c0) * (r1 - r0) / _MAX_PATCH_PX)))
             patch = depth[r0:r1:step, c0:c1:step]
             valid = np.isfinite(patch) & (patch > 0.1) & (patch < max_depth_m)
+            beyond = int(np.count_nonzero(np.isfinite(patch) & (patch >= max_depth_m)))
+            keep = None
             if valid.sum() >= max(3, 0.05 * patch.size):
                 ref = _front_surface(patch[valid])
                 keep = valid & (patch >= ref - 0.3) & (patch <= ref + 0.6)
+            # A box mostly beyond the depth range frames a far thing; the little in range is the floor or a door
+            # frame in front of it, not the thing.
+            far = beyond > (0 if keep is None else int(np.count_nonzero(keep)))
+            if keep is not None and not far:
                 rows, cols = np.nonzero(keep)
                 z = patch[keep].astype(np.float64)
                 u = c0 + cols * step + 0.5 * step
@@ -139,7 +149,7 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
     ray = (float(pose.position[0]), float(pose.position[1]), float(ahead[0]), float(ahead[1])) if norm > 1e-6 \
         else None
     return Observation(det.label, np.asarray(pose.position, dtype=float) + ahead, _VIEWPOINT_SIGMA_M, 0.0,
-                       VIEWPOINT, det.score, colour, ray)
+                       VIEWPOINT, det.score, colour, ray, far)
 
 
 def _ray_gap(ray: tuple[float, float, float, float], p: np.ndarray,
@@ -286,13 +296,15 @@ class ObjectMap:
         ray = obs.ray
         assert ray is not None
         if inst.source != VIEWPOINT:
+            if obs.far:  # bearings fix things within _MAX_BEARING_RANGE_M, and this one is beyond depth range
+                return None
             gap = _ray_gap(ray, inst.position)
             return gap if gap is not None and gap <= self.config.gate_m + 0.5 * inst.extent else None
         best = None
         for r in inst.rays:
             if math.dist(r[:2], ray[:2]) < 0.5 and r[2] * ray[2] + r[3] * ray[3] > math.cos(math.radians(20)):
                 best = min(best if best is not None else 1.0, 1.0)
-            elif _rays_meet(r, ray):
+            elif not obs.far and _rays_meet(r, ray):
                 best = 0.5
         return best
 
