@@ -671,3 +671,22 @@ def test_singlish_particles_name_no_thing():
     p = parse_query("Eh how many chair you see altogether ah?")
     assert (p.kind, p.target) == ("count", "chair")
     assert parse_query("Where got toilet ah?").target == "toilet"
+
+
+def test_a_question_taken_back_and_a_portrait_asked_for():
+    p = parse_query("Is it going to rain today? Never mind that, actually, can you head over to the fountain for me?")
+    assert (p.kind, p.target) == ("find", "fountain")
+    assert parse_query("Forget it. Where is the sink?").target == "sink"
+    p = parse_query("I beseech thee, render for me a faithful portrait of this edifice in which we presently find "
+                    "ourselves, its halls and chambers alike.")
+    assert p.kind == "explain" and p.global_scope
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Breathe in, and gently recall the most recent moment the printer came into your awareness.", "time"),
+    ("Relate to me, if you would, the span of time you passed within the confines of the lab.", "duration"),
+    ("Were the hallways busy? What I actually want to know is whether you saw any sofa at all.", "yes_no"),
+    ("Bring your awareness back to 16:45:30. Where in the building was your body at that moment?", "position"),
+])
+def test_kinds_asked_in_roundabout_ways(text, kind):
+    assert parse_query(text).kind == kind

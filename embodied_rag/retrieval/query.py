@@ -39,6 +39,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
+                       r"\b(most recent|latest|last|first|earliest) (moment|instant)\b|"
                        r"\b(the|most recent|latest|earliest|first|last) ((exact|precise) )?time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual|contact|encounter)\b|"
@@ -151,7 +152,8 @@ _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ..."
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
 # "Not the escalator, the stairs", "the stairs, not the escalator", "the escalator - no, the stairs": what is not
 # wanted is no target.
-_NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)) (the|a|an|that|this|those) [\w -]+?,\s*"
+_NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
+                      r"[\w -]+?,\s*"
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))|"
                       # "the table - wait, no, the microscope": corrected at once
@@ -180,10 +182,14 @@ _POLITE_ASK = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly
                          r"(?!(have|be|not|ever|really|see|spot|find)\b)", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
 _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re.I)
-# "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?": the
-# question that matters comes after.
-_MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|,\s*(and|but) (also|above all|mainly)\b\W*|"
+# "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?",
+# "Is it raining? Never mind that, ...", "... What I actually want to know is ...": the question that matters comes
+# after.
+_MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|"
+                       r"\bwhat i (actually |really |just )?(want|need|wanted|needed|'d like) to (know|ask)( is)?\b\W*|"
+                       r",\s*(and|but) (also|above all|mainly)\b\W*|"
                        r"\b(no,? wait|scratch that|or rather|let me rephrase|anyway|anyhow|(no,? )?hold on|"
+                       r"(never ?mind( that| this| all that)?|forget (that|it))(?=\s*[,.;:!-])(\W+actually)?|"
                        r"i mean)\b\W*|"
                        r",\s*and (?=(where|when)\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
@@ -194,8 +200,9 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\b
                        r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|"
+                       r"(?<!what )\btime (that )?you passed (in|within|inside|at)\b|"
                        r"(?<!what )(?<!which )\btime (that )?you (were|was)\b|"
-                       r"\bduration\b|\b(amount|length) of (the |your )?(time|visits?|stays?)\b|"
+                       r"\bduration\b|\b(amount|length|span) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
                        r"\bstints?\b|\btime (spent|stayed|inside)\s*[:=]\s*\?|"
                        r"(?<!last )(?<!first )(?<!what )(?<!earliest )(?<!latest )(?<!final )(?<!recent )"
@@ -225,7 +232,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
 # the robot (the question names no thing) ask where the robot was.
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|our (guide|bot)|own (position|location|pose)|"
                    r"your (camera|route|trajectory|path|pose|position|location|sensors?|surroundings|place|mark|spot|"
-                   r"station|footsteps|steps|wheels|feet|ship|vessel))\b", re.I)
+                   r"station|footsteps|steps|wheels|feet|ship|vessel|body))\b", re.I)
 _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
                          r"(which|what) (room|part|place|area|space|ward|section|zone|spot|location|"
                          r"corner|wing|corridor)|locali[sz]e|locate (yourself|itself)|"
@@ -381,7 +388,8 @@ _DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|tell me 
 _EXPLAIN = re.compile(
     _ASKED_POLITELY + r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
     r"\bhow (would|do) you describe\b|\b(just|simply|now|please) (describe|summari[sz]e)\b|"
-    r"\b(a|the) (rundown|run-down|lowdown|overview|summary|description) (of|on)\b|"
+    r"\b(a|the) ([\w-]+ )?(rundown|run-down|lowdown|overview|summary|description|portrait|sketch|account|"
+    r"impression) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
@@ -389,7 +397,8 @@ _EXPLAIN = re.compile(
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
-_GLOBAL = re.compile(r"\b(building|floor|everything|whole|entire|overall|all areas|this ([a-z]+ )?place|campus|"
+_GLOBAL = re.compile(r"\b(building|edifice|facility|establishment|floor|everything|whole|entire|overall|all areas|"
+                     r"this ([a-z]+ )?place|campus|"
                      r"the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Courtesy says how to ask, not what about: "I'm ever so sorry to bother you, but", "if it's no trouble at all",
