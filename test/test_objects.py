@@ -169,6 +169,22 @@ def test_things_seen_side_by_side_stay_two_and_a_confused_label_goes():
     assert sorted(o.label for o in objects.confirmed()) == ["bench", "bench", "lamp", "nightstand"]
 
 
+def test_a_label_given_only_where_a_thing_went_unreported_is_that_thing_confused():
+    objects = ObjectMap(ObjectsConfig())
+    s = 10**9
+    # A fire extinguisher reported in five keyframes; in the two between, where it was not, a "mirror" on its spot.
+    for k in range(1, 8):
+        seen = [obs_at("mirror", 3.05, 0, z=1.0)] if k in (3, 6) else [obs_at("fire extinguisher", 3, 0, z=1.0)]
+        objects.observe(k, k * s, 1.2, seen)
+    assert [o.label for o in objects.confirmed()] == ["fire extinguisher"]
+    # The same, but the mirror seen twice well after the extinguisher: a thing of its own.
+    objects = ObjectMap(ObjectsConfig())
+    for k in (1, 2, 4, 5, 7, 20, 21):
+        seen = [obs_at("mirror", 3.05, 0, z=1.0)] if k > 7 else [obs_at("fire extinguisher", 3, 0, z=1.0)]
+        objects.observe(k, k * s, 1.2, seen)
+    assert sorted(o.label for o in objects.confirmed()) == ["fire extinguisher", "mirror"]
+
+
 @pytest.mark.parametrize("scale", [1.0, 0.5])
 def test_twice_seen_boxes_scoring_below_the_well_seen_things_are_spurious(scale):
     s = 10**9

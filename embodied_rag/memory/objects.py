@@ -38,6 +38,7 @@ _MAX_BEARING_RANGE_M = 8.0  # bearings meet within this range of their cameras, 
 _MIN_RAY_ANGLE = math.radians(12)  # rays closer in direction than this do not fix a position
 _MAX_RAYS = 16
 _CONFUSION_RADIUS_M = 0.4  # a confused label's detections land on the true thing's surface
+_CONFUSION_WINDOW = 5  # keyframes: a confused label's sightings fall between the true label's
 _CELL_M = 2.0
 _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
@@ -202,6 +203,20 @@ def _seen_together(a: ObjectInstance, b: ObjectInstance, times: int = 1) -> bool
     """Whether two instances were detected side by side, each in a box of its own, in at least ``times``
     keyframes: one detector box is one thing, so two boxes are two things."""
     return len(set(a.keyframes) & set(b.keyframes)) >= times
+
+
+def _in_place_of(inst: ObjectInstance, other: ObjectInstance, window: int = _CONFUSION_WINDOW) -> bool:
+    """Whether every sighting of ``inst`` came while the robot was looking at ``other`` (keyframes of it at most
+    ``window`` before and after) in a keyframe where ``other`` itself was not reported: the detector gave
+    ``other`` another label there. A real thing beside ``other`` is mostly reported with it."""
+    if _seen_together(inst, other):
+        return False
+    seen = np.asarray(sorted(other.keyframes))
+    for k in inst.keyframes:
+        j = int(np.searchsorted(seen, k))
+        if j == 0 or j == len(seen) or k - seen[j - 1] > window or seen[j] - k > window:
+            return False
+    return True
 
 
 def _with_repeats(inst: ObjectInstance, repeats: list[ObjectInstance]) -> ObjectInstance:
@@ -460,10 +475,13 @@ class ObjectMap:
             if i.n < m or (i.n == m and _mean_score(i) < weak):
                 continue
             if i.n <= 3 and i.source != VIEWPOINT and any(
-                    o.label != i.label and o.n >= 3 * i.n and o.source != VIEWPOINT
-                    and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
-                    and not _seen_together(o, i, 2)  # once may be another spurious or confused box
-                    for o in self.near(i.position, _CONFUSION_RADIUS_M)):
+                    o.label != i.label and o.source != VIEWPOINT and (
+                        (o.n >= 3 * i.n and float(np.linalg.norm(o.position - i.position)) <= _CONFUSION_RADIUS_M
+                         and not _seen_together(o, i, 2))  # once may be another spurious or confused box
+                        or (i.n == m and o.n >= 2 * i.n  # a third sighting of a label is not chance
+                            and math.dist(o.position[:2], i.position[:2]) <= 2 * _CONFUSION_RADIUS_M
+                            and _in_place_of(i, o)))
+                    for o in self.near(i.position, 2 * _CONFUSION_RADIUS_M)):
                 continue
             if i.source == VIEWPOINT:  # bearings reach any distance: every kept one of the label
                 candidates = kept[i.label]
