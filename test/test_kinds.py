@@ -690,3 +690,9 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
+
+
+def test_radio_procedure_words_name_no_thing():
+    p = parse_query("Confirm affirmative or negative, any visual on a sink during your sweep, over.")
+    assert (p.kind, p.target) == ("yes_no", "sink")
+    assert parse_query("Where is the sink? Over and out.").target == "sink"

@@ -346,7 +346,8 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
-                         r"stowed|stored|objects|specific|precise|"
+                         r"stowed|stored|objects|specific|precise|sweep|(yes|affirmative) or (no|negative)|"
+                         r"affirmative|negative|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
                          r"among (the )?(things|objects|items))\b", re.I)
@@ -422,7 +423,8 @@ _FILLER = re.compile(
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|now|right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
-    r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|walk(?= (me|us)\b)|dyin|dying(?= for\b)|"
+    r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
+    r"dying(?= for\b)|"
     r"direct(?= (me|us)\b))\b", re.I)
 
 
