@@ -151,6 +151,20 @@ def test_confirmed_drops_a_second_view_of_one_thing_but_not_a_neighbour():
     assert stove.n == 12 and stove.keyframes == list(range(1, 13)) and stove.position[0] == pytest.approx(3.0)
 
 
+def test_two_views_far_off_between_a_things_own_sightings_are_that_thing():
+    objects = ObjectMap(ObjectsConfig())
+    s = 10**9
+    # A bed, and in two keyframes among its own (where the bed itself was not placed) one read 3 m off.
+    for k in range(1, 13):
+        objects.observe(k, k * s, 1.2, [obs_at("bed", 11.0, 19.3 if k in (5, 8) else 22.4)])
+    assert [o.n for o in objects.confirmed()] == [12]
+    # A second bed 3 m away, seen twice after the first was out of view: a bed of its own.
+    objects = ObjectMap(ObjectsConfig())
+    for k in (*range(1, 11), 20, 21):
+        objects.observe(k, k * s, 1.2, [obs_at("bed", 11.0, 19.3 if k >= 20 else 22.4)])
+    assert sorted(o.n for o in objects.confirmed()) == [2, 10]
+
+
 def test_things_seen_side_by_side_stay_two_and_a_confused_label_goes():
     objects = ObjectMap(ObjectsConfig())
     s = 10**9

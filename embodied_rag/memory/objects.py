@@ -487,7 +487,7 @@ class ObjectMap:
                 candidates = kept[i.label]
             else:  # only kept ones this close can be the same thing
                 cx, cy = self._key(i.position)
-                r = int(math.ceil(_DUPLICATE_RADIUS * self.config.gate_m / _CELL_M))
+                r = int(math.ceil(2 * _DUPLICATE_RADIUS * self.config.gate_m / _CELL_M))
                 candidates = [o for x in range(cx - r, cx + r + 1) for y in range(cy - r, cy + r + 1)
                               for o in cells.get((i.label, x, y), ())]
             original = next((o for o in candidates if self._duplicate_of(i, o)), None)
@@ -503,8 +503,9 @@ class ObjectMap:
         keyframe (one thing gives one detection per keyframe; two things in view usually give two) though seen
         during the same visit (sightings at most :data:`_VISIT_GAP_NS` apart), and either
         close by (depth read on an occluder in front of the thing, or a box jittered onto the background, puts a
-        thing a metre or two from where other views put it) or, known by bearings only, looking at it (a thing
-        beyond depth range)."""
+        thing a metre or two from where other views put it; twice as far for a thing seen only as often as needed,
+        each time between ``kept``'s own sightings) or, known by bearings only, looking at it (a thing beyond depth
+        range)."""
         if abs(kept.level_z - inst.level_z) > self.config.floor_gap_m:
             return False
         if kept.source == VIEWPOINT or _seen_together(kept, inst):
@@ -516,7 +517,9 @@ class ObjectMap:
             return bool(inst.rays) and all(
                 (gap := _ray_gap(r, kept.position, math.inf)) is not None and gap <= reach for r in inst.rays)
         radius = _DUPLICATE_RADIUS * self.config.gate_m
-        return float(np.linalg.norm(kept.position[:2] - inst.position[:2])) <= radius
+        d = float(np.linalg.norm(kept.position[:2] - inst.position[:2]))
+        # Seen no more often than needed, and only between the kept one's sightings: the same thing, further off.
+        return d <= radius or (inst.n == self.config.min_observations and d <= 2 * radius and _in_place_of(inst, kept))
 
     # -- persistence --------------------------------------------------------------------------------------------
     def flush(self) -> tuple[list[ObjectInstance], list[int], list[tuple[int, int, int]], list[tuple[int, int]]]:
