@@ -696,3 +696,19 @@ def test_radio_procedure_words_name_no_thing():
     p = parse_query("Confirm affirmative or negative, any visual on a sink during your sweep, over.")
     assert (p.kind, p.target) == ("yes_no", "sink")
     assert parse_query("Where is the sink? Over and out.").target == "sink"
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Ow long yuh did deh inna di lab?", "duration"),
+    ("Ow many sinks yuh count pon yuh rounds?", "count"),
+    ("Weh yuh did deh at 11:12:13?", "position"),
+    ("I'd like to establish the earliest recorded time you detected a sink, please.", "time"),
+])
+def test_kinds_in_patois_and_records(text, kind):
+    assert parse_query(text).kind == kind
+
+
+def test_which_kind_of_room_when_seen_asks_the_room():
+    for text in ("Wah room di sink deh inna?", "In what kind of room did the sink reside when you perceived it?"):
+        p = parse_query(text)
+        assert p.asks_room and p.kind in ("find", "explain") and p.target == "sink", text

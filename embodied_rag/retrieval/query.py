@@ -40,6 +40,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(most recent|latest|last|first|earliest) (moment|instant)\b|"
+                       r"\b(most recent|latest|earliest) (recorded |logged )?time (that )?you\b|"
                        r"\b(the|most recent|latest|earliest|first|last) ((exact|precise) )?time (at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual|contact|encounter)\b|"
@@ -126,7 +127,9 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
-              "yer": "your", "hoo": "how"}
+              "yer": "your", "hoo": "how",
+              # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
+              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -346,7 +349,8 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|ti
                          r"detected|logged|report|identify|intimate|camera|observations|appeared|sighted|assignment|"
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
-                         r"stowed|stored|objects|specific|precise|sweep|(yes|affirmative) or (no|negative)|"
+                         r"stowed|stored|objects|specific|precise|sweep|(yes|affirmative) or (no|negative)|perceived|"
+                         r"perceive|reside|resided|resides|"
                          r"affirmative|negative|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
@@ -363,7 +367,8 @@ _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 # "which of the rooms (you passed) had the sink?"
 _ROOMS = r"\b(which|what) (one )?of (the|my|your|these|those) (rooms|areas|places)"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
-_WHICH_ROOM = r"\b(which|what|in what|in which) ([a-z]+ )?(room|area|ward|chamber|cabin|part of the (building|house))\b"
+_WHICH_ROOM = (r"\b(which|what|in what|in which) ([a-z]+ |(kind|type|sort) of )?(room|area|ward|chamber|cabin|"
+               r"part of the (building|house))\b")
 _WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
 # "the specific room in which ...": a word that only insists on the room
 _EXACT = r"((specific|exact|precise|particular|actual|very) )?"
