@@ -450,9 +450,11 @@ class ObjectMap:
         """Instances seen in at least ``min_observations`` keyframes (just that often: with boxes that did not score
         weakly, see :meth:`_weak_score`), less the ones that are a detector's confused label for another thing:
         a rarely seen instance where a much more often seen one of another label stands (the same box, so the
-        same surface) and that was not seen side by side with it (a lamp on a nightstand has a box of its own);
-        and less the ones that are another view of a thing already kept (see :meth:`_duplicate_of`), whose
-        sightings count as the kept one's (in a copy: the map keeps what was observed)."""
+        same surface) and that was not seen side by side with it (a lamp on a nightstand has a box of its own),
+        or one seen just often enough, only while the robot looked at a nearby, more often seen thing that went
+        unreported there (see :func:`_in_place_of`); and less the ones that are another view of a thing already
+        kept (see :meth:`_duplicate_of`), whose sightings count as the kept one's (in a copy: the map keeps what was
+        observed)."""
         if self._confirmed is None:
             self._confirmed = self._confirm()
         return list(self._confirmed)
