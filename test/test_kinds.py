@@ -575,7 +575,9 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Would you kindly indicate the room in which the sink was observed?",
                                   "Is the sink in a bedroom, a kitchen, or somewhere else?", "room w the sink??",
                                   "Excuse me, please tell me room where you saw sink.",
-                                  "In which cabin be the sink stowed, matey?", "Whit kind o' room's the sink in?"])
+                                  "In which cabin be the sink stowed, matey?", "Whit kind o' room's the sink in?",
+                                  "Tell me, in which hall or chamber didst thou find the sink?",
+                                  "Identify the compartment type where the sink was observed."])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
@@ -691,6 +693,19 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Ow long yuh did deh inna di lab?", "duration"),  # Jamaican Patois
     ("Ow many sinks yuh count pon yuh rounds?", "count"),
     ("Weh yuh did deh at 11:12:13?", "position"),
+    ("Answer me true, by thine honour: didst thou behold a sink in these halls?", "yes_no"),
+    ("I want you to describe the area near the elevators.", "explain"),
+    ("Would you mind describing the lobby?", "explain"),
+    ("Paint me a picture of the stadium's surroundings.", "explain"),
+    ("What vibe does the lobby have?", "explain"),
+    ("Take me to a place you would describe as cosy.", "find"),
+    ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram
+    ("REPORT LOCATION AT 14:05:33 STOP", "position"),
+    ("REQUIRE LOCATION OF RUBBISH BIN STOP HAVE WASTE TO DISCARD STOP", "find"),
+    ("SEEK ONE STATUE STOP ANY SCULPTURE ACCEPTABLE STOP", "find"),
+    ("How-long-how-long-how-long in the kitchen, gimme minutes, gimme seconds, sold!", "duration"),  # an auctioneer
+    ("Ya see the sink anywheres or what?", "yes_no"),
+    ("Where is the sink or what?", "find"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -706,3 +721,27 @@ def test_which_kind_of_room_when_seen_asks_the_room():
     for text in ("Wah room di sink deh inna?", "In what kind of room did the sink reside when you perceived it?"):
         p = parse_query(text)
         assert p.asks_room and p.kind in ("find", "explain") and p.target == "sink", text
+
+
+def test_hinglish_words_name_no_place():
+    p = parse_query("Stadium ke around ka area kaisa hai? Thoda describe karo na, kya kya hai wahan?")
+    assert (p.kind, p.content) == ("explain", "Stadium")
+
+
+def test_telegram_stops_and_these_halls_name_no_thing_or_place():
+    p = parse_query("REQUEST TIME OF LAST SIGHTING STOP sink STOP REPLY SOONEST STOP")
+    assert (p.kind, p.recency, p.target) == ("time", "last", "sink")
+    p = parse_query("Answer me true, by thine honour: didst thou behold a sink in these halls?")
+    assert (p.kind, p.place) == ("yes_no", "")
+    assert parse_query("How many chairs did you see in the halls?").place == "halls"
+
+
+def test_an_auctioneers_words_run_together():
+    p = parse_query("Which-room-which-room, where's the sink, kitchen, office, hallway, who'll gimme a room!")
+    assert p.asks_room and p.target.startswith("sink")
+    assert parse_query("Yes-or-no, yes-or-no, did you see the sink, yes or no, going twice!").kind == "yes_no"
+
+
+def test_pidgin_describe_am_points_back():
+    p = parse_query("Please, how the place near the lifts be? Describe am for me small.")
+    assert p.kind == "explain" and "lifts" in p.content

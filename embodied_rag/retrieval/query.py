@@ -33,7 +33,7 @@ _NO_WH_TIME = r"^(?!.*\b(where|which|how)\b)"
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
                        r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|"
-                       r"\b(state|say|report|name|give me) (that |the |this )?(time|moment|hour)\b|"
+                       r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
@@ -127,9 +127,10 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
-              "yer": "your", "hoo": "how",
+              "yer": "your", "hoo": "how", "anywheres": "anywhere",
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
-              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay"}
+              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
+              "didst": "did", "thine": "your"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -163,6 +164,9 @@ _NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|neve
                       r"\b(the|a|an|that|this) [\w ]+?\s*[-,]\s*(wait,?\s*)?(no|sorry|i mean|scratch that)\b[,!.]?\s*"
                       r"((no|sorry|i mean)\b[,!.]?\s*)*(?=(the|a|an)\b)", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
+_TELEGRAM_STOP = re.compile(r"\s*\bSTOP\b\s*")  # "REPORT LOCATION AT 14:05:33 STOP": a full stop
+# An auctioneer's "how-long-how-long in the kitchen", "which-room-which-room", "yes-or-no": words run together
+_HYPHENED_ASK = re.compile(r"\b(how|which|what|when|where|yes|or)-(?=[a-z])", re.I)
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
 _LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query|item|"
@@ -225,7 +229,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
                        r"\bwhere did you happen to be\b|\bwhere (you|the robot) (have|had) been\b|"
-                       r"^\s*(your |the robot'?s? |robot )?(position|location|whereabouts|pose)\b|\bwhereabouts\b|"
+                       r"^\s*((report|give|state|send|advise)( me| us)? )?(your |the robot'?s? |robot )?"
+                       r"(position|location|whereabouts|pose)\b|\bwhereabouts\b|"
                        r"\byou where\b|"
                        r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
@@ -260,7 +265,9 @@ _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direc
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
+# "Ya see the sink anywheres or what?": the one what-word is the tag's
+_OR_WHAT = r"^(?!.*\b(where|which|how|when|who|why|whereabouts)\b)(?!.*\bwhat\b.*\bwhat\b).*\bor what\W*$"
+_YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what\W*$|^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
                          r"\s*\byes ?/ ?no\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
@@ -270,7 +277,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
                      r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|"
-                     + _KNOW_OR_NOT + _OR_NOT + r"|\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
+                     + _KNOW_OR_NOT + _OR_NOT + r"|" + _OR_WHAT + r"|\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue (or|/) ?false\b|\baffirm(ative)? or negative\b|"
                      r"\breturn (true|false)\b|\bselect exists\b|"
                      r"^\s*(please )?(confirm|verify) (a )?(visual|sighting|contact) (on|of|with)\b|"
@@ -297,7 +304,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"( ever| possibly| perhaps| maybe| happen to)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
-                          r"observe|observed|run into|ran into|pick up|picked up|clock|clocked)\b|"
+                          r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy)\b|"
                           + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon |i'?m guessing |i think )?"
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
@@ -329,12 +336,17 @@ _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|ev
                        r"\bin (your|the robot'?s?) (memory|memory banks|records|database|map|logs?)\b|\bat all\b|"
                        r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b|"
                        r"\b(in|during) the course of (the |your )?[\w-]+|"
-                       r"\bin (the |your )?(observed|seen|detected|recorded) (objects|things|items|list)\b",
+                       r"\bin (the |your )?(observed|seen|detected|recorded) (objects|things|items|list)\b|"
+                       # "in these halls", "within these walls": all of the building
+                       r"\b(in|within|inside|throughout) ((these|those|our) (halls|walls|premises)|"
+                       r"the (walls|premises))\b",
                        re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
 # Words that say what kind of question it is, not what it is about.
-_KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|how|many|much|long|time|times|number|count|spent|spend|stay|"
+_KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|compartment|behold|beheld|espy|espied|request|reply|soonest|"
+                         r"advise|"
+                         r"how|many|much|long|time|times|number|count|spent|spend|stay|"
                          r"stayed|were|was|been|ever|"
                          r"notice|noticed|spot|spotted|come|came|across|total|overall|al+ ?together|all|exist|exists|"
                          r"which|room|what|located|sighting|sightings|earliest|latest|recently|first|last|passed|"
@@ -360,6 +372,7 @@ _FIND = re.compile(r"^\s*(please\s+)?(where|take|bring|go|find|navigate|show|lea
                    r"escort|accompany|"
                    r"point me|direct me|"
                    r"i want|i'd like|i would like|(i'm|im|i am)(?! not sure)|can you|could you|would you|help me|"
+                   r"(i )?(require|seek)|"  # a telegram's "REQUIRE LOCATION OF BIN STOP", "SEEK ONE STATUE STOP"
                    r"let's|lets)\b", re.I)
 # "was it in a bedroom, a kitchen or ...?": a choice of rooms.
 _ROOM_CHOICE = r"in (a|an|the) \w+( \w+)?,? ((a|an|the) \w+( \w+)?,? )?or\b"
@@ -367,8 +380,9 @@ _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 # "which of the rooms (you passed) had the sink?"
 _ROOMS = r"\b(which|what) (one )?of (the|my|your|these|those) (rooms|areas|places)"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
-_WHICH_ROOM = (r"\b(which|what|in what|in which) ([a-z]+ |(kind|type|sort) of )?(room|area|ward|chamber|cabin|"
-               r"part of the (building|house))\b")
+_ROOM_WORD = r"(room|area|ward|chamber|cabin|hall|compartment|part of the (building|house))"
+_WHICH_ROOM = (r"\b(which|what|in what|in which) ([a-z]+ |(kind|type|sort) of )?" + _ROOM_WORD
+               + r"( or " + _ROOM_WORD + r")?\b")  # "in which hall or chamber ..."
 _WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
 # "the specific room in which ...": a word that only insists on the room
 _EXACT = r"((specific|exact|precise|particular|actual|very) )?"
@@ -383,7 +397,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|"
-                      r"\broom (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
+                      r"\b(room|compartment) (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
@@ -399,7 +413,12 @@ _EXPLAIN = re.compile(
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
-    r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b", re.I)
+    r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b|"
+    # "I want you to describe ...", "would you mind describing ...", Hinglish "thoda describe karo na"
+    r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing)\b"
+    r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
+    r"\bpaint (me |us )?a (word )?picture\b|\b(give|get) (me|us) a (feel|feeling|sense) (for|of)\b|"
+    r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
@@ -430,7 +449,10 @@ _FILLER = re.compile(
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
-    r"direct(?= (me|us)\b))\b", re.I)
+    r"direct(?= (me|us)\b)|describing|description|require|seek|"
+    # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
+    r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|thoda|wahan|yahan|mujhe|batao|bhai|yaar|kahan|kidhar|kaisa|kaise|mein|"
+    r"jaldi|chahiye)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -511,6 +533,7 @@ def clean_query(text: str, max_chars: int) -> str:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
+    text = _HYPHENED_ASK.sub(r"\1 ", _TELEGRAM_STOP.sub(". ", text))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
@@ -696,7 +719,7 @@ def _once(words: str) -> str:
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|she|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
-                             r"side)|(over|out|in|down|up) there)\b", re.I)
+                             r"side)|(over|out|in|down|up) there|(?<=describe )am)\b", re.I)  # Pidgin "describe am"
 
 
 # "what is it like": an "it" that points nowhere.
