@@ -577,7 +577,10 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Excuse me, please tell me room where you saw sink.",
                                   "In which cabin be the sink stowed, matey?", "Whit kind o' room's the sink in?",
                                   "Tell me, in which hall or chamber didst thou find the sink?",
-                                  "Identify the compartment type where the sink was observed."])
+                                  "Identify the compartment type where the sink was observed.",
+                                  "Identify the category of room in which the sink was located at the time it was "
+                                  "observed.", "sink kaunse room mein hai?", "Wh-which r-r-room is the sink in?",
+                                  "What sort o' room is t'sink in?", "what room was the sink in question mark"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
@@ -706,6 +709,16 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("How-long-how-long-how-long in the kitchen, gimme minutes, gimme seconds, sold!", "duration"),  # an auctioneer
     ("Ya see the sink anywheres or what?", "yes_no"),
     ("Where is the sink or what?", "find"),
+    ("Identify the earliest point in time at which a sink first came within your field of observation.", "time"),
+    ("How meny sinks did you acctually see?", "count"),
+    ("Didja come across any sink at all, or not a sausage?", "yes_no"),
+    ("Arre robot, last time sink kab dekha tha tumne? Batao na yaar.", "time"),  # Hinglish
+    ("Kitne sinks dekhe tumne total? Count karke batao.", "count"),
+    ("Kya tumne koi sink dekha ya nahi? Haan ya na bolo.", "yes_no"),
+    ("14:05:33 pe tum kahan the? Location batao please.", "position"),
+    ("H-how m-many sinks did you s-s-see?", "count"),  # a stutter
+    ("And where exactly were we on the tour at 14:05:33?", "position"),
+    ("did you see a sink anywhere question mark", "yes_no"),  # punctuation said to a dictation app
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -745,3 +758,31 @@ def test_an_auctioneers_words_run_together():
 def test_pidgin_describe_am_points_back():
     p = parse_query("Please, how the place near the lifts be? Describe am for me small.")
     assert p.kind == "explain" and "lifts" in p.content
+
+
+def test_text_speak_see_and_first():
+    p = parse_query("wen did u 1st c a sink?")
+    assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
+    p = parse_query("u c a sink? y/n")
+    assert (p.kind, p.target) == ("yes_no", "sink")
+    assert parse_query("where is room C?").target == "room C"
+
+
+def test_the_whole_of_one_named_place_is_no_global_explanation():
+    assert not parse_query("Describe the entire area around the elevators.").global_scope
+    assert not parse_query("Paint me a picture, what's the scene 'round the stadium, what's the vibe by the arena, "
+                           "give me the whole panorama.").global_scope
+    assert parse_query("Describe the whole building.").global_scope
+    assert parse_query("What is the whole place like?").global_scope
+
+
+def test_a_request_to_go_then_any_is_a_find():
+    assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
+        == "find"
+
+
+def test_spoken_punctuation_and_stutters_name_no_thing():
+    p = parse_query("how many sinks did you see comma in total question mark")
+    assert (p.kind, p.target) == ("count", "sinks")
+    assert parse_query("Where is the period table?").target == "period table"
+    assert parse_query("Where is the co-op?").target == "co-op"

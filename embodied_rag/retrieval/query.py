@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.thing_names import object_named, object_names, place_named, sentences
+from embodied_rag.retrieval.thing_names import named_thing, object_named, object_names, place_named, sentences
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct
 
@@ -35,7 +35,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\bgive me the time\b|"
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
-                       r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|"
+                       r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
@@ -130,8 +130,14 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "yer": "your", "hoo": "how", "anywheres": "anywhere",
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
               "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
-              "didst": "did", "thine": "your"}
-_SHORTHAND_RX = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b(?!-)", re.I)
+              "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
+              "meny": "many", "owt": "anything", "nowt": "nothing",
+              # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
+              "kab": "when", "kitne": "how many", "kitni": "how many", "tum": "you", "tumne": "you", "tumko": "you",
+              "kahan": "where", "kidhar": "where", "kaunse": "which", "kaunsa": "which", "pehli baar": "first time",
+              "ya nahi": "or not", "haan ya na": "yes or no"}
+_SHORTHAND_RX = re.compile(r"\b(" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")\b(?!-)", re.I)
+_SMS_SEE = re.compile(r"\b(u|you)((?: 1st| first| last| ever| evr)?) c\b", re.I)  # "u c a sink?" (not "room C")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
 _WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
@@ -167,6 +173,12 @@ _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
 _TELEGRAM_STOP = re.compile(r"\s*\bSTOP\b\s*")  # "REPORT LOCATION AT 14:05:33 STOP": a full stop
 # An auctioneer's "how-long-how-long in the kitchen", "which-room-which-room", "yes-or-no": words run together
 _HYPHENED_ASK = re.compile(r"\b(how|which|what|when|where|yes|or)-(?=[a-z])", re.I)
+_STUTTER = re.compile(r"\b(\w{1,3})-(?=\1)", re.I)  # "H-how m-many", "wh-which r-r-room"
+# Punctuation said aloud to a dictation app: "did you see a sink comma in total question mark"
+_SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamation mark": "!",
+                 "exclamation point": "!", "period": "."}
+_SPOKEN_MARK = re.compile(r"\s*\b(question mark|comma|full stop|exclamation (mark|point)|period(?=\W*$))\b", re.I)
+_YORKSHIRE_THE = re.compile(r"\bt'(?=[a-z])", re.I)  # "t'fire extinguisher": the
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
 _LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query|item|"
@@ -215,7 +227,7 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\b
                        r"(?<!last )(?<!first )(?<!what )(?<!earliest )(?<!latest )(?<!final )(?<!recent )"
                        r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
-_POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it)\b|"
+_POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you|the robot|it|we)\b|"
                        r"\b(you|the robot) (were|was) (located |positioned )?(in|at)\W*$|"
                        r"\bwhere('?s| is| was) (our|the|this|my) (robot|machine|unit)\b|"
                        r"\bwhere (you|the robot|it) (were|was)\b|\bwhere (you|the robot) (are|is)\b|"
@@ -268,7 +280,7 @@ _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
 # "Ya see the sink anywheres or what?": the one what-word is the tag's
 _OR_WHAT = r"^(?!.*\b(where|which|how|when|who|why|whereabouts)\b)(?!.*\bwhat\b.*\bwhat\b).*\bor what\W*$"
 _YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what\W*$|^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
-                         r"\s*\byes ?/ ?no\W*$|,?\s*aye or nay\W*$|"
+                         r"\s*\by(es)? ?/ ?n(o)?\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
 _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
@@ -396,7 +408,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
-                      r"\b(what|which|the) (kind|type|sort) of (room|place|area)\b(?!s)|"
+                      r"\b(what|which|the) (kind|type|sort|category|class) of (room|place|area)\b(?!s)|"
                       r"\b(room|compartment) (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
@@ -419,6 +431,7 @@ _EXPLAIN = re.compile(
     r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
     r"\bpaint (me |us )?a (word )?picture\b|\b(give|get) (me|us) a (feel|feeling|sense) (for|of)\b|"
     r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b", re.I)
+_WHOLE = re.compile(r"whole|entire|overall|everything", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
@@ -451,8 +464,8 @@ _FILLER = re.compile(
     r"dying(?= for\b)|"
     r"direct(?= (me|us)\b)|describing|description|require|seek|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
-    r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|thoda|wahan|yahan|mujhe|batao|bhai|yaar|kahan|kidhar|kaisa|kaise|mein|"
-    r"jaldi|chahiye)\b", re.I)
+    r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
+    r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -468,7 +481,7 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?)\b", re.I)
-_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?first(?: time)?)\b(?! aid)",
+_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?(first|1st)(?: time)?)\b(?! aid)",
                     re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
@@ -533,12 +546,13 @@ def clean_query(text: str, max_chars: int) -> str:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _HYPHENED_ASK.sub(r"\1 ", _TELEGRAM_STOP.sub(". ", text))
+    text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", text)))
+    text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
-    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], _SMS_SEE.sub(r"\1\2 see", text))
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
@@ -548,7 +562,9 @@ def normalise(text: str) -> str:
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 # "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
-_WHERE_THEN_ANY = re.compile(r"^\s*where\b[^-?]*\s-\s(is|are) there (a|an|any|some|one)\b", re.I)
+# (or a request to go: "Let's lead the group to a bridge - any crossing nearby would do.")
+_WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s)\b[^-?]*\s-\s"
+                             r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
@@ -698,7 +714,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     content = _content(about)
     if not content and about != text:  # "Near the stadium, how it look? What is there around?"
         about, content = text, _content(text)
-    global_scope = kind == "explain" and (bool(_GLOBAL.search(about)) or not content)
+    said = {m.group(0).lower() for m in _GLOBAL.finditer(about)}
+    # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
+    one_place = all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
+    global_scope = kind == "explain" and (bool(said) and not one_place or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
                        timed,

@@ -46,32 +46,33 @@ def known_names() -> list[str]:
 
 
 # Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
-_REQUEST = re.compile(r"\b(where|which way|take me|bring me|guide me|lead me|show me|navigate|go to|get to|find|"
+_REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead) (me|us|the group)|show me|navigate|go to|get to|"
+                      r"find|"
                       r"proceed to|head (over )?to|(make|making) (your|its|my|our) way|go there)\b",
                       re.I)
 
 
 def asked_thing(text: str) -> list[str]:
     """The names (first the one used) of the first known thing or kind of place a request asks for: named after
-    its last request word ("I need a quiet place to borrow some books, where's a library?" asks for a library),
-    else before it in the same sentence ("Nearest bus stop where? I must take a bus."); empty when it has no
-    request word or names none there. Names are lexical words joined by spaces."""
-    found = list(_REQUEST.finditer(text))
-    if not found:
-        return []
-    m = found[-1]
-    start = max((e.end() for e in _CLAUSE_END.finditer(text[:m.start()])), default=0)
-    end = next((e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():])), len(text) - m.end()) + m.end()
-    after = text[m.end():end]
-    names = (_first_name(words(_POSSESSOR.sub(" ", after))) or _first_name(words(after))
-             or _first_name(words(text[start:m.start()])))
-    if names or not set(words(after)) <= _POINTING:
-        return names
-    # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before.
-    for sentence in reversed(sentences(text[:start])):
-        names = _first_name(words(sentence))
+    its last request word that names one ("I need a quiet place to borrow some books, where's a library?" asks for
+    a library; "Take us to a bridge. Show me where the crossing is.": a bridge), else before it in the same sentence
+    ("Nearest bus stop where? I must take a bus."); empty when it has no request word or names none there. Names are
+    lexical words joined by spaces."""
+    for m in reversed(list(_REQUEST.finditer(text))):
+        start = max((e.end() for e in _CLAUSE_END.finditer(text[:m.start()])), default=0)
+        ends = (e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():]))
+        end = next(ends, len(text) - m.end()) + m.end()
+        after = text[m.end():end]
+        names = (_first_name(words(_POSSESSOR.sub(" ", after))) or _first_name(words(after))
+                 or _first_name(words(text[start:m.start()])))
         if names:
             return names
+        if set(words(after)) <= _POINTING:
+            # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before.
+            for sentence in reversed(sentences(text[:start])):
+                names = _first_name(words(sentence))
+                if names:
+                    return names
     return []
 
 
