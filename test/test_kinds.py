@@ -719,6 +719,12 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("H-how m-many sinks did you s-s-see?", "count"),  # a stutter
     ("And where exactly were we on the tour at 14:05:33?", "position"),
     ("did you see a sink anywhere question mark", "yes_no"),  # punctuation said to a dictation app
+    ("I would appreciate it if you could confirm whether or not you observed a sink at any point during your tour.",
+     "yes_no"),
+    ("I would appreciate it if you could tell me if you saw a sink.", "yes_no"),
+    ("Oye, ¿cuándo fue la última vez que viste el sink? Like, the most recent time.", "time"),  # Spanglish
+    ("¿Cuántos sinks viste on your tour? Give me the number, porfa.", "count"),
+    ("Oye, ¿viste un sink or no? Just yes or no, nada más.", "yes_no"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

@@ -135,8 +135,15 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
               "kab": "when", "kitne": "how many", "kitni": "how many", "tum": "you", "tumne": "you", "tumko": "you",
               "kahan": "where", "kidhar": "where", "kaunse": "which", "kaunsa": "which", "pehli baar": "first time",
-              "ya nahi": "or not", "haan ya na": "yes or no"}
+              "ya nahi": "or not", "haan ya na": "yes or no",
+              # Spanglish: "¿cuándo fue la última vez que viste el sink?", "¿cuántos sinks viste?"
+              "cuándo": "when", "cuando": "when", "cuántos": "how many", "cuántas": "how many", "cuantos": "how many",
+              "cuantas": "how many", "dónde": "where", "donde": "where", "a qué hora": "at what time",
+              "a que hora": "at what time", "primera vez": "first time", "última vez": "last time",
+              "ultima vez": "last time", "viste": "saw", "qué cuarto": "which room", "que cuarto": "which room",
+              "porfa": "please", "por favor": "please"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")\b(?!-)", re.I)
+_SPANISH_MARKS = re.compile(r"[¿¡]")  # "¿cuándo ...?"
 _SMS_SEE = re.compile(r"\b(u|you)((?: 1st| first| last| ever| evr)?) c\b", re.I)  # "u c a sink?" (not "room C")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
@@ -317,6 +324,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy)\b|"
+                          # "I would appreciate it if you could confirm whether or not you observed a sink"
+                          + _NO_WH + r".*\b(whether|if) (or not )?(you|the robot) (ever |actually |really )?"
+                          r"(saw|seen|spotted|noticed|observed|came across|encountered|detected|passed|caught sight)\b|"
                           + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon |i'?m guessing |i think )?"
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
@@ -465,7 +475,8 @@ _FILLER = re.compile(
     r"direct(?= (me|us)\b)|describing|description|require|seek|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
     r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
-    r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe)\b", re.I)
+    r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe|"
+    r"oye|fue|la|el|un|una|que|qué|nada|más|estaba)\b", re.I)  # and Spanish ones
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -552,7 +563,8 @@ def normalise(text: str) -> str:
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
-    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()], _SMS_SEE.sub(r"\1\2 see", text))
+    text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
+                             _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", text)))
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
