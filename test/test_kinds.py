@@ -785,6 +785,7 @@ def test_the_whole_of_one_named_place_is_no_global_explanation():
 def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
         == "find"
+    assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
 
 
 def test_spoken_punctuation_and_stutters_name_no_thing():

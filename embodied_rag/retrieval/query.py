@@ -575,7 +575,8 @@ _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) 
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 # "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
 # (or a request to go: "Let's lead the group to a bridge - any crossing nearby would do.")
-_WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s)\b[^-?]*\s-\s"
+_WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate|find|show|navigate|direct|point)\b"
+                             r"[^-?]*\s-\s"
                              r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
