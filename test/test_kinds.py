@@ -701,6 +701,8 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Would you mind describing the lobby?", "explain"),
     ("Paint me a picture of the stadium's surroundings.", "explain"),
     ("What vibe does the lobby have?", "explain"),
+    ("Tell me more about the lobby.", "explain"),
+    ("Tell me all about this building - does it have that grand filmy look?", "explain"),
     ("Take me to a place you would describe as cosy.", "find"),
     ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram
     ("REPORT LOCATION AT 14:05:33 STOP", "position"),
@@ -793,3 +795,8 @@ def test_spoken_punctuation_and_stutters_name_no_thing():
     assert (p.kind, p.target) == ("count", "sinks")
     assert parse_query("Where is the period table?").target == "period table"
     assert parse_query("Where is the co-op?").target == "co-op"
+
+
+def test_what_is_really_around_is_the_place_asked_about():
+    p = parse_query("What's really around that stadium? Describe the surroundings -- cameras included.")
+    assert p.kind == "explain" and p.content.startswith("stadium")

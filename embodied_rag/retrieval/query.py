@@ -111,7 +111,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
                      r"(would you )?mind (telling me|checking|sharing)|care to (share|say|tell( me)?)|"
-                     r"(please |kindly )?tell me,?( please,?)? (?!about\b)|(do you have |have you got |got )?any idea)"
+                     r"(please |kindly )?tell me,?( please,?)? (?!((all|everything|more|a bit|a little) )?about\b)|"
+                     r"(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\W*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
@@ -425,15 +426,17 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 # "How would you describe this building - is it anything like ...?": a description asked for before anything else.
 _ASKED_POLITELY = r"^\s*((can|could|would|will) you( please)? |please )?"
-_DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|tell me about)\b|"
+_TELL_ABOUT = r"tell me (all |everything |more |a bit |a little )?about"  # "tell me all about this building"
+_DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|" + _TELL_ABOUT + r")\b|"
                              r"^\s*how (would|do|did) you describe\b", re.I)
 _EXPLAIN = re.compile(
-    _ASKED_POLITELY + r"(describe|summari[sz]e|explain|tell me about|give me an overview|overview)\b|"
+    _ASKED_POLITELY + r"(describe|summari[sz]e|explain|" + _TELL_ABOUT + r"|give me an overview|overview)\b|"
     r"\bhow (would|do) you describe\b|\b(just|simply|now|please) (describe|summari[sz]e)\b|"
     r"\b(a|the) ([\w-]+ )?(rundown|run-down|lowdown|overview|summary|description|portrait|sketch|account|"
     r"impression) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
-    r"\bwhat kinds? of\b|\bwhat (is|was|are) (there|around|in|near)\b|\bwhat did you see\b|\bwhat('s| is) in\b|"
+    r"\bwhat kinds? of\b|\bwhat('s| is| was| are)( really| actually| exactly)? (there|around|in|near)\b|"
+    r"\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b|"
     # "I want you to describe ...", "would you mind describing ...", Hinglish "thoda describe karo na"
@@ -472,7 +475,7 @@ _FILLER = re.compile(
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
-    r"direct(?= (me|us)\b)|describing|description|require|seek|"
+    r"direct(?= (me|us)\b)|describing|description|require|seek|really|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
     r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
     r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe|"
