@@ -702,6 +702,7 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Paint me a picture of the stadium's surroundings.", "explain"),
     ("What vibe does the lobby have?", "explain"),
     ("Tell me more about the lobby.", "explain"),
+    ("You spot any sink while you were back there behind the walls?", "yes_no"),
     ("Tell me all about this building - does it have that grand filmy look?", "explain"),
     ("Take me to a place you would describe as cosy.", "find"),
     ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram

@@ -17,6 +17,7 @@ def test_the_thing_a_request_asks_for_comes_after_its_request_word():
     # the last request names nothing known ("the crossing"): an earlier one does
     assert asked_thing("Take us to a bridge, mate, I need to get across. Show me where the crossing is.") == ["bridge"]
     assert asked_thing("Let's lead the group to a bridge - any crossing nearby would do.") == ["bridge"]
+    assert asked_thing("All aboard for our scenic crossing! Kindly escort me to a bridge, robot!") == ["bridge"]
     assert asked_thing("I saw a sofa. Where is it?") == []  # not from another sentence
     assert asked_thing("I need to catch a bus, where's the closest stop?") == []
 
