@@ -580,7 +580,8 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Identify the compartment type where the sink was observed.",
                                   "Identify the category of room in which the sink was located at the time it was "
                                   "observed.", "sink kaunse room mein hai?", "Wh-which r-r-room is the sink in?",
-                                  "What sort o' room is t'sink in?", "what room was the sink in question mark"])
+                                  "What sort o' room is t'sink in?", "what room was the sink in question mark",
+                                  "Chamber in which a sink was spotted (4)."])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
@@ -703,6 +704,12 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("What vibe does the lobby have?", "explain"),
     ("Tell me more about the lobby.", "explain"),
     ("You spot any sink while you were back there behind the walls?", "yes_no"),
+    ("Hear ye! Let the mechanical squire proclaim the hour it last beheld a sink.", "time"),
+    ("Clue: the hour a sink was most recently glimpsed (4).", "time"),  # a crossword clue
+    ("I'd like to know the earliest point in the walkthrough where a sink appeared.", "time"),
+    ("I'd like confirmation on whether a sink was present anywhere in the spaces you surveyed.", "yes_no"),
+    ('He\'s pointing and saying "robot see sink?" Did you?', "yes_no"),
+    ("At the stroke of 14:05:33, in what chamber of the keep didst thou stand?", "position"),
     ("Tell me all about this building - does it have that grand filmy look?", "explain"),
     ("Take me to a place you would describe as cosy.", "find"),
     ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram

@@ -36,6 +36,12 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
+                       # "proclaim the hour it last beheld a sink", "the hour a sink was most recently glimpsed",
+                       # "the earliest point in the walkthrough where a sink appeared"
+                       r"\bthe (hour|time|moment) (you|ye|the robot|it) (last|first|most recently|earliest)\b|"
+                       r"\bthe (hour|time|moment) (a|an|the|any) [\w -]{1,40}? (was|were) "
+                       r"(most recently |last |first )?"
+                       r"(seen|glimpsed|spotted|observed|noticed|sighted)\b|\b(earliest|latest) point\b|"
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
@@ -178,6 +184,7 @@ _NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|neve
                       r"\b(the|a|an|that|this) [\w ]+?\s*[-,]\s*(wait,?\s*)?(no|sorry|i mean|scratch that)\b[,!.]?\s*"
                       r"((no|sorry|i mean)\b[,!.]?\s*)*(?=(the|a|an)\b)", re.I)
 _NUMBER_SIGN = re.compile(r"#\s*(?=of\b)", re.I)  # "# of elevators"
+_ENUMERATION = re.compile(r"\s*\(\d+([,-]\d+)*\)(?=\W*$)")  # a crossword clue's answer length: "... glimpsed (4)."
 _TELEGRAM_STOP = re.compile(r"\s*\bSTOP\b\s*")  # "REPORT LOCATION AT 14:05:33 STOP": a full stop
 # An auctioneer's "how-long-how-long in the kitchen", "which-room-which-room", "yes-or-no": words run together
 _HYPHENED_ASK = re.compile(r"\b(how|which|what|when|where|yes|or)-(?=[a-z])", re.I)
@@ -190,7 +197,7 @@ _YORKSHIRE_THE = re.compile(r"\bt'(?=[a-z])", re.I)  # "t'fire extinguisher": th
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
 _LABEL = re.compile(r"^\s*(checklist|annotate|annotation|report|log|log entry|note|memo|ticket|task|todo|query|item|"
-                    r"asset)"
+                    r"asset|clue)"
                     r"( item \w+)?\s*:\s*", re.I)
 _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see one?"
 # "Where's the library - honey, put that down - is there one?": words to someone else, between dashes
@@ -244,6 +251,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|"
+                       r"\b(which|what) (room|chamber|place|area|spot)( of [\w ]+?)? (did|do) (you|the robot) "
+                       r"(stand|stay|wait|linger)\b|"  # "in what chamber of the keep didst thou stand?"
                        r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location)\b|"
                        r"\bwhere (you|the robot) (at|stood|was standing|were standing)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
@@ -325,6 +334,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy)\b|"
+                          # "I'd like confirmation on whether a sink was present anywhere"
+                          + _NO_WH + r".*\bwhether (or not )?(a|an|any|the) [\w -]{1,40}? (was|were) (present|seen|"
+                          r"spotted|observed|visible|detected|there)\b|"
                           # "I would appreciate it if you could confirm whether or not you observed a sink"
                           + _NO_WH + r".*\b(whether|if) (or not )?(you|the robot) (ever |actually |really )?"
                           r"(saw|seen|spotted|noticed|observed|came across|encountered|detected|passed|caught sight)\b|"
@@ -419,6 +431,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
+                      r"^\W*(the )?(room|chamber) (in which|where)\b|"  # a crossword clue: "Chamber in which ..."
                       r"\b(what|which|the) (kind|type|sort|category|class) of (room|place|area)\b(?!s)|"
                       r"\b(room|compartment) (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
@@ -560,7 +573,7 @@ def clean_query(text: str, max_chars: int) -> str:
 
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
-    text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", text)))
+    text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))

@@ -83,7 +83,8 @@ _POINTING = {"there", "it", "one", "them", "that", "please", "now"}
 
 def sentences(text: str, maxsplit: int = 0) -> list[str]:
     """The sentences of ``text`` (split after . ! or ?; at most ``maxsplit`` splits when given)."""
-    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=maxsplit) if p]
+    # also after a closing quote: 'He keeps saying "robot see sink?" Did you?'
+    return [p for p in re.split(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019])\s+", text.strip(), maxsplit=maxsplit) if p]
 
 
 def clauses(text: str) -> list[str]:
