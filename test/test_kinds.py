@@ -581,7 +581,8 @@ def test_finds_around_here_and_what_is_not_wanted():
                                   "Identify the category of room in which the sink was located at the time it was "
                                   "observed.", "sink kaunse room mein hai?", "Wh-which r-r-room is the sink in?",
                                   "What sort o' room is t'sink in?", "what room was the sink in question mark",
-                                  "Chamber in which a sink was spotted (4)."])
+                                  "Chamber in which a sink was spotted (4).",
+                                  "Le sink, c'est dans quelle sorte de pi\u00e8ce?"])
 def test_room_questions_asked_other_ways(text):
     p = parse_query(text)
     assert p.asks_room and p.kind != "yes_no" and p.target == "sink"
@@ -710,6 +711,10 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("I'd like confirmation on whether a sink was present anywhere in the spaces you surveyed.", "yes_no"),
     ('He\'s pointing and saying "robot see sink?" Did you?', "yes_no"),
     ("At the stroke of 14:05:33, in what chamber of the keep didst thou stand?", "position"),
+    ("Abeg, wetin be the last time wey you see sink?", "time"),  # Nigerian Pidgin
+    ("Please report the earliest recorded time at which a sink was observed.", "time"),
+    ("Est-ce que t'as vu un sink, oui ou non?", "yes_no"),  # Quebec French
+    ("\u00c0 14:05:33, t'\u00e9tais o\u00f9, to\u00e9?", "position"),
     ("Tell me all about this building - does it have that grand filmy look?", "explain"),
     ("Take me to a place you would describe as cosy.", "find"),
     ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram
@@ -808,3 +813,11 @@ def test_spoken_punctuation_and_stutters_name_no_thing():
 def test_what_is_really_around_is_the_place_asked_about():
     p = parse_query("What's really around that stadium? Describe the surroundings -- cameras included.")
     assert p.kind == "explain" and p.content.startswith("stadium")
+
+
+def test_dropped_gs_and_what_is_there_after_the_place():
+    p = parse_query("Whit's this buildin' like, then? Gie us a rundown.")
+    assert p.kind == "explain" and p.global_scope
+    p = parse_query("How is the area around the stadium? What is there, cachai?")
+    assert p.kind == "explain" and p.content.startswith("stadium")
+    assert parse_query("Where is the 'cabin'?").target == "cabin"

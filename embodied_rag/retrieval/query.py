@@ -31,7 +31,8 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 
 _NO_WH_TIME = r"^(?!.*\b(where|which|how)\b)"
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
-                       r"\b(earliest|latest|first|last|most recent) time (you|the robot|it|the|a|an|that|this|your)\b|"
+                       r"\b(earliest|latest|first|last|most recent) (recorded |logged |known )?time (at which |when )?"
+                       r"(you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|"
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
@@ -148,7 +149,11 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "cuantas": "how many", "dónde": "where", "donde": "where", "a qué hora": "at what time",
               "a que hora": "at what time", "primera vez": "first time", "última vez": "last time",
               "ultima vez": "last time", "viste": "saw", "qué cuarto": "which room", "que cuarto": "which room",
-              "porfa": "please", "por favor": "please"}
+              "porfa": "please", "por favor": "please",
+              # Nigerian Pidgin "wetin be the last time wey you see ...", Quebec French "t'étais où?", "oui ou non"
+              "wetin": "what", "wey": "that", "oui ou non": "yes or no", "t'as vu": "did you see",
+              "as-tu vu": "did you see", "t'étais où": "where were you", "où": "where", "quelle": "which",
+              "sorte de": "kind of", "pièce": "room"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")\b(?!-)", re.I)
 _SPANISH_MARKS = re.compile(r"[¿¡]")  # "¿cuándo ...?"
 _SMS_SEE = re.compile(r"\b(u|you)((?: 1st| first| last| ever| evr)?) c\b", re.I)  # "u c a sink?" (not "room C")
@@ -193,6 +198,7 @@ _STUTTER = re.compile(r"\b(\w{1,3})-(?=\1)", re.I)  # "H-how m-many", "wh-which 
 _SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamation mark": "!",
                  "exclamation point": "!", "period": "."}
 _SPOKEN_MARK = re.compile(r"\s*\b(question mark|comma|full stop|exclamation (mark|point)|period(?=\W*$))\b", re.I)
+_DROPPED_G = re.compile(r"(?<!['\w])(\w{2,}in)'(?!\w)", re.I)  # "this buildin' like" (not "the 'cabin'")
 _YORKSHIRE_THE = re.compile(r"\bt'(?=[a-z])", re.I)  # "t'fire extinguisher": the
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
@@ -452,6 +458,7 @@ _EXPLAIN = re.compile(
     r"\bwhat did you see\b|\bwhat('s| is) in\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b|"
+    r"\bhow('s| is| was) (the|this|that) (area|place|zone|space|neighbou?rhood|surroundings?|vicinity)\b|"
     # "I want you to describe ...", "would you mind describing ...", Hinglish "thoda describe karo na"
     r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing)\b"
     r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
@@ -492,7 +499,8 @@ _FILLER = re.compile(
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
     r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
     r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe|"
-    r"oye|fue|la|el|un|una|que|qué|nada|más|estaba)\b", re.I)  # and Spanish ones
+    r"oye|fue|la|el|un|una|que|qué|nada|más|estaba|"  # and Spanish, French ones
+    r"le|dans|c(?= est\b)|est|toé|then)\b", re.I)
 
 
 # Floors: "the second floor", "floor 2", "level two", "2nd-floor", "ground floor", "top floor". Numbered the
@@ -575,6 +583,7 @@ def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
+    text = _DROPPED_G.sub(r"\1g", text)
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
@@ -767,7 +776,8 @@ def _once(words: str) -> str:
 
 
 _BACK_REFERENCE = re.compile(r"\b(it|she|one|ones|them|they|those|these|that (part|area|spot|place|section|corner|"
-                             r"side)|(over|out|in|down|up) there|(?<=describe )am)\b", re.I)  # Pidgin "describe am"
+                             r"side)|(over|out|in|down|up) there|(?<=describe )am|"  # Pidgin "describe am"
+                             r"what('s| is| was) there)\b", re.I)  # "How is the area by the stadium? What is there?"
 
 
 # "what is it like": an "it" that points nowhere.
