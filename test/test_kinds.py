@@ -821,3 +821,9 @@ def test_dropped_gs_and_what_is_there_after_the_place():
     p = parse_query("How is the area around the stadium? What is there, cachai?")
     assert p.kind == "explain" and p.content.startswith("stadium")
     assert parse_query("Where is the 'cabin'?").target == "cabin"
+
+
+def test_a_name_said_syllable_by_syllable():
+    p = parse_query("What... kind... of... room... has... the... big... so-fa?")
+    assert p.asks_room and p.target == "big sofa"
+    assert parse_query("Where is the co-op?").target == "co-op"

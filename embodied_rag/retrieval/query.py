@@ -199,6 +199,7 @@ _SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamat
                  "exclamation point": "!", "period": "."}
 _SPOKEN_MARK = re.compile(r"\s*\b(question mark|comma|full stop|exclamation (mark|point)|period(?=\W*$))\b", re.I)
 _DROPPED_G = re.compile(r"(?<!['\w])(\w{2,}in)'(?!\w)", re.I)  # "this buildin' like" (not "the 'cabin'")
+_SYLLABLES = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b", re.I)  # "the big so-fa", "el-e-va-tor"
 _YORKSHIRE_THE = re.compile(r"\bt'(?=[a-z])", re.I)  # "t'fire extinguisher": the
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
 # "Annotate: desk present?", "Checklist item four: ...": a label for the question, not part of it.
@@ -579,11 +580,17 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
+def _joined_syllables(m: re.Match) -> str:
+    """A name said syllable by syllable ("so-fa") as the name; other hyphenated words as they are."""
+    joined = m.group(0).replace("-", "")
+    return joined if object_named(joined) or place_named(joined) else m.group(0)
+
+
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
-    text = _DROPPED_G.sub(r"\1g", text)
+    text = _SYLLABLES.sub(_joined_syllables, _DROPPED_G.sub(r"\1g", text))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
