@@ -715,6 +715,13 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Please report the earliest recorded time at which a sink was observed.", "time"),
     ("Est-ce que t'as vu un sink, oui ou non?", "yes_no"),  # Quebec French
     ("\u00c0 14:05:33, t'\u00e9tais o\u00f9, to\u00e9?", "position"),
+    ("I want the earliest entry in your log where a sink shows up.", "time"),
+    ("How many cycles did you spend docked in the kitchen sector?", "duration"),
+    ("Tally up the hours and minutes of your watch in the kitchen for me.", "duration"),
+    ("Report your coordinates at 14:05:33, station time.", "position"),
+    ("At move time 14:05:33, which square of the building were you on?", "position"),
+    ("How many chairs did you pass?", "count"),
+    ("How many rooms did you spend time in?", "count"),
     ("Tell me all about this building - does it have that grand filmy look?", "explain"),
     ("Take me to a place you would describe as cosy.", "find"),
     ("ADVISE TIME sink FIRST SIGHTED STOP", "time"),  # a telegram

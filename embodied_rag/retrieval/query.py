@@ -43,6 +43,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\bthe (hour|time|moment) (a|an|the|any) [\w -]{1,40}? (was|were) "
                        r"(most recently |last |first )?"
                        r"(seen|glimpsed|spotted|observed|noticed|sighted)\b|\b(earliest|latest) point\b|"
+                       r"\b(earliest|latest|most recent) (log )?(entry|record|timestamp)\b|"
                        r"\b(tell|give|say|report)( me| us)? the (hour|time|moment) (you|ye|the robot|it) "
                        r"(last|first|most recently|earliest)\b|"
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
@@ -93,7 +94,10 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
                          r"\bwhat (would|will|is|was) the total( be)?\b|\bwhat('?s| is| was) the (count|number)\b",
                          re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
-_COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b", re.I)
+_COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
+                         # "how many cycles did you spend docked in the kitchen?" (not "how many rooms")
+                         r"\bhow many (?!(rooms|places|areas)\b)\w+ (did|have) (you|the robot) (spend|spent)\b|"
+                         r"\b(tally|add|sum|total)( up)? (the |your )?(hours|minutes|seconds|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
@@ -260,7 +264,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere did you (stand|stay|go)\b|"
                        r"\b(which|what) (room|chamber|place|area|spot)( of [\w ]+?)? (did|do) (you|the robot) "
                        r"(stand|stay|wait|linger)\b|"  # "in what chamber of the keep didst thou stand?"
-                       r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location)\b|"
+                       r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location|coordinates|pose)\b|"
+                       r"\b(which|what) \w+ of the (building|house|floor|map|site) (were|was) (you|the robot)\b|"
                        r"\bwhere (you|the robot) (at|stood|was standing|were standing)\b|\bwhere (are|were) you\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (were|was) (you|the robot|it)\b|"
                        r"\bwhere have you been\b|\bwhere (you|the robot|it) (happened to be|had been)\b|"
