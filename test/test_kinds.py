@@ -834,3 +834,5 @@ def test_a_name_said_syllable_by_syllable():
     p = parse_query("What... kind... of... room... has... the... big... so-fa?")
     assert p.asks_room and p.target == "big sofa"
     assert parse_query("Where is the co-op?").target == "co-op"
+    p = parse_query("Where... is... the... clos-est... bus... stop?")
+    assert p.nearest and p.target == "bus stop"

@@ -241,3 +241,5 @@ def test_a_part_of_a_named_place_is_no_named_area(memory, minilm):
     # The part the rest of the question describes is found by its matches, not by the place's name.
     assert r._named_area(parse_query("what does that part of the kitchen with the microwave look like?")) is None
     assert r._named_area(parse_query("near the microwave - what's that stretch of the kitchen like?")) is None
+    # A thing names the kind of place: the area is where the microwave is, not any kitchen.
+    assert r._named_area(parse_query("what is the microwave kitchen like?")) is None

@@ -24,7 +24,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.thing_names import named_thing, object_named, object_names, place_named, sentences
 from embodied_rag.retrieval.time_window import has_time, strip_time
-from embodied_rag.retrieval.typos import correct
+from embodied_rag.retrieval.typos import correct, known_word
 
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
 _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "yes_no", "how_many": "count"}
@@ -585,10 +585,14 @@ def clean_query(text: str, max_chars: int) -> str:
     return text
 
 
+_NEAR_WORDS = ("closest", "nearest")
+
+
 def _joined_syllables(m: re.Match) -> str:
     """A name said syllable by syllable ("so-fa") as the name; other hyphenated words as they are."""
     joined = m.group(0).replace("-", "")
-    return joined if object_named(joined) or place_named(joined) else m.group(0)
+    named = object_named(joined) or place_named(joined) or known_word(joined) or joined.lower() in _NEAR_WORDS
+    return joined if named else m.group(0)
 
 
 def normalise(text: str) -> str:

@@ -44,7 +44,15 @@ from embodied_rag.retrieval.query import (
     question_kind,
 )
 from embodied_rag.retrieval.spelling import Spelling
-from embodied_rag.retrieval.thing_names import asked_thing, clauses, mentioned_as_said, mentions, named_thing
+from embodied_rag.retrieval.thing_names import (
+    asked_thing,
+    clauses,
+    mentioned_as_said,
+    mentions,
+    named_thing,
+    object_named,
+    place_named,
+)
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,16 @@ MODES = ("beam", "llm-walk", "flat")
 # "that part of the lobby", "the far corner of the kitchen": a part of a place, not the whole.
 _PART_OF = re.compile(r"\b(part|parts|corner|side|section|end|bit|spot|stretch|portion|patch) of (the|this|that)\b",
                       re.I)
+
+
+def _thing_before_place(text: str, target: str) -> bool:
+    """A thing names the kind of place it stands in ("the elevator lobby", "the vending machine area"): the area
+    asked about is where that thing is, not any place of that kind."""
+    place = place_named(target)
+    m = re.search(r"(\w+(?: \w+)?) " + re.escape(place) + r"\b", text, re.I) if place else None
+    return bool(m and (object_named(m.group(1)) or object_named(m.group(1).split()[-1])))
+
+
 # Lexical matches beyond this many are too unspecific to add as candidates (they still boost).
 _MAX_LEXICAL_EXTRA = 5000
 # Views that mention the thing a request names make the answer unless more than this share of the memory does.
@@ -781,7 +799,7 @@ class Retriever:
         """The area a question names as a kind of place ("tell me about the living room"): the one holding most of
         the keyframes taken in such a place (by their scene labels or the areas' names). None for a part of such a
         place ("what does that part of the lobby look like?": the part the rest of the question describes)."""
-        if _PART_OF.search(parsed.text):
+        if _PART_OF.search(parsed.text) or _thing_before_place(parsed.text, parsed.target):
             return None
         inside = self._kinds.place_keyframes(parsed.target)
         if not inside:

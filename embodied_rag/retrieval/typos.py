@@ -34,6 +34,12 @@ def _known_words() -> frozenset[str]:
     return frozenset(words)
 
 
+def known_word(word: str) -> bool:
+    """A question word or a word of the data files' names ("sofa", "bus", "stop")."""
+    w = word.lower()
+    return w in QUESTION_WORDS or w in _known_words()
+
+
 def slips(word: str) -> set[str]:
     swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1) if word[i] != word[i + 1]}
     dropped = {word[:i] + word[i + 1:] for i in range(1, len(word))} if len(word) >= 4 else set()
