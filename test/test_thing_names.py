@@ -19,6 +19,7 @@ def test_the_thing_a_request_asks_for_comes_after_its_request_word():
     assert asked_thing("Let's lead the group to a bridge - any crossing nearby would do.") == ["bridge"]
     assert asked_thing("All aboard for our scenic crossing! Kindly escort me to a bridge, robot!") == ["bridge"]
     assert asked_thing("I need to get to the tax office fast. Which bus stop is closest to here?") == ["bus stop"]
+    assert asked_thing("Route straight to the fountain, no detours, go go go.")[0] == "fountain"
     assert asked_thing("I saw a sofa. Where is it?") == []  # not from another sentence
     assert asked_thing("I need to catch a bus, where's the closest stop?") == []
 

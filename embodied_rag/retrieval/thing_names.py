@@ -48,6 +48,7 @@ def known_names() -> list[str]:
 # Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
 _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompany|walk|drive) (me|us|the group)|"
                       r"show me|navigate|go to|get to|which(?= [\w ]{1,30}? (is|are) (the )?(closest|nearest))|"
+                      r"route( me| us)?( straight| directly)? to|"
                       r"find|"
                       r"proceed to|head (over )?to|(make|making) (your|its|my|our) way|go there)\b",
                       re.I)
