@@ -769,12 +769,23 @@ def test_hinglish_words_name_no_place():
     assert (p.kind, p.content) == ("explain", "Stadium")
 
 
-def test_telegram_stops_and_these_halls_name_no_thing_or_place():
-    p = parse_query("REQUEST TIME OF LAST SIGHTING STOP sink STOP REPLY SOONEST STOP")
-    assert (p.kind, p.recency, p.target) == ("time", "last", "sink")
+@pytest.mark.parametrize("text, kind, recency, target", [
+    ("REQUEST TIME OF LAST SIGHTING STOP sink STOP REPLY SOONEST STOP", "time", "last", "sink"),  # a telegram
+    ("wen did u 1st c a sink?", "time", "first", "sink"),  # text-speak
+    ("u c a sink? y/n", "yes_no", "", "sink"),
+    ("how many sinks did you see comma in total question mark", "count", "", "sinks"),  # said to dictation
+])
+def test_ways_of_writing_name_no_thing(text, kind, recency, target):
+    p = parse_query(text)
+    assert (p.kind, p.recency, p.target) == (kind, recency, target)
+
+
+def test_these_halls_are_no_place_and_lookalike_names_stay_names():
     p = parse_query("Answer me true, by thine honour: didst thou behold a sink in these halls?")
     assert (p.kind, p.place) == ("yes_no", "")
     assert parse_query("How many chairs did you see in the halls?").place == "halls"
+    for name in ("room C", "period table", "co-op"):
+        assert parse_query(f"where is the {name}?").target == name
 
 
 def test_an_auctioneers_words_run_together():
@@ -786,14 +797,6 @@ def test_an_auctioneers_words_run_together():
 def test_pidgin_describe_am_points_back():
     p = parse_query("Please, how the place near the lifts be? Describe am for me small.")
     assert p.kind == "explain" and "lifts" in p.content
-
-
-def test_text_speak_see_and_first():
-    p = parse_query("wen did u 1st c a sink?")
-    assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
-    p = parse_query("u c a sink? y/n")
-    assert (p.kind, p.target) == ("yes_no", "sink")
-    assert parse_query("where is room C?").target == "room C"
 
 
 def test_the_whole_of_one_named_place_is_no_global_explanation():
@@ -808,13 +811,6 @@ def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
         == "find"
     assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
-
-
-def test_spoken_punctuation_and_stutters_name_no_thing():
-    p = parse_query("how many sinks did you see comma in total question mark")
-    assert (p.kind, p.target) == ("count", "sinks")
-    assert parse_query("Where is the period table?").target == "period table"
-    assert parse_query("Where is the co-op?").target == "co-op"
 
 
 def test_what_is_really_around_is_the_place_asked_about():
