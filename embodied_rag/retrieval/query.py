@@ -768,9 +768,9 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     content = _content(about)
     if not content and about != text:  # "Near the stadium, how it look? What is there around?"
         about, content = text, _content(text)
-    said = {m.group(0).lower() for m in _GLOBAL.finditer(about)}
+    said = {m.group(0).lower() for m in _GLOBAL.finditer(about)} if kind == "explain" else set()
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
-    one_place = all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
+    one_place = bool(said) and all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
     global_scope = kind == "explain" and (bool(said) and not one_place or not content)
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
