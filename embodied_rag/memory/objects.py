@@ -489,7 +489,9 @@ class ObjectMap:
                 candidates = kept[i.label]
             else:  # only kept ones this close can be the same thing
                 cx, cy = self._key(i.position)
-                r = int(math.ceil(2 * _DUPLICATE_RADIUS * self.config.gate_m / _CELL_M))
+                # twice as far only for a thing seen just often enough (see _duplicate_of)
+                reach = (2 if i.n == m else 1) * _DUPLICATE_RADIUS * self.config.gate_m
+                r = int(math.ceil(reach / _CELL_M))
                 candidates = [o for x in range(cx - r, cx + r + 1) for y in range(cy - r, cy + r + 1)
                               for o in cells.get((i.label, x, y), ())]
             original = next((o for o in candidates if self._duplicate_of(i, o)), None)
