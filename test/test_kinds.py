@@ -747,6 +747,19 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Oye, ¿cuándo fue la última vez que viste el sink? Like, the most recent time.", "time"),  # Spanglish
     ("¿Cuántos sinks viste on your tour? Give me the number, porfa.", "count"),
     ("Oye, ¿viste un sink or no? Just yes or no, nada más.", "yes_no"),
+    ("Straight answer, no song and dance: you see a sink anywhere in that building?", "yes_no"),
+    ("Enumerate the distinct sinks you observed; what is the cardinality of that set?", "count"),
+    ("Where were yer at 14:05:33, la?", "position"),  # Scouse
+    ("When'd yer first spot a sink, mate?", "time"),
+    ("Where you did stay at 14:05:33?", "position"),
+    ("When did you see a sink the last time? I mean the most late time, yes?", "time"),  # the tag confirms
+    ("Got see a sink or not ah?", "yes_no"),  # a particle after the tag
+    ("With an open awareness, did a sink ever cross your path?", "yes_no"),
+    ("The clock reads 14:05:33, and where is our runner on the course at that moment?", "position"),
+    ("where was ur char at 14:05:33? drop coords", "position"),
+    ("Where can I eat lunch at noon?", "find"),  # the asker's plans, not the robot's position
+    ("Where should we meet at 3 pm?", "find"),
+    ("Where is the stadium ah? The big sports ground, you know where or not?", "find"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -811,6 +824,21 @@ def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
         == "find"
     assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
+    p = parse_query("Locate a statue for me, please. Any sculpture in the vicinity will suffice.")
+    assert p.kind == "find" and "suffice" not in p.content
+
+
+def test_what_sort_of_place_the_building_is_is_an_explanation():
+    p = parse_query("Tell your old nan what sort of place this building is then, bach.")
+    assert (p.kind, p.global_scope, p.asks_room) == ("explain", True, False)
+    assert not parse_query("What kind of place is it?").asks_room
+    assert parse_query("What kind of place is it in?").asks_room  # a thing's room
+    assert parse_query("What kind of place has the sofa?").asks_room
+    p = parse_query("Request module designation where the sink is located, over.")
+    assert p.asks_room and "sink" in p.target
+    assert parse_query("Paint me a picture of the land around that big arena.").content == "land big arena"
+    assert not parse_query("There's a stadium out on the map; describe what's around it, old chap.").global_scope
+    assert parse_query("Describe the map.").global_scope
 
 
 def test_what_is_really_around_is_the_place_asked_about():

@@ -91,7 +91,8 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
                          r"^\s*i (want|need) ((a|the) )?(number|figure|count|total)s?\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
                          r"\b(a|the|your) count (for|of|on)\b|"
-                         r"\bwhat (would|will|is|was) the total( be)?\b|\bwhat('?s| is| was) the (count|number)\b",
+                         r"\bwhat (would|will|is|was) the total( be)?\b|\bcardinality\b|"
+                         r"\bwhat('?s| is| was) the (count|number)\b",
                          re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
@@ -169,6 +170,7 @@ _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the b
 # The robot asked in the third person ("Can the robot remember where ...?") or in Yorkshire ("where were tha?") is you.
 _ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|this|our|your|that) robot\b(?! toys?\b)|"
                         r"\b(were|did|have|are|art|can|could|will|would|do|dost|hast|wert) tha\b", re.I)
+_YER_YOU = re.compile(r"(\b(?:were|did|do|does|are|have|can|could|would|will)|'d) yer\b", re.I)  # Scouse "were yer"
 _WANT_KNOW = re.compile(r"\b(want|need|like) know\b", re.I)  # "I want know": I want to know
 _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "which ward, er, room"
 # A tester's notation: "room_of(sink)", "first_seen sink -> ts?", "pose @ 10:15".
@@ -177,7 +179,8 @@ _NOTATION_RX = re.compile(r"_|\(|\)|->|@")
 # "fr" is no Friday; "the towel rack or whatever" asks about the towel rack
 _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or something( like that)?)\b|"
                     r",?\s*\bby any chance\b,?|\bper my (last|previous|earlier) (message|email|note)\b,?|"
-                    r",?\s*\bcan (tell( me)? |say )?or not\b", re.I)  # Singlish "describe, can or not?"
+                    r",?\s*\bcan (tell( me)? |say )?or not\b|"  # Singlish "describe, can or not?"
+                    r",?\s*\b(ah|lah|leh|lor|meh|hor|wor|la)\b(?=\s*([?.!]|$))", re.I)  # "or not ah?", "..., la?"
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _TRAILING_OFF = re.compile(r"\s*(\.{2,}|\u2026)(?=\s*[a-z?])")  # "did you... see a sink...?"
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
@@ -261,7 +264,7 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
-                       r"\bwhere did you (stand|stay|go)\b|"
+                       r"\bwhere did you (stand|stay|go)\b|\bwhere (you|the robot) did (stand|stay|be)\b|"
                        r"\b(which|what) (room|chamber|place|area|spot)( of [\w ]+?)? (did|do) (you|the robot) "
                        r"(stand|stay|wait|linger)\b|"  # "in what chamber of the keep didst thou stand?"
                        r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location|coordinates|pose)\b|"
@@ -295,7 +298,7 @@ _PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time( total| overall| 
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
 # "microwave put at which room one, you know or not?": asks which room, not whether.
-_KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow or not\W*$).*"
+_KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow( where| which| what| how| when)? or not\W*$).*"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
@@ -317,7 +320,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
-                     r"(?!.*\b(where|qualif(y|ies)|will do|would do|is fine|works)\b)" + _NOT_GO + r"|"
+                     r"(?!.*\b(where|qualif(y|ies)|(will|would|should) (do|suffice|work)|suffices|"
+                     r"is (fine|ok|okay|good)|works)\b)" + _NOT_GO + r"|"
                      + _KNOW_OR_NOT + _OR_NOT + r"|" + _OR_WHAT + r"|\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue (or|/) ?false\b|\baffirm(ative)? or negative\b|"
                      r"\breturn (true|false)\b|\bselect exists\b|"
@@ -346,13 +350,18 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy)\b|"
+                          # "did a sink ever cross your path?"
+                          + _NO_WH + r".*\b(did|has|have|had) (a|an|any|the) [\w -]{1,40}? (ever )?cross(ed)? "
+                          r"(your|its|the robot'?s?) (path|way)\b|"
                           # "I'd like confirmation on whether a sink was present anywhere"
                           + _NO_WH + r".*\bwhether (or not )?(a|an|any|the) [\w -]{1,40}? (was|were) (present|seen|"
                           r"spotted|observed|visible|detected|there)\b|"
                           # "I would appreciate it if you could confirm whether or not you observed a sink"
                           + _NO_WH + r".*\b(whether|if) (or not )?(you|the robot) (ever |actually |really )?"
                           r"(saw|seen|spotted|noticed|observed|came across|encountered|detected|passed|caught sight)\b|"
-                          + _NO_WH + r"\s*(so |and |but |i bet |i guess |i suppose |i reckon |i'?m guessing |i think )?"
+                          # (after a preamble: "Straight answer: you see a sink anywhere?")
+                          + _NO_WH + r"(.*[:;]\s*)?\s*(so |and |but |i bet |i guess |i suppose |i reckon |"
+                          r"i'?m guessing |i think )?"
                           r"(you|the robot|it|your camera)"
                           r"( definitely| really| actually| already| did| must have| have|'ve| never| didn'?t|"
                           r" did not| do| don'?t| don| do not)? "
@@ -427,7 +436,9 @@ _ROOM_CHOICE_RX = re.compile(r"\b" + _ROOM_CHOICE + r".*$", re.I)
 # "which of the rooms (you passed) had the sink?"
 _ROOMS = r"\b(which|what) (one )?of (the|my|your|these|those) (rooms|areas|places)"
 _ROOMS_OF = re.compile(_ROOMS + r"( (that )?you \w+)?\b", re.I)
-_ROOM_WORD = r"(room|area|ward|chamber|cabin|hall|compartment|part of the (building|house))"
+# "what sort of place this building is": the place itself, not the room of a thing in it
+_THIS_PLACE = r" (is )?(this|it|that|our|the (building|place|facility|house|venue))\b(?!( [a-z]+)? (in|at)\b)"
+_ROOM_WORD = r"(room|area|ward|chamber|cabin|hall|compartment|module|part of the (building|house))"
 _WHICH_ROOM = (r"\b(which|what|in what|in which) ([a-z]+ |(kind|type|sort) of )?" + _ROOM_WORD
                + r"( or " + _ROOM_WORD + r")?\b")  # "in which hall or chamber ..."
 _WHICH_ROOM_RX = re.compile(_WHICH_ROOM, re.I)  # "which blasted room ...": the word between says nothing of the thing
@@ -444,7 +455,9 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"^\W*(the )?(room|chamber) (in which|where)\b|"  # a crossword clue: "Chamber in which ..."
-                      r"\b(what|which|the) (kind|type|sort|category|class) of (room|place|area)\b(?!s)|"
+                      r"\b(what|which|the) (kind|type|sort|category|class) of (room|place|area)\b"
+                      r"(?!s|" + _THIS_PLACE + ")|"
+                      r"\b(room|module|compartment|cabin|chamber|section) (designation|name|label|id)\b|"
                       r"\b(room|compartment) (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
                       r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
@@ -469,14 +482,15 @@ _EXPLAIN = re.compile(
     r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing)\b"
     r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
     r"\bpaint (me |us )?a (word )?picture\b|\b(give|get) (me|us) a (feel|feeling|sense) (for|of)\b|"
-    r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b", re.I)
+    r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b|"
+    r"\b(what|which) (kind|sort|type) of (a )?(place|building|establishment|venue|joint)" + _THIS_PLACE, re.I)
 _WHOLE = re.compile(r"whole|entire|overall|everything", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|edifice|facility|establishment|floor|everything|whole|entire|overall|all areas|"
                      r"this ([a-z]+ )?place|campus|"
-                     r"the map|"
+                     r"(?<!on )(?<!in )the map|"
                      r"memory|explored|house|apartment|kinds? of rooms|rooms are there|what rooms)\b", re.I)
 # Courtesy says how to ask, not what about: "I'm ever so sorry to bother you, but", "if it's no trouble at all",
 # "if you'd kindly take me".
@@ -490,6 +504,7 @@ _COURTESY = re.compile(
     r"\b(would you |could you )?be so (kind|good) as to\b|"
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
     r"\b(kindly|dear|thank you|thanks|a little( bit)?|a bit)\b|"
+    r"\b((will|would|should) )?(suffices?|do (just )?(fine|nicely))\b|\b(will|would) do\b|"  # "any statue will do"
     r"\b(lah|leh|lor|meh)\b|\b(ah|eh)(?=\s*([?.!,]|$))", re.I)  # Singlish particles: "describe a bit lah"
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
@@ -501,7 +516,8 @@ _FILLER = re.compile(
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
-    r"direct(?= (me|us)\b)|describing|description|require|seek|really|"
+    r"direct(?= (me|us)\b)|describing|description|require|seek|really|paint(?= (me |us )?a (word )?picture\b)|"
+    r"(word )?picture(?= of\b)|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
     r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
     r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe|"
@@ -605,7 +621,7 @@ def normalise(text: str) -> str:
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
-                             _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", text)))
+                             _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
@@ -651,6 +667,9 @@ def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     main = _MAIN_ASK.search(text)
     after = cue_kind(text[main.end():]) if main else None
+    if after == "yes_no" and main.start() and not cue_kind(_YES_NO_TAG.sub(" ", text[main.end():])):
+        # "When did you see it? I mean the most recent time, yes?": the tag confirms what was asked before
+        after = cue_kind(text[:main.start()]) or after
     if after == "find" and _self_at_time(text):  # "It's 10:15, and where's the robot at that moment?"
         return "position"
     if after:
@@ -725,10 +744,16 @@ def _thing_room(text: str) -> bool:
     return bool(m and object_named(m.group(2)) and not place_named(m.group(2) + " room"))
 
 
+# "Where can I eat lunch at noon?" is the asker's find; "where is our runner at 14:05?" the robot's position.
+_ME = re.compile(r"\b(i|me|my|i'm|i'd|we|us|let's)\b", re.I)
+
+
 def _self_at_time(text: str) -> bool:
-    """A time, a where-word and the robot, and no thing named: where the robot was then."""
-    return has_time(text) and bool(_WHERE_WORD.search(text) and _SELF.search(text)) and not object_named(
-        strip_time(text))
+    """A time, a where-word and the robot (or no one and no place), and no thing named: where the robot was then."""
+    if not (has_time(text) and _WHERE_WORD.search(text)):
+        return False
+    rest = strip_time(text)
+    return not object_named(rest) and bool(_SELF.search(text) or not (_ME.search(text) or place_named(rest)))
 
 
 def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None = None,
