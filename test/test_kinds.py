@@ -760,6 +760,11 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Where can I eat lunch at noon?", "find"),  # the asker's plans, not the robot's position
     ("Where should we meet at 3 pm?", "find"),
     ("Where is the stadium ah? The big sports ground, you know where or not?", "find"),
+    ("Copy, I need the first time you logged a sink this stint. When was that?", "time"),  # the shift
+    ("Where was ee to at 14:05:33, my lover?", "position"),  # Cornish
+    ("Speak unto me the hour thou didst most lately behold the sink.", "time"),
+    ("By the ancient runes, reveal the moment thine eyes first fell upon the sink!", "time"),
+    ("How many grains of the hourglass didst thou spend within the kitchen?", "duration"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

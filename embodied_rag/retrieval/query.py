@@ -37,6 +37,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
+                       # "the hour thou didst behold it", "the moment thine eyes first fell upon it"
+                       r"\bthe (hour|moment|instant|minute) (when |that |at which )?(you|thou|thine|your|the robot)\b|"
                        # "proclaim the hour it last beheld a sink", "the hour a sink was most recently glimpsed",
                        # "the earliest point in the walkthrough where a sink appeared"
                        r"\bthe (hour|time|moment) (you|ye|the robot|it) (last|first|most recently|earliest)\b|"
@@ -97,7 +99,8 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|o
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
                          # "how many cycles did you spend docked in the kitchen?" (not "how many rooms")
-                         r"\bhow many (?!(rooms|places|areas)\b)\w+ (did|have) (you|the robot) (spend|spent)\b|"
+                         r"\bhow many (?!(rooms|places|areas)\b)\w+( of [\w ]{1,20}?)? (did|have) (you|the robot) "
+                         r"(spend|spent)\b|"  # "how many grains of the hourglass didst thou spend in ..."
                          r"\b(tally|add|sum|total)( up)? (the |your )?(hours|minutes|seconds|time)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
@@ -140,7 +143,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
-              "yer": "your", "hoo": "how", "anywheres": "anywhere",
+              "yer": "your", "ee": "you", "hoo": "how", "anywheres": "anywhere",
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
               "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
               "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
@@ -252,7 +255,7 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\b
                        r"(?<!what )(?<!which )\btime (that )?you (were|was)\b|"
                        r"\bduration\b|\b(amount|length|span) of (the |your )?(time|visits?|stays?)\b|"
                        r"\bspen[dt] (ages|long|a (long )?while|a lot of time|much time|hours)\b|\belapsed\b|"
-                       r"\bstints?\b|\btime (spent|stayed|inside)\s*[:=]\s*\?|"
+                       r"(?<!\bthis )(?<!\bthat )\bstints?\b|\btime (spent|stayed|inside)\s*[:=]\s*\?|"
                        r"(?<!last )(?<!first )(?<!what )(?<!earliest )(?<!latest )(?<!final )(?<!recent )"
                        r"\btime (that )?you (clocked|logged|put in|racked up)\b|"
                        r"\b(minutes|hours|seconds) (you|the robot) (logged|spent|clocked|were)\b", re.I)
