@@ -70,6 +70,13 @@ def test_explain_area_and_global(memory, minilm, mode):
         assert room in whole.answer.lower()
 
 
+def test_an_explanation_among_other_words_is_about_the_thing_it_names(memory, minilm):
+    # No view mentions every word: the area is the one whose views mention the thing named (the microwave).
+    ans = Retriever(memory, minilm).ask("Describe the area around the microwave, the way a bathroom fitter sees "
+                                        "tiles, towels and mirrors.")
+    assert ans.kind == "explain" and "kitchen" in ans.answer.lower()
+
+
 def test_flat_explain_answers_from_captions(memory, minilm):
     ans = Retriever(memory, minilm).ask("what is the area around the microwave like?", mode="flat")
     assert ans.level == 0 and "microwave" in ans.answer.lower()

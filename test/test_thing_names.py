@@ -14,6 +14,8 @@ def test_the_thing_a_request_asks_for_comes_after_its_request_word():
     assert asked_thing("Could you tell me where the nearest bus stop is from here?") == ["bus stop"]
     assert asked_thing("Stairs, please.") == []  # no request word
     assert asked_thing("Nearest bus stop where? I must take a bus.") == ["bus stop"]  # before it, same sentence
+    assert asked_thing("Come on, move it! Get me over to that fountain already, my grandma is faster!")[0] == "fountain"
+    assert asked_thing("Query: return the stored location of the stairwell from your memory.")[0] == "stairwell"
     # the last request names nothing known ("the crossing"): an earlier one does
     assert asked_thing("Take us to a bridge, mate, I need to get across. Show me where the crossing is.") == ["bridge"]
     assert asked_thing("Let's lead the group to a bridge - any crossing nearby would do.") == ["bridge"]

@@ -521,6 +521,7 @@ _FILLER = re.compile(
     r"dying(?= for\b)|"
     r"direct(?= (me|us)\b)|describing|description|require|seek|really|paint(?= (me |us )?a (word )?picture\b)|"
     r"(word )?picture(?= of\b)|"
+    r"(neighbou?rhood|vicinity|environs|surrounds)(?= (around|round|near|by|of|surrounding|next to|close to)\b)|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
     r"hai|hain|kya|ke|ka|ki|ko|na|karo|kar|karke|thoda|wahan|yahan|mujhe|batao|batana|bhai|yaar|arre|kaisa|kaise|mein|"
     r"jaldi|chahiye|dekha|dekhe|dikha|tha|koi|bolo|baar|pe|"

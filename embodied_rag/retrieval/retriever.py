@@ -739,8 +739,11 @@ class Retriever:
                 node = forest.root
             else:
                 found = self._matches(parsed, mode, parsed.content)
-                if not found.ranked:
-                    found = self._thing_asked(parsed, mode, found.cands)
+                if not found.every:
+                    # No view mentions all its words ("the surroundings of the lifts, the way I'd note the habitat
+                    # around a nest"): the views of the thing it names, when some view mentions it.
+                    named = self._thing_asked(parsed, mode, found.cands)
+                    found = named if named.every or not found.ranked else found
                 cands, ranked = found.cands, found.ranked
                 calls, degraded = cands.llm_calls, cands.degraded
                 if not ranked:

@@ -49,7 +49,8 @@ def known_names() -> list[str]:
 _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompany|walk|drive) (me|us|the group)|"
                       r"show me|navigate|go to|get to|which(?= [\w ]{1,30}? (is|are) (the )?(closest|nearest))|"
                       r"route( me| us)?( straight| directly)? to|"
-                      r"find|"
+                      r"find|locate|get (me|us)( over| across| back)? to|(point|direct) (me|us)( to| towards)?|"
+                      r"(location|position|whereabouts) of|"
                       r"proceed to|head (over )?to|(make|making) (your|its|my|our) way|go there)\b",
                       re.I)
 
