@@ -765,6 +765,17 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Speak unto me the hour thou didst most lately behold the sink.", "time"),
     ("By the ancient runes, reveal the moment thine eyes first fell upon the sink!", "time"),
     ("How many grains of the hourglass didst thou spend within the kitchen?", "duration"),
+    ("Fit time did ye last clap een on a sink, loon?", "time"),  # Doric
+    ("Foo lang were ye hingin aboot in the kitchen?", "duration"),
+    ("Foo mony sinks did ye see aathegither?", "count"),
+    ("Far were ye at 14:05:33, min?", "position"),
+    ("tell me the hour a sink first bloomed into your view", "time"),
+    ("Wuh time you did last see a sink, man?", "time"),  # Bajan
+    ("When the clock struck 14:05:33, in what chamber or passage didst thou stand?", "position"),
+    ("You wen see one sink o wat?", "yes_no"),  # Hawaiian Pidgin
+    ("wen did u see a sink", "time"),  # and "wen" for "when"
+    ("When you are ready... share where the nearest place to catch the bus may be.", "find"),
+    ("Whenever you get a chance, how many sinks did you see?", "count"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -831,6 +842,29 @@ def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
     p = parse_query("Locate a statue for me, please. Any sculpture in the vicinity will suffice.")
     assert p.kind == "find" and "suffice" not in p.content
+
+
+def test_a_thing_in_no_place_and_an_address_are_no_slots():
+    p = parse_query("Breathe in gently... and recall the most recent moment you noticed a sink. When was it?")
+    assert (p.kind, p.recency, p.place) == ("time", "last", "") and "sink" in p.target
+    p = parse_query("We're getting reports of sinks throughout the building. Robot, how many did you see in total?")
+    assert p.kind == "count" and "sinks" in p.target and "Robot" not in p.target
+    assert parse_query("What is the cardinality of the set of distinct sinks you observed?").target == "sinks"
+    assert parse_query("Fit room's the sink in, like?").asks_room
+    assert parse_query("Wuh room de sink in, man?").asks_room
+
+
+def test_dialect_words_and_a_thing_not_wanted():
+    assert parse_query("Far's the stair, loon? A'm nae wantin the lift.").target == "stair loon"
+    assert parse_query("Where are the stairs? I'm not taking the elevator.").target == "stairs"
+    p = parse_query("Wuh part de closes' bus stop deh?")
+    assert p.nearest and "bus stop" in p.target
+    assert "bus" in parse_query("Where standeth the nearest waypoint for the great public omnibus coach?").target
+
+
+def test_an_explanation_asked_after_the_sentence_that_names_the_place():
+    p = parse_query("Report on the vicinity of the stadium. What is in the surrounding area?")
+    assert p.kind == "explain" and "stadium" in p.content and "surrounding" not in p.content
 
 
 def test_what_sort_of_place_the_building_is_is_an_explanation():

@@ -39,6 +39,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
                        # "the hour thou didst behold it", "the moment thine eyes first fell upon it"
                        r"\bthe (hour|moment|instant|minute) (when |that |at which )?(you|thou|thine|your|the robot)\b|"
+                       r"\bthe (hour|moment|instant|minute|time) (when |that )?(a|an|the) [\w -]{1,40}? (first |last )?"
+                       r"\w+ (into|in) (your |the robot'?s? |the )?(view|sight|frame)\b|"
                        # "proclaim the hour it last beheld a sink", "the hour a sink was most recently glimpsed",
                        # "the earliest point in the walkthrough where a sink appeared"
                        r"\bthe (hour|time|moment) (you|ye|the robot|it) (last|first|most recently|earliest)\b|"
@@ -145,7 +147,10 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
               "yer": "your", "ee": "you", "hoo": "how", "anywheres": "anywhere",
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
-              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
+              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the",
+              # Bajan "Wuh room de sink in?", Hawaiian Pidgin "You wen see one sink o wat?", Doric "aathegither"
+              "wuh": "what", "de": "the", "o what": "or what", "aathegither": "altogether", "far's": "where's",
+              "fit's": "what's", "nae": "not", "omnibus": "bus", "pon": "on", "deh": "stay",
               "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
               "meny": "many", "owt": "anything", "nowt": "nothing",
               # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
@@ -173,6 +178,15 @@ _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the b
 # The robot asked in the third person ("Can the robot remember where ...?") or in Yorkshire ("where were tha?") is you.
 _ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|this|our|your|that) robot\b(?! toys?\b)|"
                         r"\b(were|did|have|are|art|can|could|will|would|do|dost|hast|wert) tha\b", re.I)
+# Doric (Aberdeen) question words at the start of a clause: "Fit time did ye ...", "Foo lang ...", "Far were ye ..."
+_DORIC = re.compile(r"(?:^|(?<=[.!?,:;] ))\s*(fit|foo|far|fan)\b"
+                    r"(?=\s+(time|room'?s?|kind|sort|lang|long|mony|many|much|were|was|is|are|did|do|does)\b)", re.I)
+_DORIC_WORDS = {"fit": "what", "foo": "how", "far": "where", "fan": "when"}
+# Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
+# "When you are ready, share where ...", "whenever you get a chance, ...": no time asked
+_WHEN_READY = re.compile(r"\b(when|whenever|once) (you are|you're|youre|you have|you've|you get|you find) "
+                         r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*", re.I)
+_WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
 _YER_YOU = re.compile(r"(\b(?:were|did|do|does|are|have|can|could|would|will)|'d) yer\b", re.I)  # Scouse "were yer"
 _WANT_KNOW = re.compile(r"\b(want|need|like) know\b", re.I)  # "I want know": I want to know
 _HESITATION = re.compile(r"(,\s*|\s+)\b(er+|erm+|uh+|um+)\b,?(?=\s)", re.I)  # "which ward, er, room"
@@ -191,7 +205,9 @@ _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ..."
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
 # "Not the escalator, the stairs", "the stairs, not the escalator", "the escalator - no, the stairs": what is not
 # wanted is no target.
-_NEGATED = re.compile(r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
+_NEGATED = re.compile(r"\b((i'?m|i am|a'm) )?(not|don'?t|do not) (want|wanting|wantin|need|needing|take|taking|takin|"
+                      r"use|using) (the|a|an) [\w -]+?(?=\s*([?.!,;]|$))|"  # "I'm not wanting the lift."
+                      r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
                       r"[\w -]+?,\s*"
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))|"
@@ -209,6 +225,7 @@ _SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamat
                  "exclamation point": "!", "period": "."}
 _SPOKEN_MARK = re.compile(r"\s*\b(question mark|comma|full stop|exclamation (mark|point)|period(?=\W*$))\b", re.I)
 _DROPPED_G = re.compile(r"(?<!['\w])(\w{2,}in)'(?!\w)", re.I)  # "this buildin' like" (not "the 'cabin'")
+_DROPPED_T = re.compile(r"\b(clos|near|clean|quick|short)es'(?!\w)", re.I)  # Bajan "de closes' bus stop"
 _SYLLABLES = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b", re.I)  # "the big so-fa", "el-e-va-tor"
 _YORKSHIRE_THE = re.compile(r"\bt'(?=[a-z])", re.I)  # "t'fire extinguisher": the
 _CHECKLIST = re.compile(r"^\s*((item|question|q|no\.?)\s*#?\d+\s*[:.)-]|\d+[.)])\s+", re.I)  # "Item 4: ...", "7. ..."
@@ -268,7 +285,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
                        r"\bwhere did you (stand|stay|go)\b|\bwhere (you|the robot) did (stand|stay|be)\b|"
-                       r"\b(which|what) (room|chamber|place|area|spot)( of [\w ]+?)? (did|do) (you|the robot) "
+                       r"\b(which|what) (room|chamber|place|area|spot)( or \w+)?( of [\w ]+?)? (did|do) "
+                       r"(you|the robot) "
                        r"(stand|stay|wait|linger)\b|"  # "in what chamber of the keep didst thou stand?"
                        r"\b(your|the robot'?s?|the platform'?s?) ([a-z]+ )?(position|location|coordinates|pose)\b|"
                        r"\b(which|what) \w+ of the (building|house|floor|map|site) (were|was) (you|the robot)\b|"
@@ -421,7 +439,7 @@ _KIND_WORDS = re.compile(r"\b(room-?wise|ward|chamber|compartment|behold|beheld|
                          r"(hang|hanging|hung) (around|about|out)|separate|unique|individual|rough|just|real|actual|"
                          r"duration|containing|contained|label|category|present|confirmed|assert|return|false|"
                          r"stowed|stored|objects|specific|precise|sweep|(yes|affirmative) or (no|negative)|perceived|"
-                         r"perceive|reside|resided|resides|"
+                         r"perceive|reside|resided|resides|cardinality|"
                          r"affirmative|negative|"
                          r"(in|into|within) (full |plain )?(view|sight|frame)|(for|on) the record|visual(?= on\b)|"
                          r"contact(?= with\b)|state(?= (for|whether|if)\b)|"
@@ -508,14 +526,16 @@ _COURTESY = re.compile(
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
     r"\b(kindly|dear|thank you|thanks|a little( bit)?|a bit)\b|"
     r"\b((will|would|should) )?(suffices?|do (just )?(fine|nicely))\b|\b(will|would) do\b|"  # "any statue will do"
-    r"\b(lah|leh|lor|meh)\b|\b(ah|eh)(?=\s*([?.!,]|$))", re.I)  # Singlish particles: "describe a bit lah"
+    r"\b(lah|leh|lor|meh)\b|\b(ah|eh)(?=\s*([?.!,]|$))|"  # Singlish particles: "describe a bit lah"
+    r"(?:^|(?<=[.!?] ))\s*(robot|computer|buddy|mate|pal)\s*,", re.I)  # "... building. Robot, how many ...?"
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
     r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|had|now|right(?= now\b)|"
+    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|"
+    r"right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
@@ -618,8 +638,9 @@ def _joined_syllables(m: re.Match) -> str:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
+    text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", text))  # before "wen" is taken for a slip of "when"
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
-    text = _SYLLABLES.sub(_joined_syllables, _DROPPED_G.sub(r"\1g", text))
+    text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", text)))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
@@ -627,6 +648,7 @@ def normalise(text: str) -> str:
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
     text = _BOT.sub("the robot", _WEAR.sub("where", text))
+    text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
     return text[greeting.end():] if greeting and greeting.end() < len(text) else text
@@ -795,7 +817,9 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
     about = (_asking_sentence(text, kind) if kind == "explain" else None) or text
     content = _content(about)
-    if not content and about != text:  # "Near the stadium, how it look? What is there around?"
+    # "Near the stadium, how it look? What is there around?", "Report on the vicinity of the stadium. What is in the
+    # surrounding area?": the asking sentence names nothing, the one before does
+    if about != text and (not content or not named_thing(content) and named_thing(_content(text))):
         about, content = text, _content(text)
     said = {m.group(0).lower() for m in _GLOBAL.finditer(about)} if kind == "explain" else set()
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
@@ -860,7 +884,10 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
         asked = cue.search(text) if cue else None
         at = asked.start() if asked else 0
         first = kinds_of_place[0] if kinds_of_place else None
-        m = next((m for m in kinds_of_place if m.start() >= at), first) or _PLACE.search(text)
+        m = next((m for m in kinds_of_place if m.start() >= at), first)
+        if m is None and (m := _PLACE.search(text)) and object_named(m.group(1)) and not object_named(
+                text[:m.start()] + " " + text[m.end():]):
+            m = None  # "Breathe in gently and recall when you noticed a sink": the thing, in no place
         if m:
             place = _AREAS.sub("", " ".join(_FILLER.sub(" ", m.group(1)).split()))
             named = place_named(place)
