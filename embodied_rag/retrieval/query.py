@@ -90,7 +90,8 @@ _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
 _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
 # "a tally of chairs", "what's your total for chairs?", "were there loads? give me a number" (after durations:
 # "time spent in the kitchen - give me the number").
-_COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|\b(your|the|a) total (for|of)\b|\b(quantity|qty)\b|"
+_COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|"
+                         r"\b(your|the|a) ((complete|full|grand|final|exact) )?total (for|of)\b|\b(quantity|qty)\b|"
                          r"\b(give|tell) me (a|the) (number|figure|count|total)\b|\bput a number on\b|"
                          r"^\s*i (want|need) ((a|the) )?(number|figure|count|total)s?\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
@@ -150,7 +151,15 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the",
               # Bajan "Wuh room de sink in?", Hawaiian Pidgin "You wen see one sink o wat?", Doric "aathegither"
               "wuh": "what", "de": "the", "o what": "or what", "aathegither": "altogether", "far's": "where's",
-              "fit's": "what's", "nae": "not", "omnibus": "bus", "pon": "on", "deh": "stay",
+              "fit's": "what's", "nae": "not", "omnibus": "bus",
+              # Swahili/Sheng: "ni lini mara ya mwisho uliona sink?", "uliona sinks ngapi?", "iko room gani?"
+              "lini": "when", "saa ngapi": "what time", "ngapi": "how many", "wapi": "where", "uliona": "did you see",
+              "ama hukuona": "or not",
+              "mara ya mwisho": "the last time", "mara ya kwanza": "the first time", "room gani": "which room",
+              "niambie": "tell me", "zote": "all",
+              # a blocked nose: "whed was the lasd tibe", "how bady", "which roob"
+              "whed": "when", "lasd": "last", "firsd": "first", "tibe": "time", "lodg": "long", "bady": "many",
+              "roob": "room", "pon": "on", "deh": "stay",
               "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
               "meny": "many", "owt": "anything", "nowt": "nothing",
               # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
@@ -186,6 +195,7 @@ _DORIC_WORDS = {"fit": "what", "foo": "how", "far": "where", "fan": "when"}
 # "When you are ready, share where ...", "whenever you get a chance, ...": no time asked
 _WHEN_READY = re.compile(r"\b(when|whenever|once) (you are|you're|youre|you have|you've|you get|you find) "
                          r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*", re.I)
+_ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
 _YER_YOU = re.compile(r"(\b(?:were|did|do|does|are|have|can|could|would|will)|'d) yer\b", re.I)  # Scouse "were yer"
 _WANT_KNOW = re.compile(r"\b(want|need|like) know\b", re.I)  # "I want know": I want to know
@@ -534,7 +544,8 @@ _FILLER = re.compile(
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
-    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|"
+    r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
+    r"but|very|"
     r"right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
@@ -638,7 +649,8 @@ def _joined_syllables(m: re.Match) -> str:
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
-    text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", text))  # before "wen" is taken for a slip of "when"
+    # before "wen" is taken for a slip of "when"
+    text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", text)))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
@@ -792,6 +804,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
         kind = question_kind(text)
+        if kind is None and (_ROOM_OF.search(text) or _thing_room(text)):
+            kind = "find"  # "Why do things stay in rooms? Which room is the desk in?": the room is found, not explained
         if kind is None and intents is not None and query_vec is not None:
             kind = intents.kind(query_vec)
         kind = kind or "find"
@@ -806,6 +820,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     asks_room = kind != "position" and bool(_ROOM_OF.search(text) or _thing_room(text))
     main = _MAIN_ASK.search(rest)  # "... my cat hid under the bed, anyway, did you see a plant?": the plant
     asking = rest[main.end():] if main and cue_kind(rest[main.end():]) == kind else _asking_sentence(rest, kind)
+    if asks_room and not asking:  # "Why do things stay in rooms? Which room is the desk in?": the desk's room
+        rooms = [p for p in sentences(rest) if _ROOM_OF.search(p)]
+        asking = (rooms[0] if len(rooms) == 1 and not _BACK_REFERENCE.search(rooms[0]) and object_named(rooms[0])
+                  else None)
     whole = _slots(rest, kind, asks_room)
     recency, colour, place, target = _slots(asking, kind, asks_room) if asking else ("", "", "", "")
     if not (place if kind == "duration" else target):
@@ -868,6 +886,12 @@ def _asking_sentence(text: str, kind: str) -> str | None:
 _PLACED_KINDS = ("count", "duration", "yes_no", "time")  # kinds asked about one kind of place
 
 
+# What "how many" counts: the words after it, up to a verb, the robot or a preposition.
+_HOW_MANY_WHAT = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,3}?[\w-]+?)(?=\s+(did|do|does|have|has|had|were|was|are|is|"
+                            r"you|the robot|it|crossed|came|showed|appeared|turned|in|on|at|during|across|throughout|"
+                            r"altogether|total|overall|all|were|got)\b|\s*$)", re.I)
+
+
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     """(recency, colour, place, target) of a question's text (its floor, time, upstairs and yes/no tags out)."""
     recency = "last" if _LAST.search(text) else "first" if _FIRST.search(text) else ""
@@ -899,6 +923,11 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
     target = _once(_FILLER.sub(" ", words))
+    counted = _HOW_MANY_WHAT.search(text) if kind == "count" else None
+    if counted and object_named(counted.group(1)):
+        # "Let's tally the field: how many lamps crossed your path over the whole course?": the lamps
+        said = _once(_FILLER.sub(" ", _KIND_WORDS.sub(" ", counted.group(1))))  # "how many different chairs"
+        target = said if object_named(said) else _once(_FILLER.sub(" ", counted.group(1)))  # "notice boards"
     if kind == "duration" and not place:  # "the amount of time you occupied the washroom": a kind of place named
         place, target = place_named(text) or target, ""
     elif kind == "duration" and not place_named(place) and place_named(text):
