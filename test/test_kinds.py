@@ -783,6 +783,8 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("How lodg were you id the kitchen?", "duration"),
     ("How bady sinks did you see id total?", "count"),
     ("Please provide a complete total of the sinks you observed throughout the building.", "count"),
+    ("how lung did u stay in the kitchen", "duration"),  # autocorrect
+    ("how mangy sinks did you see in totally?", "count"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

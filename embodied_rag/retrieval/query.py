@@ -195,6 +195,8 @@ _DORIC_WORDS = {"fit": "what", "foo": "how", "far": "where", "fan": "when"}
 # "When you are ready, share where ...", "whenever you get a chance, ...": no time asked
 _WHEN_READY = re.compile(r"\b(when|whenever|once) (you are|you're|youre|you have|you've|you get|you find) "
                          r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*", re.I)
+# A phone's autocorrect or a neighbouring key after "how": "how lung did u stay", "how mangy sinks"
+_HOW_SLIP = re.compile(r"\bhow (?:(lung|lomg|lonf|lonh|kong)|(mangy|mamy|maby|mant|nany|manu))\b", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
 _YER_YOU = re.compile(r"(\b(?:were|did|do|does|are|have|can|could|would|will)|'d) yer\b", re.I)  # Scouse "were yer"
@@ -651,6 +653,7 @@ def normalise(text: str) -> str:
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
     # before "wen" is taken for a slip of "when"
     text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
+    text = _HOW_SLIP.sub(lambda m: "how long" if m.group(1) else "how many", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", text)))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
