@@ -849,6 +849,8 @@ def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
         == "find"
     assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
+    p = parse_query("Carry me go one bridge, abeg. Any bridge wey dey near.")  # Nigerian Pidgin
+    assert p.kind == "find" and p.target.startswith("bridge")
     p = parse_query("Locate a statue for me, please. Any sculpture in the vicinity will suffice.")
     assert p.kind == "find" and "suffice" not in p.content
 

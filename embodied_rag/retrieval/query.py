@@ -173,7 +173,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "ultima vez": "last time", "viste": "saw", "qué cuarto": "which room", "que cuarto": "which room",
               "porfa": "please", "por favor": "please",
               # Nigerian Pidgin "wetin be the last time wey you see ...", Quebec French "t'étais où?", "oui ou non"
-              "wetin": "what", "wey": "that", "oui ou non": "yes or no", "t'as vu": "did you see",
+              "wetin": "what", "wey": "that", "dey": "is", "oui ou non": "yes or no", "t'as vu": "did you see",
               "as-tu vu": "did you see", "t'étais où": "where were you", "où": "where", "quelle": "which",
               "sorte de": "kind of", "pièce": "room"}
 _SHORTHAND_RX = re.compile(r"\b(" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")\b(?!-)", re.I)
@@ -547,7 +547,7 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|"
+    r"but|very|abeg|carry(?= (me|us)\b)|"
     r"right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
@@ -673,8 +673,9 @@ _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) 
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 # "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
 # (or a request to go: "Let's lead the group to a bridge - any crossing nearby would do.")
-_WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate|find|show|navigate|direct|point)\b"
-                             r"[^-?]*\s-\s"
+_WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate|find|show|navigate|direct|point|"
+                             r"carry (me|us))\b"  # Pidgin "Carry me go one bridge, abeg. Any bridge wey dey near."
+                             r"[^-?.!]*(\s-\s|[.!]\s+)"
                              r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
