@@ -785,6 +785,7 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Please provide a complete total of the sinks you observed throughout the building.", "count"),
     ("how lung did u stay in the kitchen", "duration"),  # autocorrect
     ("how mangy sinks did you see in totally?", "count"),
+    ("With respect, might you indicate the most recent occasion on which you observed a sink?", "time"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -849,6 +850,7 @@ def test_a_request_to_go_then_any_is_a_find():
     assert parse_query("Let's lead the group to a bridge - any crossing nearby would make a wonderful stop.").kind \
         == "find"
     assert parse_query("Locate a statue, please \u2014 any statue; the article is deliberate.").kind == "find"
+    assert parse_query("Can yow find us a statue, bab? Any old sculpture'll do.").kind == "find"
     p = parse_query("Carry me go one bridge, abeg. Any bridge wey dey near.")  # Nigerian Pidgin
     assert p.kind == "find" and p.target.startswith("bridge")
     p = parse_query("Locate a statue for me, please. Any sculpture in the vicinity will suffice.")
