@@ -151,7 +151,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
               "yer": "your", "ee": "you", "hoo": "how", "anywheres": "anywhere",
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
-              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the",
+              "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
               # Bajan "Wuh room de sink in?", Hawaiian Pidgin "You wen see one sink o wat?", Doric "aathegither"
               "wuh": "what", "de": "the", "o what": "or what", "aathegither": "altogether", "far's": "where's",
               "fit's": "what's", "nae": "not", "omnibus": "bus",
@@ -162,7 +162,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "niambie": "tell me", "zote": "all",
               # a blocked nose: "whed was the lasd tibe", "how bady", "which roob"
               "whed": "when", "lasd": "last", "firsd": "first", "tibe": "time", "lodg": "long", "bady": "many",
-              "roob": "room", "pon": "on", "deh": "stay",
+              "roob": "room",
               "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
               "meny": "many", "owt": "anything", "nowt": "nothing",
               # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
@@ -194,13 +194,13 @@ _ADDRESSEE = re.compile(r"\b(can|could|would|will|should|might|may|did) (the|thi
 _DORIC = re.compile(r"(?:^|(?<=[.!?,:;] ))\s*(fit|foo|far|fan)\b"
                     r"(?=\s+(time|room'?s?|kind|sort|lang|long|mony|many|much|were|was|is|are|did|do|does)\b)", re.I)
 _DORIC_WORDS = {"fit": "what", "foo": "how", "far": "where", "fan": "when"}
-# Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 # "When you are ready, share where ...", "whenever you get a chance, ...": no time asked
 _WHEN_READY = re.compile(r"\b(when|whenever|once) (you are|you're|youre|you have|you've|you get|you find) "
                          r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*", re.I)
 # A phone's autocorrect or a neighbouring key after "how": "how lung did u stay", "how mangy sinks"
 _HOW_SLIP = re.compile(r"\bhow (?:(lung|lomg|lonf|lonh|kong)|(mangy|mamy|maby|mant|nany|manu))\b", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
+# Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
 _YER_YOU = re.compile(r"(\b(?:were|did|do|does|are|have|can|could|would|will)|'d) yer\b", re.I)  # Scouse "were yer"
 _WANT_KNOW = re.compile(r"\b(want|need|like) know\b", re.I)  # "I want know": I want to know
@@ -897,7 +897,7 @@ _PLACED_KINDS = ("count", "duration", "yes_no", "time")  # kinds asked about one
 # What "how many" counts: the words after it, up to a verb, the robot or a preposition.
 _HOW_MANY_WHAT = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,3}?[\w-]+?)(?=\s+(did|do|does|have|has|had|were|was|are|is|"
                             r"you|the robot|it|crossed|came|showed|appeared|turned|in|on|at|during|across|throughout|"
-                            r"altogether|total|overall|all|were|got)\b|\s*$)", re.I)
+                            r"altogether|total|overall|all|got)\b|\s*$)", re.I)
 
 
 def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
