@@ -786,6 +786,23 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("how lung did u stay in the kitchen", "duration"),  # autocorrect
     ("how mangy sinks did you see in totally?", "count"),
     ("With respect, might you indicate the most recent occasion on which you observed a sink?", "time"),
+    ("Uy robot, kailan mo last nakita yung sink? Just asking lang, thanks po.", "time"),  # Taglish
+    ("Gaano ka katagal sa kitchen? Like ilang minutes ka nag-stay there?", "duration"),
+    ("Ilan yung sinks na nakita mo? Pakicount naman, please.", "count"),
+    ("Nakakita ka ba ng sink? Yes or no lang, sige na.", "yes_no"),
+    ("Saan ka nandun at 14:05:33? Like anong room ka that time?", "position"),
+    ("How menu sinks did you sea during the tour question mark", "count"),  # dictation's homophones
+    ("What thyme did you first see a sink comma like the earliest one", "time"),
+    ("Yuh ever see a sink in dere or not, pardner?", "yes_no"),  # Trinidadian
+    ("Say, you ever seen a sink in dere, or no, cher?", "yes_no"),  # Cajun
+    ("You ever see a sink?", "yes_no"),
+    ("Whey yuh was at 14:05:33, eh?", "position"),
+    ("Yo bro, track down those robot toys, yeah?", "find"),  # a request with a tag
+    ("I want to learn about this building.", "explain"),
+    ("We are reaching out to inquire about the area around the stadium.", "explain"),
+    ("When did you last see the sink? Sorry, I just need to know if it was recent or a while ago.", "time"),
+    ("What was your twenty at 14:05:33, robot buddy? Come on back.", "position"),  # CB radio
+    ("I was sort of hoping you might have spotted a sink somewhere along the way.", "yes_no"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -924,3 +941,18 @@ def test_a_name_said_syllable_by_syllable():
     assert parse_query("Where is the co-op?").target == "co-op"
     p = parse_query("Where... is... the... clos-est... bus... stop?")
     assert p.nearest and p.target == "bus stop"
+
+
+def test_taglish_and_dictated_room_questions():
+    p = parse_query("Saan room yung sink? Pakisabi naman kung nasaan siya.")
+    assert p.asks_room and p.target == "sink"
+    p = parse_query("Witch room is the sink in question mark")
+    assert p.asks_room and p.target == "sink"
+    assert parse_query("And in which gallery, or rather room, might we find the sink?").asks_room
+    assert parse_query("Foo lang were ye hingin aboot in the kitchen?").kind == "duration"  # Doric "lang" is long
+
+
+def test_a_letters_opening_and_closing_ask_no_time():
+    p = parse_query("I am contacting you today to inquire what type of room contains the sofa. "
+                    "Please describe it at your earliest convenience.")
+    assert (p.kind, p.target, p.recency, p.timed, p.asks_room) == ("explain", "sofa", "", False, True)

@@ -134,17 +134,19 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"(would you )?mind (telling me|checking|sharing)|care to (share|say|tell( me)?)|"
                      r"(please |kindly )?tell me,?( please,?)? (?!((all|everything|more|a bit|a little) )?about\b)|"
                      r"(do you have |have you got |got )?any idea)"
-                     r"\s*(about (this|that)\W*)?", re.I)
+                     r"\s*(about (this|that)\s*[:,.!?-]+\s*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|eh|abeg|kia ora|honestly|g'?day|howdy|oi|oy)\b"
+                       r"oh|ah|eh|abeg|kia ora|honestly|g'?day|howdy|oi|oy|uy|say(?=,))\b"
                        r"( robot| there| bot| mate| buddy| pal)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
-              "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "lang": "long", "mony": "many",
+              "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "mony": "many",
+              # Scots "how lang" / Doric "foo lang" is long; Taglish "lang" is "just" ("Yes or no lang")
+              "how lang": "how long", "foo lang": "foo long", "hoo lang": "how long", "lang": "just",
               "aboot": "about", "aw": "all", "wheres": "where's", "bldg": "building", "thy": "your", "thee": "you",
               "doth": "does", "hath": "has", "yuh": "you", "wert": "were", "thou": "you", "hast": "have", "hw": "how",
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
@@ -153,13 +155,25 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
               "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
               # Bajan "Wuh room de sink in?", Hawaiian Pidgin "You wen see one sink o wat?", Doric "aathegither"
-              "wuh": "what", "de": "the", "o what": "or what", "aathegither": "altogether", "far's": "where's",
+              "wuh": "what", "de": "the", "dere": "there", "whey yuh": "where you", "whe yuh": "where you",
+              "whey you": "where you", "whe you": "where you", "o what": "or what", "aathegither": "altogether",
+              "far's": "where's",
               "fit's": "what's", "nae": "not", "omnibus": "bus",
               # Swahili/Sheng: "ni lini mara ya mwisho uliona sink?", "uliona sinks ngapi?", "iko room gani?"
               "lini": "when", "saa ngapi": "what time", "ngapi": "how many", "wapi": "where", "uliona": "did you see",
               "ama hukuona": "or not",
               "mara ya mwisho": "the last time", "mara ya kwanza": "the first time", "room gani": "which room",
               "niambie": "tell me", "zote": "all",
+              # Taglish: "kailan mo last nakita yung sink?", "ilan yung sinks na nakita mo?", "saan room yung sink?"
+              "kailan mo": "when did you", "kailan": "when", "time mo": "time did you", "ilan": "how many",
+              "ilang": "how many", "gaano ka katagal sa": "how long were you in",
+              "gaano ka katagal": "how long were you", "gaano katagal": "how long",
+              "saan ka nandun": "where were you", "nasaan ka": "where were you",
+              "saan room": "which room", "anong room": "which room", "saan": "where", "nasaan": "where",
+              "anong": "what", "nakakita ka ba ng": "did you see a", "nakakita ka ba": "did you see",
+              "nakita mo ba": "did you see", "na nakita mo": "that you saw", "nakita mo": "you saw", "nakita": "see",
+              "huling": "last", "unang": "first", "yung": "the", "ang": "the", "kung nasaan siya": "where it is",
+              "pakisabi": "please tell", "pakicount": "count", "sige na": "please",
               # a blocked nose: "whed was the lasd tibe", "how bady", "which roob"
               "whed": "when", "lasd": "last", "firsd": "first", "tibe": "time", "lodg": "long", "bady": "many",
               "roob": "room",
@@ -196,9 +210,25 @@ _DORIC = re.compile(r"(?:^|(?<=[.!?,:;] ))\s*(fit|foo|far|fan)\b"
 _DORIC_WORDS = {"fit": "what", "foo": "how", "far": "where", "fan": "when"}
 # "When you are ready, share where ...", "whenever you get a chance, ...": no time asked
 _WHEN_READY = re.compile(r"\b(when|whenever|once) (you are|you're|youre|you have|you've|you get|you find) "
-                         r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*", re.I)
+                         r"(ready|a (free )?(moment|minute|second|chance)|(the )?time)\b[\s,.\u2026]*|"
+                         r"\s*\b(at|by) your (earliest )?convenience\b", re.I)  # "... at your earliest convenience"
 # A phone's autocorrect or a neighbouring key after "how": "how lung did u stay", "how mangy sinks"
-_HOW_SLIP = re.compile(r"\bhow (?:(lung|lomg|lonf|lonh|kong)|(mangy|mamy|maby|mant|nany|manu))\b", re.I)
+_HOW_SLIP = re.compile(r"\bhow (?:(lung|lomg|lonf|lonh|kong)|(mangy|mamy|maby|mant|nany|manu|menu))\b", re.I)
+# Dictation's homophones: "witch room is the sink in", "what thyme did you first see", "did you sea a sink"
+_DICTATED = re.compile(r"\bwitch(?= (room|one|floor|area|place|part|kind|type|way)\b)|\bthyme\b|"
+                       r"(?:(?<=\bdid )|(?<=\bdo )|(?<=\byou )|(?<=\bya )|(?<=\bye )|(?<=\blast )|(?<=\bfirst )|"
+                       r"(?<=\bever ))sea\b",
+                       re.I)
+# A letter's opening: "I am contacting you today to inquire what type of room ..." (and no time asked)
+_LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|reaching out|calling|messaging)"
+                             r"( to)?( you)?( today| now| again)? (in order )?to (inquire|enquire|ask|find out|learn)"
+                             r"( you)?\s*", re.I)
+# CB radio's "what's your twenty?" (10-20: your location); "in which gallery, or rather room, ...": which room
+_TWENTY = re.compile(r"\byour (twenty|20|10-20|ten-twenty)\b", re.I)
+_OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should i say|better),? (room|area)\b,?", re.I)
+_DICTATED_WORDS = {"witch": "which", "thyme": "time", "sea": "see"}
+# Tagalog particles: "po", "naman", "talaga" (politeness, emphasis)
+_TAGALOG_PARTICLE = re.compile(r"\s*\b(po|naman|talaga)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 # Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
@@ -264,6 +294,8 @@ _POLITE_GO = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly|
 _POLITE_ASK = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly| please| kindly)?\s+"
                          r"(?!(have|be|not|ever|really|see|spot|find)\b)", re.I)
 _IF_CLAUSE = re.compile(r"^\s*(if|whether)\b", re.I)
+# "When did you last see it? I need to know if it was recent or a while ago": the if-clause is about the answer
+_IF_IT_WAS = re.compile(r"\s*(if|whether) (it|that|this|they|those) (was|were|is|are|'s)\b", re.I)
 _WH_CLAUSE = re.compile(r"(\s-\s|[,;:]\s*)(?=(how|when|where|which|what)\b)", re.I)
 # "What time is it, and more importantly, did you see a sink?", "Are you done? And when did you see the sink?",
 # "Is it raining? Never mind that, ...", "... What I actually want to know is ...": the question that matters comes
@@ -351,7 +383,10 @@ _YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what\W*$|^\s*(yes or no|(confirm|veri
                          r"\s*\by(es)? ?/ ?n(o)?\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
-_YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
+# "Yo bro, track down those robot toys, yeah?": a request to find, with a tag
+_NOT_ASKED_TO_FIND = (r"(?!\W*([\w']+,\s*)?(go |please |just )?(find|track down|locate|search for|look for|"
+                      r"hunt (down|for)|seek out)\b)")
+_YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
@@ -370,6 +405,13 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + r"(?!.*\b(go|head) to\b).*" + _ASSERTED 
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
                      r"^\s*i (don'?t|do not) suppose\b" + _NOT_GO + r"|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
+                     # "I was sort of hoping you might have spotted a sink somewhere along the way."
+                     + _NO_WH + r".*\b(hoping|hope|hoped|bet|betting|guess|guessing|suppose|supposing) (that )?"
+                     r"(you|the robot) ((might|may|would|could|must) )?(have |'ve )?(seen|spotted|noticed|"
+                     r"come across|came across|saw)\b" + _NOT_GO + r"|"
+                     # "You ever see a sink in there or not?", Cajun "Say, you ever seen a sink in dere, cher?"
+                     + _NO_WH + r"(.*[:;,]\s*|\s*)(you|u|ya) (ever )?(see|seen|saw|spot|spotted|notice|noticed|"
+                     r"come across|came across) (one|any|a|an|some)\b" + _NOT_GO + r"|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
                      + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
@@ -517,6 +559,9 @@ _EXPLAIN = re.compile(
     # "I want you to describe ...", "would you mind describing ...", Hinglish "thoda describe karo na"
     r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing)\b"
     r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
+    # "I'd like to know about the area around the stadium", "inquire about the vicinity of the lifts"
+    r"(\b(know|learn|hear|inquire|enquire|ask|information|info|details) |^\s*)about (the|this|that) (area|place|zone|"
+    r"space|neighbou?rhood|surroundings?|vicinity|environs|building|part)\b|"
     r"\bpaint (me |us )?a (word )?picture\b|\b(give|get) (me|us) a (feel|feeling|sense) (for|of)\b|"
     r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b|"
     r"\b(what|which) (kind|sort|type) of (a )?(place|building|establishment|venue|joint)" + _THIS_PLACE, re.I)
@@ -551,12 +596,13 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|abeg|carry(?= (me|us)\b)|"
+    r"but|very|abeg|carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|"
     r"right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
-    r"direct(?= (me|us)\b)|describing|description|require|seek|really|paint(?= (me |us )?a (word )?picture\b)|"
+    r"direct(?= (me|us)\b)|describing|description|require|seek|really|(in|en)quire|ask|learn|hear(?= about\b)|"
+    r"paint(?= (me |us )?a (word )?picture\b)|"
     r"(word )?picture(?= of\b)|"
     r"(neighbou?rhood|vicinity|environs|surrounds)(?= (around|round|near|by|of|surrounding|next to|close to)\b)|"
     # Hinglish function words: "Stadium ke around ka area kaisa hai? Thoda describe karo na"
@@ -658,6 +704,9 @@ def normalise(text: str) -> str:
     # before "wen" is taken for a slip of "when"
     text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
     text = _HOW_SLIP.sub(lambda m: "how long" if m.group(1) else "how many", text)
+    text = _TAGALOG_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], text))
+    text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", text))
+    text = _OR_RATHER_ROOM.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", text)))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
@@ -731,6 +780,9 @@ def cue_kind(text: str) -> str | None:
         polite = _POLITE_IF.match(rest) or _POLITE_ASK.match(rest)
         if polite:
             return cue_kind(rest[polite.end():])
+        if _IF_IT_WAS.match(rest) and m.start() and (before := cue_kind(text[:m.start()])) in (
+                "time", "count", "duration", "position"):
+            return before
         if _IF_CLAUSE.search(rest):
             # "I'm trying to figure out if someone moved it. When did you last see it?": context, then the question
             # (or after a dash: "... if we have enough chairs - how many did you spot?")
