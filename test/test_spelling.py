@@ -39,3 +39,9 @@ def test_one_slip_in_each_word_of_a_two_word_name():
     assert spell.correct("take me to the vendng machien") == "take me to the vending machine"
     assert spell.correct("where's the bsu sotp?") == "where's the bsu sotp?"  # a word under four letters: no
     assert spell.correct("the vendng machien bench") == "the vending machine bench"
+
+
+def test_a_name_said_through_a_blocked_nose():
+    spell = Spelling(_index("the stadium gates", "a vending machine by the door"))
+    assert spell.correct("What's the area arou'd the stadiub like?") == "What's the area arou'd the stadium like?"
+    assert spell.correct("take me to the vedding machine") == "take me to the vending machine"
