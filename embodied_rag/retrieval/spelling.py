@@ -6,8 +6,7 @@ slips are those of :mod:`embodied_rag.retrieval.typos` (two neighbouring letters
 not the first; in a two-word name, one in each word: "vendng machien"), in names of six letters or more, one
 vowel written as another ("elevater"), and a nasal said through a blocked nose ("stadiub": an m as b, an n as d).
 A slip has at least five letters: shorter ones are often words in their own right ("star" for "stair", "plan" for
-"plant"). Used for finds and explanations only: a yes/no question about a
-thing never seen must stay an honest no.
+"plant"). Used for finds and explanations only: a yes/no question about a thing never seen must stay an honest no.
 """
 
 from __future__ import annotations
