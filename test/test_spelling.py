@@ -45,3 +45,4 @@ def test_a_name_said_through_a_blocked_nose():
     spell = Spelling(_index("the stadium gates", "a vending machine by the door"))
     assert spell.correct("What's the area arou'd the stadiub like?") == "What's the area arou'd the stadium like?"
     assert spell.correct("take me to the vedding machine") == "take me to the vending machine"
+    assert Spelling(_index("the stairs up")).correct("where's the staihs at?") == "where's the stair at?"  # Boston

@@ -13,6 +13,7 @@ def test_the_thing_a_request_asks_for_comes_after_its_request_word():
     assert asked_thing("I need a quiet place to borrow some books, where's a library?")[0] == "library"
     assert asked_thing("Could you tell me where the nearest bus stop is from here?") == ["bus stop"]
     assert asked_thing("Stairs, please.") == []  # no request word
+    assert asked_thing("Go on over yonder to that there water fountain thing.")[0] == "water fountain"
     assert asked_thing("Nearest bus stop where? I must take a bus.") == ["bus stop"]  # before it, same sentence
     assert asked_thing("Come on, move it! Get me over to that fountain already, my grandma is faster!")[0] == "fountain"
     assert asked_thing("Query: return the stored location of the stairwell from your memory.")[0] == "stairwell"

@@ -269,6 +269,7 @@ _STUTTER = re.compile(r"\b(\w{1,3})-(?=\1)", re.I)  # "H-how m-many", "wh-which 
 _SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamation mark": "!",
                  "exclamation point": "!", "period": "."}
 _SPOKEN_MARK = re.compile(r"\s*\b(question mark|comma|full stop|exclamation (mark|point)|period(?=\W*$))\b", re.I)
+_A_PREFIX = re.compile(r"\ba-(?=\w+in[g']?(?!\w))", re.I)  # Appalachian "the water a-runnin'"
 _DROPPED_G = re.compile(r"(?<!['\w])(\w{2,}in)'(?!\w)", re.I)  # "this buildin' like" (not "the 'cabin'")
 _DROPPED_T = re.compile(r"\b(clos|near|clean|quick|short)es'(?!\w)", re.I)  # Bajan "de closes' bus stop"
 _SYLLABLES = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b", re.I)  # "the big so-fa", "el-e-va-tor"
@@ -596,7 +597,8 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|abeg|carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|"
+    r"but|very|abeg|carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
+    r"thing(?=,)|thingy|thingamajig|"  # "that there water fountain thing, the one with ..."
     r"right(?= now\b)|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
@@ -708,7 +710,7 @@ def normalise(text: str) -> str:
     text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", text))
     text = _OR_RATHER_ROOM.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
-    text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", text)))
+    text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", _A_PREFIX.sub("", text))))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
     text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())

@@ -4,7 +4,8 @@ A word (or two neighbouring words, spaces ignored: "bus top" for "bus stop") tha
 when it is a slip of exactly one name of a thing or kind of place (``data/*.yaml``) that some view mentions. The
 slips are those of :mod:`embodied_rag.retrieval.typos` (two neighbouring letters swapped, or one letter left out,
 not the first; in a two-word name, one in each word: "vendng machien"), in names of six letters or more, one
-vowel written as another ("elevater"), and a nasal said through a blocked nose ("stadiub": an m as b, an n as d).
+vowel written as another ("elevater"), a nasal said through a blocked nose ("stadiub": an m as b, an n as d) and an
+r not said (Boston's "staihs").
 A slip has at least five letters: shorter ones are often words in their own right ("star" for "stair", "plan" for
 "plant"). Used for finds and explanations only: a yes/no question about a thing never seen must stay an honest no.
 """
@@ -28,11 +29,11 @@ def _vowel_slips(word: str) -> set[str]:
     return {word[:i] + v + word[i + 1:] for i in range(1, len(word)) if word[i] in _VOWELS for v in _VOWELS}
 
 
-_BLOCKED_NASALS = {"m": "b", "n": "d"}
+_SPOKEN_AS = {"m": "b", "n": "d", "r": "h"}  # a blocked nose's m and n; a non-rhotic accent's r written as h
 
 
-def _nasal_slips(word: str) -> set[str]:
-    return {word[:i] + _BLOCKED_NASALS[c] + word[i + 1:] for i, c in enumerate(word) if c in _BLOCKED_NASALS}
+def _accent_slips(word: str) -> set[str]:
+    return {word[:i] + _SPOKEN_AS[c] + word[i + 1:] for i, c in enumerate(word) if c in _SPOKEN_AS}
 
 
 def _word_slips(name: str) -> set[str]:
@@ -54,7 +55,7 @@ class Spelling:
             joined = name.replace(" ", "")
             if len(joined) < _SHORTEST or not index.matching(name)[1]:
                 continue
-            for slip in (slips(joined) | _vowel_slips(joined) | _nasal_slips(joined) | _word_slips(name)) - {joined}:
+            for slip in (slips(joined) | _vowel_slips(joined) | _accent_slips(joined) | _word_slips(name)) - {joined}:
                 if len(slip) < _SHORTEST:
                     continue
                 heard.setdefault(slip, set()).add(name)

@@ -47,7 +47,8 @@ def known_names() -> list[str]:
 
 # Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
 _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompany|walk|drive) (me|us|the group)|"
-                      r"show me|navigate|go to|get to|which(?= [\w ]{1,30}? (is|are) (the )?(closest|nearest))|"
+                      r"show me|navigate|go (on )?((over|across|back|down|up) )?(yonder )?to|get to|"
+                      r"which(?= [\w ]{1,30}? (is|are) (the )?(closest|nearest))|"
                       r"route( me| us)?( straight| directly)? to|"
                       r"find|locate|get (me|us)( over| across| back)? to|(point|direct) (me|us)( to| towards)?|"
                       r"(location|position|whereabouts) of|"
