@@ -803,6 +803,11 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("When did you last see the sink? Sorry, I just need to know if it was recent or a while ago.", "time"),
     ("What was your twenty at 14:05:33, robot buddy? Come on back.", "position"),  # CB radio
     ("I was sort of hoping you might have spotted a sink somewhere along the way.", "yes_no"),
+    ("Abeg, robot, wetin tem yu bin si di sink di las tem? Di mos nyu wan, a min.", "time"),  # Krio
+    ("Omos sinks yu bin si, robot? Kount dem fo mi, abeg.", "count"),
+    ("Robot, yu bin si wan sink at all, o yu no si am?", "yes_no"),
+    ("Usai yu bin de at 14:05:33, robot? Tel mi tru.", "position"),
+    ("Ey lad, get yerself over to the fountain, yeah? Sound.", "find"),  # Scouse, a request with a tag
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind
@@ -949,6 +954,8 @@ def test_taglish_and_dictated_room_questions():
     p = parse_query("Witch room is the sink in question mark")
     assert p.asks_room and p.target == "sink"
     assert parse_query("And in which gallery, or rather room, might we find the sink?").asks_room
+    p = parse_query("Uswan rum di sink de, abeg? A de luk am.")  # Krio
+    assert p.asks_room and p.target.startswith("sink")
     assert parse_query("Foo lang were ye hingin aboot in the kitchen?").kind == "duration"  # Doric "lang" is long
 
 

@@ -137,8 +137,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"\s*(about (this|that)\s*[:,.!?-]+\s*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|eh|abeg|kia ora|honestly|g'?day|howdy|oi|oy|uy|say(?=,))\b"
-                       r"( robot| there| bot| mate| buddy| pal)?"
+                       r"oh|ah|eh|ey|abeg|kia ora|honestly|g'?day|howdy|oi|oy|uy|say(?=,))\b"
+                       r"( robot| there| bot| mate| buddy| pal| lad)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
@@ -177,6 +177,13 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               # a blocked nose: "whed was the lasd tibe", "how bady", "which roob"
               "whed": "when", "lasd": "last", "firsd": "first", "tibe": "time", "lodg": "long", "bady": "many",
               "roob": "room",
+              # Krio: "wetin tem yu bin si di sink di las tem?", "omos sinks yu bin si?", "uswan rum di sink de?"
+              "wetin tem": "what time", "yu bin si wan": "did you see a", "yu fos si wan": "did you first see a",
+              "yu bin si": "did you see", "yu fos si": "did you first see", "bin si": "saw",
+              "las tem": "last time", "fos-fos tem": "first time", "fos tem": "first time", "tem": "time",
+              "omos": "how many", "usai": "where", "uswan rum": "which room", "uswan": "which", "rum": "room",
+              "yu bin de": "were you", "si wan": "see a", "o yu no si am": "or not", "kount": "count",
+              "tel mi": "tell me",
               "didst": "did", "thine": "your", "didja": "did you", "didya": "did you",
               "meny": "many", "owt": "anything", "nowt": "nothing",
               # Hinglish: "kab dekha tha?" (when), "kitne" (how many), "tum kahan the?", "kaunse room", "ya nahi"
@@ -372,7 +379,7 @@ _KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow( where| which| wh
 _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 # "is there a sink you could show me?", "any statues around? take me to one": a request to go there, a find.
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
-           r"walk (me|us)|"
+           r"walk (me|us)|get (yourself |yerself |over |across |back )+to|"  # Scouse "get yerself over to"
            r"find (me|us)|(can|could|would) you (find|locate)|(somewhere|anywhere) (to|i can|i could|we can)|"
            r"(a|some) place (to|where)|somewhere (about|around|round|near)|"
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
