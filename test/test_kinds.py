@@ -808,6 +808,7 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Robot, yu bin si wan sink at all, o yu no si am?", "yes_no"),
     ("Usai yu bin de at 14:05:33, robot? Tel mi tru.", "position"),
     ("Ey lad, get yerself over to the fountain, yeah? Sound.", "find"),  # Scouse, a request with a tag
+    ("Um, is there, like, a shelf close by? The closest one, I mean, sorry, I don't want to bother you.", "find"),
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

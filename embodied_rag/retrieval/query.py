@@ -586,7 +586,8 @@ _GLOBAL = re.compile(r"\b(building|edifice|facility|establishment|floor|everythi
 _COURTESY = re.compile(
     r"\b(i'?m |i am )?(ever so |so |very |terribly |really |awfully )?sorry"
     r"( to (bother|trouble|disturb) you| to be a (bother|nuisance))?\b|"
-    r"\b(excuse|pardon) me\b|\bif (it'?s|it is) (no|not too much) trouble( at all)?\b|"
+    r"\b(excuse|pardon) me\b|\b(i )?(don'?t|do not) (want|mean) to (bother|trouble|disturb|interrupt)( you)?\b|"
+    r"\bif (it'?s|it is) (no|not too much) trouble( at all)?\b|"
     r"\bif it (isn'?t|is not|'?s not) too much (trouble|bother)\b|\b(would|do) you mind\b|"
     r"\b(make|making) (your|its|my|our) way( over| back| across)?\b|\b(go|come|head|walk|move|drive) over\b|"
     r"\bif you (don'?t|do not) mind\b|\bif you('d| would) (kindly |please )?[^,.?!]*|"
@@ -743,10 +744,20 @@ _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) 
                              re.I)
 
 
+# "Is there a shelf close by? The closest one, I mean.": which one is nearest is asked, a find
+_CLOSEST_ONE = re.compile(r"(^|[.?!]\s+)\W*(the |which(ever)? (is )?(the )?)?(closest|nearest) (one|of them)\b", re.I)
+
+
 def question_kind(text: str) -> str | None:
     """The kind a (normalised) question's cue words make clear, or None: a closing request for the answer ("Was it
     this morning you saw the sink, or later? Give me the time."), else the cue words of the whole text, else of one
-    of its sentences, the last first ("I lost my bag. Any chance you spotted it?")."""
+    of its sentences, the last first ("I lost my bag. Any chance you spotted it?"); whether there is one, then which
+    is the closest one, is a find."""
+    kind = _cued_kind(text)
+    return "find" if kind == "yes_no" and _CLOSEST_ONE.search(text) else kind
+
+
+def _cued_kind(text: str) -> str | None:
     parts = sentences(text)
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
