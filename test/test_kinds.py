@@ -809,6 +809,10 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Usai yu bin de at 14:05:33, robot? Tel mi tru.", "position"),
     ("Ey lad, get yerself over to the fountain, yeah? Sound.", "find"),  # Scouse, a request with a tag
     ("Um, is there, like, a shelf close by? The closest one, I mean, sorry, I don't want to bother you.", "find"),
+    ("Eh robot, kapan terakhir you saw a sink? Like the most recent time, gitu.", "time"),  # Indonesian
+    ("Berapa sinks yang kamu lihat?", "count"),
+    ("Oi, you see a sink anywhere or what, mate?", "yes_no"),  # Cockney
+    ("At precisely 14:05:33, upon which stage did you stand, my dear machine?", "position"),  # an opera singer
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

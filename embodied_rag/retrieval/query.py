@@ -177,6 +177,10 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               # a blocked nose: "whed was the lasd tibe", "how bady", "which roob"
               "whed": "when", "lasd": "last", "firsd": "first", "tibe": "time", "lodg": "long", "bady": "many",
               "roob": "room",
+              # Indonesian: "kapan terakhir you saw a sink?", "berapa sinks?", "di mana kamu jam 14:05?"
+              "kapan terakhir": "when did you last", "kapan pertama kali": "when did you first", "kapan": "when",
+              "terakhir": "last", "pertama kali": "first time", "berapa": "how many", "di mana": "where",
+              "ruangan apa": "which room", "ruang apa": "which room", "kamu": "you",
               # Krio: "wetin tem yu bin si di sink di las tem?", "omos sinks yu bin si?", "uswan rum di sink de?"
               "wetin tem": "what time", "yu bin si wan": "did you see a", "yu fos si wan": "did you first see a",
               "yu bin si": "did you see", "yu fos si": "did you first see", "bin si": "saw",
@@ -234,8 +238,8 @@ _LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|r
 _TWENTY = re.compile(r"\byour (twenty|20|10-20|ten-twenty)\b", re.I)
 _OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should i say|better),? (room|area)\b,?", re.I)
 _DICTATED_WORDS = {"witch": "which", "thyme": "time", "sea": "see"}
-# Tagalog particles: "po", "naman", "talaga" (politeness, emphasis)
-_TAGALOG_PARTICLE = re.compile(r"\s*\b(po|naman|talaga)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
+# Tagalog particles "po", "naman", "talaga" and Indonesian "gitu", "dong", "sih" (politeness, emphasis)
+_TAGALOG_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 # Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
@@ -339,7 +343,11 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere did (you|the robot|it) find (yourself|itself)\b|"
                        r"\b(which|what) (room|place|area|part of the (building|house)) (you|the robot|it) "
                        r"(were|was|have been|had been)\b|"
-                       r"\bwhere did you (stand|stay|go)\b|\bwhere (you|the robot) did (stand|stay|be)\b|"
+                       r"\bwhere did you (stand|stay|go)\b|"
+                       # "At 14:05, upon which stage did you stand, my dear machine?"
+                       r"\b(which|what) (stage|spot|place|room|area|part|location|point|corner)\b[^?.!]{0,20}"
+                       r"\bdid (you|the robot|it) (stand|stay|linger|wait)\b|"
+                       r"\bwhere (you|the robot) did (stand|stay|be)\b|"
                        r"\b(which|what) (room|chamber|place|area|spot)( or \w+)?( of [\w ]+?)? (did|do) "
                        r"(you|the robot) "
                        r"(stand|stay|wait|linger)\b|"  # "in what chamber of the keep didst thou stand?"
@@ -386,8 +394,11 @@ _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direc
            r"(go|get|walk))\b)")
 _ASSERTED = r"[,.]?\s*\b(yes|right|true|correct|yeah|no)\s*\?\s*$"
 # "Ya see the sink anywheres or what?": the one what-word is the tag's
-_OR_WHAT = r"^(?!.*\b(where|which|how|when|who|why|whereabouts)\b)(?!.*\bwhat\b.*\bwhat\b).*\bor what\W*$"
-_YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what\W*$|^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
+_TAG_VOCATIVE = r"(,?\s*(mate|man|bro|dude|love|pal|buddy|lad|son))?"  # "... or what, mate?"
+_OR_WHAT = (r"^(?!.*\b(where|which|how|when|who|why|whereabouts)\b)(?!.*\bwhat\b.*\bwhat\b).*\bor what"
+            + _TAG_VOCATIVE + r"\W*$")
+_YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what" + _TAG_VOCATIVE + r"\W*$|"
+                         r"^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
                          r"\s*\by(es)? ?/ ?n(o)?\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
                          + _ASSERTED, re.I)
