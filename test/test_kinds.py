@@ -849,6 +849,8 @@ def test_ways_of_writing_name_no_thing(text, kind, recency, target):
 def test_these_halls_are_no_place_and_lookalike_names_stay_names():
     p = parse_query("Answer me true, by thine honour: didst thou behold a sink in these halls?")
     assert (p.kind, p.place) == ("yes_no", "")
+    p = parse_query("Pray tell, how many sinks did thine eyes number in thy journey through these halls?")
+    assert (p.kind, p.target, p.place) == ("count", "sinks", "")
     assert parse_query("How many chairs did you see in the halls?").place == "halls"
     for name in ("room C", "period table", "co-op"):
         assert parse_query(f"where is the {name}?").target == name

@@ -490,9 +490,11 @@ _NO_PLACE = re.compile(r"\b(in|inside|within|at|from) ((any|all|one|each|some|ev
                        r"\bin (anything|everything|whatever) (you|the robot) (recorded|saw|captured|filmed|logged)\b|"
                        r"\b(in|during) the course of (the |your )?[\w-]+|"
                        r"\bin (the |your )?(observed|seen|detected|recorded) (objects|things|items|list)\b|"
-                       # "in these halls", "within these walls": all of the building
-                       r"\b(in|within|inside|throughout) ((these|those|our) (halls|walls|premises)|"
-                       r"the (walls|premises))\b",
+                       # "in these halls", "within these walls", "thy journey through these halls": all of the building
+                       r"\b(in|within|inside|throughout|through|around|round|across) "
+                       r"((these|those|our|thy|your) (halls|walls|premises|corridors|hallways|rooms)|"
+                       r"the (walls|premises))\b|"
+                       r"\b(in|on|during) (thy|your|its|the robot'?s) (journey|travels|wanderings|trip|tour|rounds)\b",
                        re.I)
 # "in storeroom areas": the kind of room is the place.
 _AREAS = re.compile(r"(?<=\w)\s+(areas|zones|spaces|sections)$|(?<=room)\s+rooms?$", re.I)
