@@ -813,6 +813,13 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Berapa sinks yang kamu lihat?", "count"),
     ("Oi, you see a sink anywhere or what, mate?", "yes_no"),  # Cockney
     ("At precisely 14:05:33, upon which stage did you stand, my dear machine?", "position"),  # an opera singer
+    ("Pray tell, at what precise hour did you most recently behold a sink?", "time"),  # an Oxford don
+    ("I should be most obliged to learn the moment at which a sink first presented itself to your sensors.", "time"),
+    ("Weh taim yu mi laas si wahn sink, robot? Tel mi nuh.", "time"),  # Belizean Kriol
+    ("Hau lang yu mi stay eena di kitchen?", "duration"),
+    ("Homoch sinks yu mi si?", "count"),
+    ("Yu mi si wahn sink atall?", "yes_no"),
+    ("Whaar wis du at 14:05:33, ken?", "position"),  # Shetland
 ])
 def test_kinds_asked_in_roundabout_ways(text, kind):
     assert parse_query(text).kind == kind

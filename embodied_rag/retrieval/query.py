@@ -37,6 +37,10 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
+                       # "at what precise hour did you ...", "the moment at which a sink first presented itself"
+                       r"\b(what|which) (precise|exact|particular) (hour|time|moment|minute)\b|"
+                       r"\bthe (hour|moment|instant|minute) at which (a|an|the) [\w -]{1,40}? (first |last )?"
+                       r"(presented|showed|appeared|came|caught|entered)\b|"
                        # "the hour thou didst behold it", "the moment thine eyes first fell upon it"
                        r"\bthe (hour|moment|instant|minute) (when |that |at which )?(you|thou|thine|your|the robot)\b|"
                        r"\bthe (hour|moment|instant|minute|time) (when |that )?(a|an|the) [\w -]{1,40}? (first |last )?"
@@ -181,6 +185,11 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "kapan terakhir": "when did you last", "kapan pertama kali": "when did you first", "kapan": "when",
               "terakhir": "last", "pertama kali": "first time", "berapa": "how many", "di mana": "where",
               "ruangan apa": "which room", "ruang apa": "which room", "kamu": "you",
+              # Belizean Kriol "Weh taim yu mi laas si wahn sink?", "Homoch sinks yu mi si?", Shetland "whaar wis du"
+              "weh taim": "what time", "fos taim": "first time", "taim": "time", "yu mi laas si": "did you last see",
+              "yu mi si": "did you see",
+              "yu mi stay": "did you stay", "laas": "last", "hau lang": "how long", "eena": "in",
+              "homoch": "how many", "wahn": "a", "atall": "at all", "whaar wis du": "where were you",
               # Krio: "wetin tem yu bin si di sink di las tem?", "omos sinks yu bin si?", "uswan rum di sink de?"
               "wetin tem": "what time", "yu bin si wan": "did you see a", "yu fos si wan": "did you first see a",
               "yu bin si": "did you see", "yu fos si": "did you first see", "bin si": "saw",
