@@ -856,6 +856,8 @@ def test_ways_of_writing_name_no_thing(text, kind, recency, target):
 def test_these_halls_are_no_place_and_lookalike_names_stay_names():
     p = parse_query("Answer me true, by thine honour: didst thou behold a sink in these halls?")
     assert (p.kind, p.place) == ("yes_no", "")
+    p = parse_query("Set a course for the sink up on deck 2, machine, and look lively.")  # a ship's deck
+    assert (p.kind, p.floor) == ("find", 1) and parse_query("Where is the deck chair?").floor is None
     p = parse_query("Pray tell, how many sinks did thine eyes number in thy journey through these halls?")
     assert (p.kind, p.target, p.place) == ("count", "sinks", "")
     assert parse_query("How many chairs did you see in the halls?").place == "halls"

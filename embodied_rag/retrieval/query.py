@@ -651,8 +651,8 @@ _ORDINALS = {"ground": 1, "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 
              "bottom": 1, "lowest": 1, "top": 0, "highest": 0, "upper": 0, "uppermost": 0}
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "zero": 0}
 _FLOOR_BEFORE = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(" + "|".join(_ORDINALS) +
-                           r")[\s-]+(?:floor|level|storey|story)\b", re.I)
-_FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|level|storey|story)\s+(?:number\s+)?"
+                           r")[\s-]+(?:floor|level|storey|story|deck)\b", re.I)
+_FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|level|storey|story|deck)\s+(?:number\s+)?"
                           r"(\d+|" + "|".join(_NUMBERS) + r")\b", re.I)
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.

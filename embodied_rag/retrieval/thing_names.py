@@ -52,7 +52,8 @@ _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompa
                       r"route( me| us)?( straight| directly)? to|"
                       r"find|locate|get (me|us)( over| across| back)? to|(point|direct) (me|us)( to| towards)?|"
                       r"(location|position|whereabouts) of|"
-                      r"proceed to|head (over )?to|(make|making) (your|its|my|our) way|go there)\b",
+                      r"proceed to|head (over )?to|(set|chart|plot) (me |us )?(a )?course (for|to)|"
+                      r"(make|making) (your|its|my|our) way|go there)\b",
                       re.I)
 
 
