@@ -979,3 +979,21 @@ def test_a_letters_opening_and_closing_ask_no_time():
     p = parse_query("I am contacting you today to inquire what type of room contains the sofa. "
                     "Please describe it at your earliest convenience.")
     assert (p.kind, p.target, p.recency, p.timed, p.asks_room) == ("explain", "sofa", "", False, True)
+
+
+
+def test_a_kind_of_room_asked_for_is_found_by_what_was_seen_there(tmp_path, minilm):
+    # An office chair stands in the kitchen, a printer in the office: "take me to the office" names no thing, so
+    # the answer is a thing seen in an office, not the best match for the word "office".
+    captions = {"kitchen": "In a kitchen. I see a fridge.", "office": "In an office. I see a printer."}
+    vecs = dict(zip(captions, minilm.embed_documents(list(captions.values()))))
+    plan = ([("kitchen", 1.0, [obs("office chair", 2, 1, "black")])] * 6
+            + [("office", 12.0, [obs("printer", 13, 1)])] * 6)
+    with Memory(tmp_path / "m", Config()) as m:
+        m.begin_session("walk")
+        for i, (room, x, seen) in enumerate(plan):
+            m.add(Keyframe(i + 1, 0, T0 + 2 * i * NS, Pose((x, 2.0, 1.2), LOOK_X), caption=captions[room],
+                           text_embedding=vecs[room]), None, seen)
+    with Memory(tmp_path / "m", Config(), writable=False) as m:
+        a = Retriever(m, minilm).ask("take me to the office")
+        assert a.goal is not None and a.goal.position[0] > 10, a.answer

@@ -557,6 +557,12 @@ class Retriever:
             if everywhere and everywhere[0].score >= self.config.object_min_score and (
                     not matches or matches[0].score < self.config.object_min_score):
                 return self._not_on_floor(parsed, everywhere[0], floor)
+        place = place_named(parsed.target) if parsed.kind == "find" and not object_named(parsed.target) else ""
+        if place and matches and not matches[0].named:
+            # "Take me to the office": a thing seen in an office, not the best match for the word in a bedroom.
+            seen_there = self._kinds.place_keyframes(place)
+            if seen_there is not None:
+                matches = [m for m in matches if seen_there.intersection(m.instance.keyframes)]
         if not matches or matches[0].score < self.config.object_min_score:
             return None
         chosen = self._objects.choose(parsed, matches, self._path_from(robot) if robot is not None else None)
