@@ -239,6 +239,7 @@ _DICTATED = re.compile(r"\bwitch(?= (room|one|floor|area|place|part|kind|type|wa
                        r"(?:(?<=\bdid )|(?<=\bdo )|(?<=\byou )|(?<=\bya )|(?<=\bye )|(?<=\blast )|(?<=\bfirst )|"
                        r"(?<=\bever ))sea\b",
                        re.I)
+_DICTATED_WORDS = {"witch": "which", "thyme": "time", "sea": "see"}
 # A letter's opening: "I am contacting you today to inquire what type of room ..." (and no time asked)
 _LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|reaching out|calling|messaging)"
                              r"( to)?( you)?( today| now| again)? (in order )?to (inquire|enquire|ask|find out|learn)"
@@ -246,9 +247,8 @@ _LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|r
 # CB radio's "what's your twenty?" (10-20: your location); "in which gallery, or rather room, ...": which room
 _TWENTY = re.compile(r"\byour (twenty|20|10-20|ten-twenty)\b", re.I)
 _OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should i say|better),? (room|area)\b,?", re.I)
-_DICTATED_WORDS = {"witch": "which", "thyme": "time", "sea": "see"}
 # Tagalog particles "po", "naman", "talaga" and Indonesian "gitu", "dong", "sih" (politeness, emphasis)
-_TAGALOG_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
+_FILLER_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 # Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
@@ -736,7 +736,7 @@ def normalise(text: str) -> str:
     # before "wen" is taken for a slip of "when"
     text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
     text = _HOW_SLIP.sub(lambda m: "how long" if m.group(1) else "how many", text)
-    text = _TAGALOG_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], text))
+    text = _FILLER_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], text))
     text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", text))
     text = _OR_RATHER_ROOM.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
