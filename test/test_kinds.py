@@ -997,3 +997,25 @@ def test_a_kind_of_room_asked_for_is_found_by_what_was_seen_there(tmp_path, mini
     with Memory(tmp_path / "m", Config(), writable=False) as m:
         a = Retriever(m, minilm).ask("take me to the office")
         assert a.goal is not None and a.goal.position[0] > 10, a.answer
+
+
+def test_a_form_of_address_and_whom_to_tell_name_no_thing():
+    p = parse_query("Can you tell everyone all about this big building we're in? What's it like, friend?")
+    assert (p.kind, p.global_scope) == ("explain", True) and "friend" not in p.target
+    assert (parse_query("Can you tell me all about the kitchen?").kind, parse_query("Tell us about the lobby").kind) \
+        == ("explain", "explain")
+    assert parse_query("Can you tell me about the kitchen?").target == "kitchen"
+    assert parse_query("Where is the sofa, my good man?").target == "sofa"
+    assert parse_query("Where's the sofa, buddy?").target == "sofa"
+    assert parse_query("whats the aera arond the stadium like?").content == "stadium"  # slips of the explain words
+
+
+def test_remembering_a_thing_then_going_there_is_a_find():
+    p = parse_query("Can you remember the last lamp you saw? Good job! Let's go there together!")
+    assert (p.kind, p.recency, p.target) == ("find", "last", "lamp")
+    assert parse_query("Do you remember a lamp? Bring me to it, please.").kind == "find"
+    assert parse_query("Do you remember seeing a lamp?").kind == "yes_no"
+    assert parse_query("Can you tell me if you saw a sink? I want to know.").kind == "yes_no"
+    p = parse_query("When fuss time yuh see one sink, robot? Tell me nuh.")  # Guyanese Creolese
+    assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
+    assert parse_query("Yuh did see any sink at all, or nuh?").target == "sink"

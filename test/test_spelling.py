@@ -46,3 +46,10 @@ def test_a_name_said_through_a_blocked_nose():
     assert spell.correct("What's the area arou'd the stadiub like?") == "What's the area arou'd the stadium like?"
     assert spell.correct("take me to the vedding machine") == "take me to the vending machine"
     assert Spelling(_index("the stairs up")).correct("where's the staihs at?") == "where's the stair at?"  # Boston
+
+
+def test_a_letter_struck_as_its_keyboard_neighbour():
+    spell = Spelling(_index("the stadium gates", "a statue in the park"))
+    assert spell.correct("whats the area around the stadiun like?") == "whats the area around the stadium like?"
+    assert spell.correct("find a statur") == "find a statue"
+    assert Spelling(_index("a bridge")).correct("the stadiun") == "the stadiun"  # a name no view mentions: left

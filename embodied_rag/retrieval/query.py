@@ -116,7 +116,8 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
-                        r"(remember|recall|know|tell me|say|confirm|check|let me know)|"
+                        r"(remember|recall|know|tell me(?! ((all|everything|more|a bit|a little) )?about\b)|say|"
+                        r"confirm|check|let me know)|"
                         r"((do you have|have you got|got) )?any (recollection|memory|record) of)\s+", re.I)
 _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want|need)\b)|"
                      r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
@@ -187,6 +188,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "ruangan apa": "which room", "ruang apa": "which room", "kamu": "you",
               # Belizean Kriol "Weh taim yu mi laas si wahn sink?", "Homoch sinks yu mi si?", Shetland "whaar wis du"
               "weh taim": "what time", "fos taim": "first time", "taim": "time", "yu mi laas si": "did you last see",
+              "fuss time": "first time", "fus time": "first time",  # Guyanese, Jamaican
               "yu mi si": "did you see",
               "yu mi stay": "did you stay", "laas": "last", "hau lang": "how long", "eena": "in",
               "homoch": "how many", "wahn": "a", "atall": "at all", "whaar wis du": "where were you",
@@ -247,8 +249,10 @@ _LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|r
 # CB radio's "what's your twenty?" (10-20: your location); "in which gallery, or rather room, ...": which room
 _TWENTY = re.compile(r"\byour (twenty|20|10-20|ten-twenty)\b", re.I)
 _OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should i say|better),? (room|area)\b,?", re.I)
-# Tagalog particles "po", "naman", "talaga" and Indonesian "gitu", "dong", "sih" (politeness, emphasis)
-_FILLER_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih)\b(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
+# Tagalog particles "po", "naman", "talaga", Indonesian "gitu", "dong", "sih" (politeness, emphasis) and Caribbean
+# "nuh" ("Tell me nuh": but "or nuh?" asks yes or no)
+_FILLER_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih|(?<!or )nuh)\b"
+                              r"(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 # Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
@@ -263,6 +267,12 @@ _SLANG = re.compile(r"\s*\b(fr|ngl|tbh|tho|smh|imo|lol|lmao|or whatever|or somet
                     r",?\s*\bby any chance\b,?|\bper my (last|previous|earlier) (message|email|note)\b,?|"
                     r",?\s*\bcan (tell( me)? |say )?or not\b|"  # Singlish "describe, can or not?"
                     r",?\s*\b(ah|lah|leh|lor|meh|hor|wor|la)\b(?=\s*([?.!]|$))", re.I)  # "or not ah?", "..., la?"
+# A trailing form of address names no thing: "What's it like, friend?", "where's the sofa, my good man?"
+_VOCATIVE = re.compile(r",\s*((my|me|old|dear|good|little|young|kind|wee) )*(friend|buddy|bud|mate|pal|sir|"
+                       r"ma'?am|madam|boss|chief|dear|darling|honey|hon|love|luv|bro|bruv|dude|man|kiddo|amigo|amiga|folks|guys|"
+                       r"lad|lass|laddie|son|mister|miss|robot|bot|machine|champ|sweetie|sweetheart|partner|pardner|"
+                       r"cuz|fam|boyo|bach|boet|bru|cobber|fella|fellow|chap|captain|cap'?n|sunshine|squire|guv|"
+                       r"guvnor|gov)\s*(?=[?.!]|$)", re.I)
 _FORMAT_HINT = re.compile(r"\(?\bhh:mm(:ss)?\b\)?", re.I)  # "the exact time (hh:mm:ss) of ..."
 _TRAILING_OFF = re.compile(r"\s*(\.{2,}|\u2026)(?=\s*[a-z?])")  # "did you... see a sink...?"
 _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ...": the time
@@ -389,7 +399,7 @@ _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\
 _PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time( total| overall| spent)?\W*$|"
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
-_OR_NOT = r"\bor (not|no|nah|nope|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
+_OR_NOT = r"\bor (not|no|nah|nope|nuh|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
 # "microwave put at which room one, you know or not?": asks which room, not whether.
 _KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow( where| which| what| how| when)? or not\W*$).*"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -572,7 +582,9 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 # "How would you describe this building - is it anything like ...?": a description asked for before anything else.
 _ASKED_POLITELY = r"^\s*((can|could|would|will) you( please)? |please )?"
-_TELL_ABOUT = r"tell me (all |everything |more |a bit |a little )?about"  # "tell me all about this building"
+# "tell me all about this building", "tell everyone about the lobby"
+_TELL_ABOUT = r"tell (me|us|everyone|everybody|them|the (group|class|team|kids|children|visitors)) " \
+              r"(all |everything |more |a bit |a little )?about"
 _DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|" + _TELL_ABOUT + r")\b|"
                              r"^\s*how (would|do|did) you describe\b", re.I)
 _EXPLAIN = re.compile(
@@ -616,6 +628,7 @@ _COURTESY = re.compile(
     r"\b(would you |could you )?be so (kind|good) as to\b|"
     r"\bi( should| would|'d| d) (very much |really )?like to( know)?\b|"
     r"\b(kindly|dear|thank you|thanks|a little( bit)?|a bit)\b|"
+    r"\b(good|great|nice|super|excellent) (job|work|thinking|remembering)\b|\bwell done\b|"  # praise: "Good job!"
     # "any statue will do", "any old sculpture'll do"
     r"\b((will|would|should) )?(suffices?|do (just )?(fine|nicely))\b|\b(will|would) do\b|'ll do\b|"
     r"\b(lah|leh|lor|meh)\b|\b(ah|eh)(?=\s*([?.!,]|$))|"  # Singlish particles: "describe a bit lah"
@@ -630,6 +643,9 @@ _FILLER = re.compile(
     r"but|very|abeg|carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
     r"thing(?=,)|thingy|thingamajig|"  # "that there water fountain thing, the one with ..."
     r"right(?= now\b)|"
+    r"(everyone|everybody)(?= ((all|everything) )?about\b)|(all|everything)(?= about\b)|"  # "tell everyone all about"
+    r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
+    r"together|"  # "let's go there together"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
@@ -747,7 +763,7 @@ def normalise(text: str) -> str:
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
-    text = _BOT.sub("the robot", _WEAR.sub("where", text))
+    text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", text)))
     text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
@@ -762,6 +778,10 @@ _WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate
                              r"carry (me|us))\b"  # Pidgin "Carry me go one bridge, abeg. Any bridge wey dey near."
                              r"[^-?.!]*(\s-\s|[.!]\s+)"
                              r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
+# A request to go to what was just named: "Take me there.", "Let's go there together!", "Bring me to it."
+_GO_THERE = re.compile(r"\W*(please |now |so |then )?((take|bring|lead|guide|walk|drive|escort|carry|get) (me|us)|"
+                       r"(let'?s|lets|we can|we could|shall we) (go|head|walk|drive)|go|head)"
+                       r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
@@ -839,6 +859,8 @@ def cue_kind(text: str) -> str | None:
         if re.match(r"\s*the (exact |precise )?(location|position|whereabouts) of\b", rest):
             return "find"  # "Can you confirm the location of the nearest bin?"
         # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
+        if m.re is _EMBEDDING and any(map(_GO_THERE.match, sentences(rest)[1:])):
+            return "find"  # "Do you remember the last lamp you saw? Let's go there together!"
         return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
                 or ("yes_no" if m.re is _EMBEDDING and not wh else None))
     if _DESCRIBE_FIRST.match(text):

@@ -4,8 +4,8 @@ A word (or two neighbouring words, spaces ignored: "bus top" for "bus stop") tha
 when it is a slip of exactly one name of a thing or kind of place (``data/*.yaml``) that some view mentions. The
 slips are those of :mod:`embodied_rag.retrieval.typos` (two neighbouring letters swapped, or one letter left out,
 not the first; in a two-word name, one in each word: "vendng machien"), in names of six letters or more, one
-vowel written as another ("elevater"), a nasal said through a blocked nose ("stadiub": an m as b, an n as d) and an
-r not said (Boston's "staihs").
+vowel written as another ("elevater") and a letter struck as its neighbour on the keyboard ("stadiun"), a nasal
+said through a blocked nose ("stadiub": an m as b, an n as d) and an r not said (Boston's "staihs").
 A slip has at least five letters: shorter ones are often words in their own right ("star" for "stair", "plan" for
 "plant"). Used for finds and explanations only: a yes/no question about a thing never seen must stay an honest no.
 """
@@ -36,6 +36,17 @@ def _accent_slips(word: str) -> set[str]:
     return {word[:i] + _SPOKEN_AS[c] + word[i + 1:] for i, c in enumerate(word) if c in _SPOKEN_AS}
 
 
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_NEIGHBOURS = {c: row[max(0, i - 1):i] + row[i + 1:i + 2] for row in _KEY_ROWS for i, c in enumerate(row)}
+
+
+def _key_slips(word: str) -> set[str]:
+    """A letter struck as its neighbour in the keyboard's row ("stadiun"), not the first, in names of six or more."""
+    if len(word) < 6:
+        return set()
+    return {word[:i] + k + word[i + 1:] for i in range(1, len(word)) for k in _KEY_NEIGHBOURS.get(word[i], "")}
+
+
 def _word_slips(name: str) -> set[str]:
     """A slip in each word of a two-word name ("vendng machien"), spaces left out; words of four letters or more."""
     parts = name.split()
@@ -55,7 +66,8 @@ class Spelling:
             joined = name.replace(" ", "")
             if len(joined) < _SHORTEST or not index.matching(name)[1]:
                 continue
-            for slip in (slips(joined) | _vowel_slips(joined) | _accent_slips(joined) | _word_slips(name)) - {joined}:
+            for slip in (slips(joined) | _vowel_slips(joined) | _accent_slips(joined) | _key_slips(joined)
+                         | _word_slips(name)) - {joined}:
                 if len(slip) < _SHORTEST:
                     continue
                 heard.setdefault(slip, set()).add(name)

@@ -16,12 +16,12 @@ from importlib import resources
 QUESTION_WORDS = ("when", "where", "which", "what", "time", "long", "many", "much", "were", "room", "seen", "saw",
                   "how", "you", "did", "have", "there", "spend", "spent", "minutes", "hours", "number", "whether",
                   "remember", "recall", "notice", "noticed", "spotted", "happen", "show", "count", "location",
-                  "position", "last", "first", "recently", "earliest", "latest")
+                  "position", "last", "first", "recently", "earliest", "latest", "area", "around", "describe")
 # Words that are not corrected into and whose slips are not corrected either ("thre" may be "three").
 _LOOKALIKES = ("three", "other", "their", "really", "house", "horse")
 # Real words that are slips of a question word; the data files' names are added to them.
 _WORDS = ("here", "hat", "hen", "whee", "wee", "tie", "tim", "log", "lon", "man", "may", "any", "see",
-          "sped", "send", "sent", "minute", "hour", "sow", "thee", "tree", "roo", "cont")
+          "sped", "send", "sent", "minute", "hour", "sow", "thee", "tree", "roo", "cont", "are", "ara", "round")
 _TOKEN = re.compile(r"[A-Za-z]+")
 
 
