@@ -1019,3 +1019,11 @@ def test_remembering_a_thing_then_going_there_is_a_find():
     p = parse_query("When fuss time yuh see one sink, robot? Tell me nuh.")  # Guyanese Creolese
     assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
     assert parse_query("Yuh did see any sink at all, or nuh?").target == "sink"
+
+
+def test_a_sighting_or_a_place_with_time_alone_asks_when_or_how_long():
+    assert [parse_query(t).kind for t in ("First sink sighting?", "Last sink sighting?", "Total meeting room time?",
+                                          "How soon after starting out did you first see a sink?")] \
+        == ["time", "time", "duration", "time"]
+    assert parse_query("How soon after starting out did you first see a sink?").target == "sink"
+    assert parse_query("Take me to the last sofa sighting").kind == "find"

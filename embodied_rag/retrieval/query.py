@@ -82,7 +82,10 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"contact|encounter)|(that )?(you|the robot) (saw|spotted|noticed|observed|caught))\b|"
                        r"\b(earliest|latest|first|last|most recent) time ([\w-]+ ){1,3}(was|were) "
                        r"(seen|spotted|sighted|observed|noticed|detected)\b|"
-                       r"^\W*(first|last|final) seen [\w -]{1,40}\?\s*$",  # "last seen red chair?" (as in a chat app)
+                       r"^\W*(first|last|final) seen [\w -]{1,40}\?\s*$|"  # "last seen red chair?" (as in a chat app)
+                       # "First sofa sighting?" as the whole question; "how soon after starting did you see ...?"
+                       r"^\W*(the |your )?(first|last|final|most recent) ([\w-]+ ){1,3}(sighting|spotting|observation|"
+                       r"detection)\W*$|\bhow soon (after|into|from)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
@@ -396,7 +399,7 @@ _WHERE_WORD = re.compile(r"\b(where|whereabouts|your (place|mark|spot|station)|"
 # "10:15:30 - where?": a time and nothing but "where" asks where the robot was.
 _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\W*$", re.I)
 # "kitchen time?": a kind of place and the word "time" alone ask how long.
-_PLACE_TIME = re.compile(r"^\W*(the |your )?([a-z]+ ){1,2}time( total| overall| spent)?\W*$|"
+_PLACE_TIME = re.compile(r"^\W*(the |your |total |overall )*([a-z]+ ){1,2}time( total| overall| spent)?\W*$|"
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
 _OR_NOT = r"\bor (not|no|nah|nope|nuh|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
@@ -646,6 +649,7 @@ _FILLER = re.compile(
     r"(everyone|everybody)(?= ((all|everything) )?about\b)|(all|everything)(?= about\b)|"  # "tell everyone all about"
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
+    r"soon (after|into|from)( (starting( out| off)?|the start|you (started|set off|began)( out)?|setting (out|off)))?|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
     r"dying(?= for\b)|"
