@@ -1027,3 +1027,27 @@ def test_a_sighting_or_a_place_with_time_alone_asks_when_or_how_long():
         == ["time", "time", "duration", "time"]
     assert parse_query("How soon after starting out did you first see a sink?").target == "sink"
     assert parse_query("Take me to the last sofa sighting").kind == "find"
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    ("What can you tell me about the kitchen?", "explain", "kitchen"),
+    ("What do you know about the kitchen?", "explain", "kitchen"),
+    ("Do you know anything about the kitchen?", "explain", "kitchen"),
+    ("Do you remember much about the lobby?", "explain", "lobby"),
+    ("Can you tell me something about the kitchen?", "explain", "kitchen"),
+    ("Tell me what you saw in the kitchen.", "explain", "kitchen"),
+    ("Is there anything interesting near the elevators?", "explain", "elevators"),
+    ("Could you give me a quick summary of the lobby?", "explain", "lobby"),
+    ("Which way to the restroom?", "find", "restroom"),
+    ("I can't find the printer.", "find", "printer"),
+    ("How long ago did you see the sofa?", "time", "sofa"),
+    ("Do you know if you saw a sofa?", "yes_no", "sofa"),
+])
+def test_everyday_wordings(text, kind, target):
+    p = parse_query(text)
+    assert (p.kind, p.target) == (kind, target)
+
+
+def test_the_one_just_passed_is_the_last_seen():
+    assert parse_query("Where is the sofa you just saw?").recency == "last"
+    assert parse_query("I just want the sofa").recency == ""

@@ -119,8 +119,9 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
-                        r"(remember|recall|know|tell me(?! ((all|everything|more|a bit|a little) )?about\b)|say|"
-                        r"confirm|check|let me know)|"
+                        r"((remember|recall|know)(?! (anything|something|much|a lot) about\b)|"
+                        r"tell me(?! ((all|everything|more|a bit|a little|something|anything) )?about\b)|"
+                        r"say|confirm|check|let me know)|"
                         r"((do you have|have you got|got) )?any (recollection|memory|record) of)\s+", re.I)
 _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want|need)\b)|"
                      r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
@@ -140,7 +141,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"would like to know|is wondering)( me| us)?( about)?"
                      r"(?= (if|whether|where|which|what|how|when)\b)|"
                      r"(would you )?mind (telling me|checking|sharing)|care to (share|say|tell( me)?)|"
-                     r"(please |kindly )?tell me,?( please,?)? (?!((all|everything|more|a bit|a little) )?about\b)|"
+                     r"(please |kindly )?tell me,?( please,?)? "
+                     r"(?!((all|everything|more|a bit|a little|something|anything) )?about\b)|"
                      r"(do you have |have you got |got )?any idea)"
                      r"\s*(about (this|that)\s*[:,.!?-]+\s*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
@@ -587,8 +589,14 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
 _ASKED_POLITELY = r"^\s*((can|could|would|will) you( please)? |please )?"
 # "tell me all about this building", "tell everyone about the lobby"
 _TELL_ABOUT = r"tell (me|us|everyone|everybody|them|the (group|class|team|kids|children|visitors)) " \
-              r"(all |everything |more |a bit |a little )?about"
+              r"(all |everything |more |a bit |a little |something |anything )?about"
 _DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|" + _TELL_ABOUT + r")\b|"
+                             # "Is there anything interesting near the elevators?": what is there, not whether
+                             r"^\s*(is|was|are|were) there anything (interesting|worth (seeing|a look|noting|knowing)|"
+                             r"notable|of (note|interest)|special|to see)\b|"
+                             r"^\s*(did|have) you (see|seen|notice|noticed|spot|spotted|find|found|come across) "
+                             r"anything (interesting|notable|unusual|special|worth (seeing|noting|knowing))\b|"
+                             r"^\s*(do|did) you (know|remember|recall) (anything|something|much|a lot) about\b|"
                              r"^\s*how (would|do|did) you describe\b", re.I)
 _EXPLAIN = re.compile(
     _ASKED_POLITELY + r"(describe|summari[sz]e|explain|" + _TELL_ABOUT + r"|give me an overview|overview)\b|"
@@ -598,6 +606,9 @@ _EXPLAIN = re.compile(
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat('s| is| was| are)( really| actually| exactly)? (there|around|in|near)\b|"
     r"\bwhat did you see\b|\bwhat('s| is) in\b|"
+    # "What can you tell me about the second floor?", "Tell me what you saw in the kitchen."
+    r"\bwhat (can|could|do|did|would) you (tell (me|us)|say|know|remember|recall) about\b|"
+    r"\bwhat (you|the robot) (saw|see|found|noticed|observed|spotted) (in|at|around|near|by|inside)\b|"
     r"\bwhat (can|could|would) (i|you|we) (find|see)\b|\bwhat rooms\b|\bwhat there is\b|"
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b|"
     r"\bhow('s| is| was) (the|this|that) (area|place|zone|space|neighbou?rhood|surroundings?|vicinity)\b|"
@@ -649,6 +660,8 @@ _FILLER = re.compile(
     r"(everyone|everybody)(?= ((all|everything) )?about\b)|(all|everything)(?= about\b)|"  # "tell everyone all about"
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
+    r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
+    r"much(?= about\b)|"
     r"soon (after|into|from)( (starting( out| off)?|the start|you (started|set off|began)( out)?|setting (out|off)))?|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
@@ -676,7 +689,9 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
                           r"(\d+|" + "|".join(_NUMBERS) + r")\b", re.I)
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
-_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?)\b", re.I)
+# ... and "the one you just drove past"
+_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|"
+                   r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
 _FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?(first|1st)(?: time)?)\b(?! aid)",
                     re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
