@@ -1051,3 +1051,14 @@ def test_everyday_wordings(text, kind, target):
 def test_the_one_just_passed_is_the_last_seen():
     assert parse_query("Where is the sofa you just saw?").recency == "last"
     assert parse_query("I just want the sofa").recency == ""
+
+
+def test_going_up_or_down_with_no_thing_named_asks_for_the_stairs():
+    for text in ("I want to go upstairs", "Take me downstairs", "How do I get upstairs?"):
+        p = parse_query(text)
+        assert (p.kind, p.target, p.relative_floor) == ("find", "stairs", 0), text
+    p = parse_query("Where is the sofa upstairs?")
+    assert (p.target, p.relative_floor) == ("sofa", 1)
+    assert [parse_query(t).kind for t in ("What's next to the elevators?", "What's over by the bridge?")] \
+        == ["explain", "explain"]
+    assert parse_query("Head to the fountain").target == "fountain"

@@ -604,7 +604,8 @@ _EXPLAIN = re.compile(
     r"\b(a|the) ([\w-]+ )?(rundown|run-down|lowdown|overview|summary|description|portrait|sketch|account|"
     r"impression) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
-    r"\bwhat kinds? of\b|\bwhat('s| is| was| are)( really| actually| exactly)? (there|around|in|near)\b|"
+    r"\bwhat kinds? of\b|\bwhat('s| is| was| are)( really| actually| exactly)? (there|around|in|near|next to|"
+    r"beside|behind|opposite|across from|close to|(over )?by)\b|\bhow big is\b|"
     r"\bwhat did you see\b|\bwhat('s| is) in\b|"
     # "What can you tell me about the second floor?", "Tell me what you saw in the kitchen."
     r"\bwhat (can|could|do|did|would) you (tell (me|us)|say|know|remember|recall) about\b|"
@@ -661,7 +662,8 @@ _FILLER = re.compile(
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
     r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
-    r"much(?= about\b)|"
+    r"much(?= about\b)|(drive|head|return|back)(?= (to|over|towards?|for)\b)|next(?= to\b)|by|beside|"
+    r"over(?= by\b)|"
     r"soon (after|into|from)( (starting( out| off)?|the start|you (started|set off|began)( out)?|setting (out|off)))?|"
     r"d|be|am|got|(set|flight|pair|bunch|couple)(?= of\b)|(way|route|directions|location)(?= (to|of)\b)|wanna|gonna|"
     r"gotta|grateful|premises|(?-i:us)|confirm|matey|over(?= to\b)|over( and out)?(?=\W*$)|walk(?= (me|us)\b)|dyin|"
@@ -986,10 +988,17 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
     one_place = bool(said) and all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
     global_scope = kind == "explain" and (bool(said) and not one_place or not content)
+    if kind == "find" and relative and _GO.search(text) and not named_thing(content):
+        # "I want to go upstairs": the way to the next floor, on this one
+        content = target = "stairs"
+        relative = 0
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
                        timed,
                        asks_room)
+
+
+_GO = re.compile(r"\b(go|get|head|take|bring|walk|climb|move|going|getting|lead|guide)\b", re.I)
 
 
 def _content(text: str) -> str:
