@@ -1062,3 +1062,10 @@ def test_going_up_or_down_with_no_thing_named_asks_for_the_stairs():
     assert [parse_query(t).kind for t in ("What's next to the elevators?", "What's over by the bridge?")] \
         == ["explain", "explain"]
     assert parse_query("Head to the fountain").target == "fountain"
+
+
+def test_is_there_one_near_here_answers_with_the_nearest(ask):
+    assert ask("did you see a chair?").object["position"][0] == pytest.approx(13, abs=0.5)  # the best seen
+    near = ask("is there a chair near here?", robot_position=(1.0, 2.0, 1.2))
+    assert near.yes_no is True and near.object["position"][0] < 4 and "kitchen" in near.answer
+    assert ask("is there a giraffe near here?", robot_position=(1.0, 2.0, 1.2)).yes_no is False

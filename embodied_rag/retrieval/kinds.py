@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,11 +270,16 @@ class KindAnswers:
         text = (f"I saw {n} {word}{scope}." if n else f"I did not see any {plural(s.name)}{scope}.")
         return Answer(text, "count", None, [object_ref(i.id) for i in s.instances[:20]], count=n)
 
-    def yes_no(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
+    def yes_no(self, parsed: ParsedQuery, spec: TimeSpec | None,
+               distances: Callable[[list[ObjectInstance]], list[float]] | None = None) -> Answer:
+        """Whether it was seen; where: the best-seen instance, or with ``distances`` (from the robot) and a question
+        for the nearest ("is there a bed near here?"), the nearest one."""
         s = self.subject(parsed, spec)
         scope = self._scope(parsed)
         if s.instances:
             inst = max(s.instances, key=lambda i: (i.n, -i.id))
+            if parsed.nearest and distances is not None:
+                inst = s.instances[int(np.argmin(distances(s.instances)))]
             return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})

@@ -302,6 +302,9 @@ class Retriever:
                 return room
         typed = {"time": self._kinds.time, "count": self._kinds.count, "yes_no": self._kinds.yes_no,
                  "duration": self._kinds.duration, "position": self._kinds.position}
+        if parsed.kind == "yes_no" and parsed.nearest and robot is not None:
+            # "Is there a bed near here?": yes, and the nearest one (paths measured only when there is one)
+            return self._kinds.yes_no(parsed, spec, lambda insts: self._path_from(robot)(insts))
         if parsed.kind in typed:
             ans = typed[parsed.kind](parsed, spec)
             if parsed.kind != "time" or ans.found:
