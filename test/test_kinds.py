@@ -1069,3 +1069,15 @@ def test_is_there_one_near_here_answers_with_the_nearest(ask):
     near = ask("is there a chair near here?", robot_position=(1.0, 2.0, 1.2))
     assert near.yes_no is True and near.object["position"][0] < 4 and "kitchen" in near.answer
     assert ask("is there a giraffe near here?", robot_position=(1.0, 2.0, 1.2)).yes_no is False
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    ("Hey robot, how early did you first run into a sink?", "time", "sink"),
+    ("Can you count up the sinks you saw for me?", "count", "sinks"),
+    ("Has a sink come up anywhere in what you saw?", "yes_no", "sink"),
+    ("I'm curious, when did you first lay eyes on a sink?", "time", "sink"),
+    ("Did you run into any sink or not?", "yes_no", "sink"),
+])
+def test_spoken_wordings_of_sightings(text, kind, target):
+    p = parse_query(text)
+    assert (p.kind, p.target) == (kind, target)

@@ -85,10 +85,10 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"^\W*(first|last|final) seen [\w -]{1,40}\?\s*$|"  # "last seen red chair?" (as in a chat app)
                        # "First sofa sighting?" as the whole question; "how soon after starting did you see ...?"
                        r"^\W*(the |your )?(first|last|final|most recent) ([\w-]+ ){1,3}(sighting|spotting|observation|"
-                       r"detection)\W*$|\bhow soon (after|into|from)\b",
+                       r"detection)\W*$|\bhow soon (after|into|from)\b|\bhow (early|late) (did|was|were|in)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
-                    r"\b(number|quantity) of\b|\bcount (the|all|how|of)\b|^\s*count\b|"
+                    r"\b(number|quantity) of\b|\bcount (up )?(the|all|how|of)\b|^\s*count\b|"
                     r"(^|[,:;]\s*)(please |kindly )?count\b|"
                     r"\b(total|overall) count\b|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
@@ -225,6 +225,9 @@ _SPANISH_MARKS = re.compile(r"[¿¡]")  # "¿cuándo ...?"
 _SMS_SEE = re.compile(r"\b(u|you)((?: 1st| first| last| ever| evr)?) c\b", re.I)  # "u c a sink?" (not "room C")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
+# "Has a sink come up anywhere in what you saw?": what you saw is no wh-question
+_WHAT_YOU_SAW = re.compile(r"\s*\b(in|among|from|of) what (you|the robot) (saw|have seen|'ve seen|recorded|observed|"
+                           r"captured|filmed)\b", re.I)
 _WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
 _OF = re.compile(r"\bo'(?=\s)", re.I)  # Scots "whit kind o' room"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
@@ -459,7 +462,8 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
-                     + _NO_WH + r"\s*(has|have|had) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been)\b|"
+                     + _NO_WH + r"\s*(has|have|had|did) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been|"
+                     r"come up|came up|cropped up)\b|"
                      + _NO_WH + _NOT_GO + r".*?(^|,\s*|\bor )((did|do|have|has|was|were|is|are)(n'?t| not)?|"
                      r"wouldn'?t|would not) (you|it|there|they)\W*$",  # not a request's "..., would you?"
                      re.I)
@@ -662,6 +666,8 @@ _FILLER = re.compile(
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
     r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
+    r"curious|(run|ran|bump|bumped) into|la(y|id) eyes on|c(o|a)me across|(drove|drive|driven|went|gone) (past|by)|"
+    r"(show|showed|shown|come|came|crop|cropped|turn|turned) up|anywhere|(early|late)(?= (did|was|were|in)\b)|"
     r"much(?= about\b)|(drive|head|return|back)(?= (to|over|towards?|for)\b)|next(?= to\b)|by|beside|"
     r"over(?= by\b)|"
     r"soon (after|into|from)( (starting( out| off)?|the start|you (started|set off|began)( out)?|setting (out|off)))?|"
@@ -784,7 +790,7 @@ def normalise(text: str) -> str:
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
-    text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", text)))
+    text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", _WHAT_YOU_SAW.sub("", text))))
     text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
