@@ -1081,3 +1081,12 @@ def test_is_there_one_near_here_answers_with_the_nearest(ask):
 def test_spoken_wordings_of_sightings(text, kind, target):
     p = parse_query(text)
     assert (p.kind, p.target) == (kind, target)
+
+
+def test_a_polite_chance_and_a_request_to_look_after_asking_whether():
+    p = parse_query("Any chance you could give me a quick rundown of this building?")
+    assert (p.kind, p.global_scope) == ("explain", True)
+    assert parse_query("Any chance you spotted a sink?").kind == "yes_no"
+    for text in ("Okay so is there a sculpture anywhere? Could you look for one?", "Did you see a lamp? Find it for me."):
+        assert parse_query(text).kind == "find", text
+    assert parse_query("Did you see a lamp? I hope you find it.").kind == "yes_no"

@@ -225,6 +225,9 @@ _SPANISH_MARKS = re.compile(r"[¿¡]")  # "¿cuándo ...?"
 _SMS_SEE = re.compile(r"\b(u|you)((?: 1st| first| last| ever| evr)?) c\b", re.I)  # "u c a sink?" (not "room C")
 # Speech-to-text's homophone and a dropped h: "wear were you at 10:15?", "were were you at 10:15?"
 _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)\b)", re.I)
+# "Any chance you could give me a rundown ...?": a polite request, not a yes/no question
+_ANY_CHANCE = re.compile(r"^\s*(is there )?(a|any) chance (that )?you (could|can|would|might) "
+                         r"(?!(remember|recall|know|tell|say|confirm|check|have|see|spot|notice)\b)", re.I)
 # "Has a sink come up anywhere in what you saw?": what you saw is no wh-question
 _WHAT_YOU_SAW = re.compile(r"\s*\b(in|among|from|of) what (you|the robot) (saw|have seen|'ve seen|recorded|observed|"
                            r"captured|filmed)\b", re.I)
@@ -794,7 +797,8 @@ def normalise(text: str) -> str:
     text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)
-    return text[greeting.end():] if greeting and greeting.end() < len(text) else text
+    text = text[greeting.end():] if greeting and greeting.end() < len(text) else text
+    return _ANY_CHANCE.sub("could you ", text)
 
 
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
@@ -806,9 +810,11 @@ _WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate
                              r"[^-?.!]*(\s-\s|[.!]\s+)"
                              r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
 # A request to go to what was just named: "Take me there.", "Let's go there together!", "Bring me to it."
-_GO_THERE = re.compile(r"\W*(please |now |so |then )?((take|bring|lead|guide|walk|drive|escort|carry|get) (me|us)|"
+_GO_THERE = re.compile(r"\W*(please |now |so |then )?((can|could|would|will) you (please )?)?"
+                       r"(((take|bring|lead|guide|walk|drive|escort|carry|get) (me|us)|"
                        r"(let'?s|lets|we can|we could|shall we) (go|head|walk|drive)|go|head)"
-                       r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))\b", re.I)
+                       r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))|"
+                       r"(look|search) for (one|it|them)|(find|locate) (one|it|them)( for me)?(?=\W*$))\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
@@ -839,8 +845,8 @@ def _cued_kind(text: str) -> str | None:
         if kind:
             return kind
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
-    if kind == "yes_no" and _WHERE_THEN_ANY.match(text):
-        return "find"
+    if kind == "yes_no" and (_WHERE_THEN_ANY.match(text) or any(map(_GO_THERE.match, parts[1:]))):
+        return "find"  # "Is there a sculpture anywhere? Could you look for one?"
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
         # "The sofa's in some office, isn't it? Which room is it in?": a tag question, then the question
         return cue_kind(parts[-1]) or ("find" if _ROOM_OF.search(parts[-1]) else kind)
