@@ -47,6 +47,7 @@ _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the be
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
 _SAME_EXTENT_IOU = 0.7  # boxes overlapping more than this frame one thing
 _OCCLUDER_GAP_M = 0.5  # another box's part of this one is an occluder when its surface is this much nearer
+_THIN_SHARE = 0.05  # readings nearer than a box's dense surface, in this share, show a thin thing before it
 _VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
 # A thing seen no more often than needed whose boxes scored below this share of what well-seen things (at least
 # _WELL_SEEN sightings) score at the low end (their 10th percentile) is taken for spurious boxes; the scale is the
@@ -126,8 +127,7 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
             patch = depth[r0:r1:step, c0:c1:step]
             valid = np.isfinite(patch) & (patch > 0.1) & (patch < max_depth_m)
             if others:
-                around = _surround_depth(depth, (r0, r1, c0, c1), max_depth_m)
-                valid = valid & ~_occluded_pixels(det.box, others, patch, valid, (r0, c0), step, (sx, sy), around)
+                valid = valid & ~_occluded_pixels(det.box, others, patch, valid, (r0, c0), step, (sx, sy))
             beyond = int(np.count_nonzero(np.isfinite(patch) & (patch >= max_depth_m)))
             keep = None
             if valid.sum() >= max(3, 0.05 * patch.size):
@@ -239,14 +239,14 @@ def _with_repeats(inst: ObjectInstance, repeats: list[ObjectInstance]) -> Object
 
 def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tuple[float, float, float, float]],
                      patch: np.ndarray, valid: np.ndarray, origin: tuple[int, int], step: int,
-                     scale: tuple[float, float], around: float | None) -> np.ndarray:
+                     scale: tuple[float, float]) -> np.ndarray:
     """The pixels of ``box``'s depth ``patch`` (from depth pixel ``origin`` (row, col) every ``step``; boxes are
     scaled to depth pixels by ``scale`` (x, y)) that show another detected thing in front of this one: where another
     box overlaps it and the nearest dense surface there lies clearly nearer than in the rest of the box. A chair in
     front of an armchair fills part of the armchair's box with its nearer surface, which the nearest surface of the
     whole box would take for the armchair's. Boxes of about one extent (two labels for one thing) are left alone,
-    and so is a box whose rest shows only what lies ``around`` it (the depth beside and above it): a thin table
-    seen against a wall, its front taken by a chair."""
+    and so is a box whose rest shows something thin in front of its nearest dense surface (a chair's back before
+    the wall, the chair's seat hidden by a table): that surface is the background, not the thing."""
     x0, y0, x1, y1 = box
     area = (x1 - x0) * (y1 - y0)
     (r0, c0), (sx, sy) = origin, scale
@@ -263,26 +263,13 @@ def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tu
         rest = valid & ~shared & ~out
         if np.count_nonzero(shared) < need or np.count_nonzero(rest) < need:
             continue
-        behind = _front_surface(patch[rest])
-        if around is not None and abs(behind - around) < _OCCLUDER_GAP_M:
+        seen = patch[rest]
+        behind = _front_surface(seen)
+        if np.count_nonzero(seen < behind - _OCCLUDER_GAP_M) >= _THIN_SHARE * seen.size:
             continue
         if _front_surface(patch[shared]) < behind - _OCCLUDER_GAP_M:
             out |= shared
     return out
-
-
-def _surround_depth(depth: np.ndarray, window: tuple[int, int, int, int], max_depth_m: float) -> float | None:
-    """Median depth in bands beside and above a box (``window``: its rows r0:r1 and columns c0:c1 in ``depth``),
-    a fifth of its size wide: what the thing is seen against (not below it: the floor there is as near as the
-    thing). None when those bands hold too few readings."""
-    r0, r1, c0, c1 = window
-    h, w = depth.shape
-    mr, mc = max(2, (r1 - r0) // 5), max(2, (c1 - c0) // 5)
-    bands = [depth[max(0, r0 - mr):r0, max(0, c0 - mc):min(w, c1 + mc)],
-             depth[r0:r1, max(0, c0 - mc):c0], depth[r0:r1, c1:min(w, c1 + mc)]]
-    vals = np.concatenate([b.ravel() for b in bands])
-    vals = vals[np.isfinite(vals) & (vals > 0.1) & (vals < max_depth_m)]
-    return float(np.median(vals)) if vals.size >= 8 else None
 
 
 def _front_surface(depths: np.ndarray) -> float:
