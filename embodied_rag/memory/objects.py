@@ -254,19 +254,23 @@ def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tu
     cols = c0 + (np.arange(patch.shape[1]) + 0.5) * step
     out = np.zeros(patch.shape, dtype=bool)
     need = max(3, 0.05 * patch.size)
+    parts = []
     for ox0, oy0, ox1, oy1 in others:
         inter = max(0.0, min(x1, ox1) - max(x0, ox0)) * max(0.0, min(y1, oy1) - max(y0, oy0))
         if inter <= 0 or inter / (area + (ox1 - ox0) * (oy1 - oy0) - inter) > _SAME_EXTENT_IOU:
             continue
         shared = (((rows >= oy0 * sy) & (rows < oy1 * sy))[:, None]
                   & ((cols >= ox0 * sx) & (cols < ox1 * sx))[None, :]) & valid
-        rest = valid & ~shared & ~out
-        if np.count_nonzero(shared) < need or np.count_nonzero(rest) < need:
-            continue
-        seen = patch[rest]
-        behind = _front_surface(seen)
-        if np.count_nonzero(seen < behind - _OCCLUDER_GAP_M) >= _THIN_SHARE * seen.size:
-            continue
+        if np.count_nonzero(shared) >= need:
+            parts.append(shared)
+    rest = valid & ~np.logical_or.reduce(parts) if parts else valid
+    if not parts or np.count_nonzero(rest) < need:
+        return out
+    seen = patch[rest]
+    behind = _front_surface(seen)
+    if np.count_nonzero(seen < behind - _OCCLUDER_GAP_M) >= _THIN_SHARE * seen.size:
+        return out
+    for shared in parts:
         if _front_surface(patch[shared]) < behind - _OCCLUDER_GAP_M:
             out |= shared
     return out
