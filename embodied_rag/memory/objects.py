@@ -268,10 +268,15 @@ def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tu
         return out
     seen = patch[rest]
     behind = _front_surface(seen)
-    if np.count_nonzero(seen < behind - _OCCLUDER_GAP_M) >= _THIN_SHARE * seen.size:
+    fronts = [_front_surface(patch[shared]) for shared in parts]
+    # Readings between the occluders and that surface (not the occluders' edges beyond their boxes)
+    between = seen < behind - _OCCLUDER_GAP_M
+    for f in fronts:
+        between &= np.abs(seen - f) > _OCCLUDER_GAP_M
+    if np.count_nonzero(between) >= _THIN_SHARE * seen.size:
         return out
-    for shared in parts:
-        if _front_surface(patch[shared]) < behind - _OCCLUDER_GAP_M:
+    for shared, f in zip(parts, fronts):
+        if f < behind - _OCCLUDER_GAP_M:
             out |= shared
     return out
 
