@@ -47,7 +47,6 @@ _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the be
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
 _SAME_EXTENT_IOU = 0.7  # boxes overlapping more than this frame one thing
 _OCCLUDER_GAP_M = 0.5  # another box's part of this one is an occluder when its surface is this much nearer
-_THIN_SHARE = 0.05  # readings nearer than a box's dense surface, in this share, show a thin thing before it
 _VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
 # A thing seen no more often than needed whose boxes scored below this share of what well-seen things (at least
 # _WELL_SEEN sightings) score at the low end (their 10th percentile) is taken for spurious boxes; the scale is the
@@ -244,9 +243,7 @@ def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tu
     scaled to depth pixels by ``scale`` (x, y)) that show another detected thing in front of this one: where another
     box overlaps it and the nearest dense surface there lies clearly nearer than in the rest of the box. A chair in
     front of an armchair fills part of the armchair's box with its nearer surface, which the nearest surface of the
-    whole box would take for the armchair's. Boxes of about one extent (two labels for one thing) are left alone,
-    and so is a box whose rest shows something thin in front of its nearest dense surface (a chair's back before
-    the wall, the chair's seat hidden by a table): that surface is the background, not the thing."""
+    whole box would take for the armchair's. Boxes of about one extent (two labels for one thing) are left alone."""
     x0, y0, x1, y1 = box
     area = (x1 - x0) * (y1 - y0)
     (r0, c0), (sx, sy) = origin, scale
@@ -254,29 +251,16 @@ def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tu
     cols = c0 + (np.arange(patch.shape[1]) + 0.5) * step
     out = np.zeros(patch.shape, dtype=bool)
     need = max(3, 0.05 * patch.size)
-    parts = []
     for ox0, oy0, ox1, oy1 in others:
         inter = max(0.0, min(x1, ox1) - max(x0, ox0)) * max(0.0, min(y1, oy1) - max(y0, oy0))
         if inter <= 0 or inter / (area + (ox1 - ox0) * (oy1 - oy0) - inter) > _SAME_EXTENT_IOU:
             continue
         shared = (((rows >= oy0 * sy) & (rows < oy1 * sy))[:, None]
                   & ((cols >= ox0 * sx) & (cols < ox1 * sx))[None, :]) & valid
-        if np.count_nonzero(shared) >= need:
-            parts.append(shared)
-    rest = valid & ~np.logical_or.reduce(parts) if parts else valid
-    if not parts or np.count_nonzero(rest) < need:
-        return out
-    seen = patch[rest]
-    behind = _front_surface(seen)
-    fronts = [_front_surface(patch[shared]) for shared in parts]
-    # Readings between the occluders and that surface (not the occluders' edges beyond their boxes)
-    between = seen < behind - _OCCLUDER_GAP_M
-    for f in fronts:
-        between &= np.abs(seen - f) > _OCCLUDER_GAP_M
-    if np.count_nonzero(between) >= _THIN_SHARE * seen.size:
-        return out
-    for shared, f in zip(parts, fronts):
-        if f < behind - _OCCLUDER_GAP_M:
+        rest = valid & ~shared & ~out
+        if np.count_nonzero(shared) < need or np.count_nonzero(rest) < need:
+            continue
+        if _front_surface(patch[shared]) < _front_surface(patch[rest]) - _OCCLUDER_GAP_M:
             out |= shared
     return out
 
