@@ -1090,3 +1090,9 @@ def test_a_polite_chance_and_a_request_to_look_after_asking_whether():
     for text in ("Okay so is there a sculpture anywhere? Could you look for one?", "Did you see a lamp? Find it for me."):
         assert parse_query(text).kind == "find", text
     assert parse_query("Did you see a lamp? I hope you find it.").kind == "yes_no"
+
+
+def test_terse_chat_yes_no_questions():
+    assert [parse_query(t).kind for t in ("sink - seen at all?", "and a sink? any?", "Take me to a chair, any?")] \
+        == ["yes_no", "yes_no", "find"]
+    assert parse_query("and a sink? any?").target == "sink"
