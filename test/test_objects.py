@@ -313,6 +313,9 @@ def test_objects_persist_with_their_views(tmp_path, minilm):
     ("take me to the grey trash can", None, "", "grey", "grey trash"),
     ("what's the number of white boards you saw?", None, "", "", "white board"),  # a name, not a colour
     ("the black white board on floor 2", 1, "", "black", "white board"),
+    ("take me to the L2 bench pls", 1, "", "", "bench"),  # a lift's sign
+    ("where is the sofa on lvl 3?", 2, "", "", "sofa"),
+    ("set goal: nearest sofa to current position", None, "", "", "sofa"),
 ])
 def test_query_slots(text, floor, recency, colour, target):
     p = parse_query(text)

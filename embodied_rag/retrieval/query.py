@@ -672,7 +672,8 @@ _FILLER = re.compile(
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
     r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
-    r"curious|(?<=^)and|(run|ran|bump|bumped) into|la(y|id) eyes on|c(o|a)me across|"
+    r"curious|(?<=^)and|(current|present) (position|location)|set goal|(run|ran|bump|bumped) into|"
+    r"la(y|id) eyes on|c(o|a)me across|"
     r"(drove|drive|driven|went|gone) (past|by)|"
     r"(show|showed|shown|come|came|crop|cropped|turn|turned) up|anywhere|(early|late)(?= (did|was|were|in)\b)|"
     r"much(?= about\b)|(drive|head|return|back)(?= (to|over|towards?|for)\b)|next(?= to\b)|by|beside|"
@@ -700,8 +701,11 @@ _ORDINALS = {"ground": 1, "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "zero": 0}
 _FLOOR_BEFORE = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(" + "|".join(_ORDINALS) +
                            r")[\s-]+(?:floor|level|storey|story|deck)\b", re.I)
-_FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|level|storey|story|deck)\s+(?:number\s+)?"
+_FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|level|storey|story|deck|lvl|flr)\.?\s+"
+                          r"(?:number\s+)?"
                           r"(\d+|" + "|".join(_NUMBERS) + r")\b", re.I)
+# A lift's sign: "the L2 bench", "on L3" (a capital L only: "l2" may be anything)
+_FLOOR_SIGN = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?-i:L)-?(\d{1,2})\b")
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # Recency: the most recent or the first sighting.
 # ... and "the one you just drove past"
@@ -1109,7 +1113,7 @@ def parse_floor(text: str) -> tuple[int | None, str]:
     if m:
         n = _ORDINALS[m.group(1).lower()]
         return (n - 1 if n else -1), text[:m.start()] + " " + text[m.end():]
-    m = _FLOOR_AFTER.search(text)
+    m = _FLOOR_AFTER.search(text) or _FLOOR_SIGN.search(text)
     if m:
         word = m.group(1).lower()
         n = int(word) if word.isdigit() else _NUMBERS[word]
