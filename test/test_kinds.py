@@ -1087,7 +1087,8 @@ def test_a_polite_chance_and_a_request_to_look_after_asking_whether():
     p = parse_query("Any chance you could give me a quick rundown of this building?")
     assert (p.kind, p.global_scope) == ("explain", True)
     assert parse_query("Any chance you spotted a sink?").kind == "yes_no"
-    for text in ("Okay so is there a sculpture anywhere? Could you look for one?", "Did you see a lamp? Find it for me."):
+    for text in ("Okay so is there a sculpture anywhere? Could you look for one?",
+                 "Did you see a lamp? Find it for me."):
         assert parse_query(text).kind == "find", text
     assert parse_query("Did you see a lamp? I hope you find it.").kind == "yes_no"
 

@@ -72,20 +72,6 @@ def test_a_box_mostly_beyond_depth_range_is_a_far_bearing_not_the_floor_in_front
     assert obs.source == DEPTH and not obs.far and obs.position[0] == pytest.approx(6.0, abs=0.2)
 
 
-def test_a_thing_behind_another_detected_thing_is_placed_on_its_own_surface():
-    depth = np.full((120, 160), 8.0, dtype=np.float32)  # a wall 8 m ahead
-    depth[40:90, 60:100] = 5.0  # an armchair 5 m ahead
-    depth[60:100, 60:84] = 3.0  # a chair 3 m ahead, in front of the armchair's lower left
-    armchair, chair = Detection("armchair", (60, 40, 100, 90)), Detection("chair", (60, 60, 84, 100))
-    assert locate(armchair, depth, CAM, camera_at()).position[0] == pytest.approx(3.0, abs=0.1)  # alone: the chair
-    obs = locate(armchair, depth, CAM, camera_at(), others=[chair.box])
-    assert obs.position[0] == pytest.approx(5.0, abs=0.1)
-    assert locate(chair, depth, CAM, camera_at(), others=[armchair.box]).position[0] == pytest.approx(3.0, abs=0.1)
-    # Two labels for one box: the thing's own surface, not left out.
-    sofa = Detection("sofa", (61, 41, 100, 90))
-    assert locate(sofa, depth, CAM, camera_at(), others=[armchair.box]).position[0] == pytest.approx(3.0, abs=0.1)
-
-
 def obs_at(label: str, x: float, y: float, z: float = 0.5, sigma: float = 0.1, colour: str = "",
            score: float = 1.0) -> Observation:
     return Observation(label, np.array([x, y, z]), sigma, 0.2, DEPTH, score, colour)

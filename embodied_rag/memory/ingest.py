@@ -44,10 +44,13 @@ def place_detections(detections: list[Detection], width: int, height: int, depth
                      camera: CameraModel | None, pose: Pose, max_depth_m: float
                      ) -> tuple[list[Observation], list[Detection]]:
     """(observations in the memory frame, detections whose box lies outside the ``width`` x ``height`` image)."""
-    good = [d for d in detections if d.valid(width, height)]
-    boxes = [d.box for d in good]
-    out = [locate(d, depth, camera, pose, max_depth_m, boxes[:i] + boxes[i + 1:]) for i, d in enumerate(good)]
-    return out, [d for d in detections if not d.valid(width, height)]
+    out, bad = [], []
+    for d in detections:
+        if d.valid(width, height):
+            out.append(locate(d, depth, camera, pose, max_depth_m))
+        else:
+            bad.append(d)
+    return out, bad
 
 
 class Ingestor:

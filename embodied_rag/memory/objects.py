@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,8 +44,6 @@ _MAX_PATCH_PX = 4096  # depth pixels read per box at most (strided beyond)
 _VIEWPOINT_SIGMA_M = 3.0
 _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the bearing, so it has a direction
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
-_SAME_EXTENT_IOU = 0.7  # boxes overlapping more than this frame one thing
-_OCCLUDER_GAP_M = 0.5  # another box's part of this one is an occluder when its surface is this much nearer
 _VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
 # A thing seen no more often than needed whose boxes scored below this share of what well-seen things (at least
 # _WELL_SEEN sightings) score at the low end (their 10th percentile) is taken for spurious boxes; the scale is the
@@ -107,11 +104,9 @@ class ObjectInstance:
 
 
 def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None, pose: Pose,
-           max_depth_m: float = 10.0, others: Sequence[tuple[float, float, float, float]] = ()) -> Observation:
+           max_depth_m: float = 10.0) -> Observation:
     """Place one detection in the memory frame: from depth inside its box when there is enough of it, else at the
-    viewpoint along the box centre's bearing. ``pose`` is the camera (optical frame) pose; ``others`` are the boxes
-    of the frame's other detections: the part of this box that shows one of them in front is left out
-    (:func:`_occluded_pixels`)."""
+    viewpoint along the box centre's bearing. ``pose`` is the camera (optical frame) pose."""
     x0, y0, x1, y1 = det.box
     colour = det.colour
     far = False
@@ -125,8 +120,6 @@ def locate(det: Detection, depth: np.ndarray | None, camera: CameraModel | None,
             step = max(1, int(math.sqrt((c1 - c0) * (r1 - r0) / _MAX_PATCH_PX)))
             patch = depth[r0:r1:step, c0:c1:step]
             valid = np.isfinite(patch) & (patch > 0.1) & (patch < max_depth_m)
-            if others:
-                valid = valid & ~_occluded_pixels(det.box, others, patch, valid, (r0, c0), step, (sx, sy))
             beyond = int(np.count_nonzero(np.isfinite(patch) & (patch >= max_depth_m)))
             keep = None
             if valid.sum() >= max(3, 0.05 * patch.size):
@@ -234,35 +227,6 @@ def _with_repeats(inst: ObjectInstance, repeats: list[ObjectInstance]) -> Object
                                first_ns=min(inst.first_ns, *(r.first_ns for r in repeats)),
                                last_ns=max(inst.last_ns, *(r.last_ns for r in repeats)),
                                keyframes=sorted(set(inst.keyframes).union(*(r.keyframes for r in repeats))))
-
-
-def _occluded_pixels(box: tuple[float, float, float, float], others: Sequence[tuple[float, float, float, float]],
-                     patch: np.ndarray, valid: np.ndarray, origin: tuple[int, int], step: int,
-                     scale: tuple[float, float]) -> np.ndarray:
-    """The pixels of ``box``'s depth ``patch`` (from depth pixel ``origin`` (row, col) every ``step``; boxes are
-    scaled to depth pixels by ``scale`` (x, y)) that show another detected thing in front of this one: where another
-    box overlaps it and the nearest dense surface there lies clearly nearer than in the rest of the box. A chair in
-    front of an armchair fills part of the armchair's box with its nearer surface, which the nearest surface of the
-    whole box would take for the armchair's. Boxes of about one extent (two labels for one thing) are left alone."""
-    x0, y0, x1, y1 = box
-    area = (x1 - x0) * (y1 - y0)
-    (r0, c0), (sx, sy) = origin, scale
-    rows = r0 + (np.arange(patch.shape[0]) + 0.5) * step
-    cols = c0 + (np.arange(patch.shape[1]) + 0.5) * step
-    out = np.zeros(patch.shape, dtype=bool)
-    need = max(3, 0.05 * patch.size)
-    for ox0, oy0, ox1, oy1 in others:
-        inter = max(0.0, min(x1, ox1) - max(x0, ox0)) * max(0.0, min(y1, oy1) - max(y0, oy0))
-        if inter <= 0 or inter / (area + (ox1 - ox0) * (oy1 - oy0) - inter) > _SAME_EXTENT_IOU:
-            continue
-        shared = (((rows >= oy0 * sy) & (rows < oy1 * sy))[:, None]
-                  & ((cols >= ox0 * sx) & (cols < ox1 * sx))[None, :]) & valid
-        rest = valid & ~shared & ~out
-        if np.count_nonzero(shared) < need or np.count_nonzero(rest) < need:
-            continue
-        if _front_surface(patch[shared]) < _front_surface(patch[rest]) - _OCCLUDER_GAP_M:
-            out |= shared
-    return out
 
 
 def _front_surface(depths: np.ndarray) -> float:
