@@ -1097,3 +1097,22 @@ def test_terse_chat_yes_no_questions():
     assert [parse_query(t).kind for t in ("sink - seen at all?", "and a sink? any?", "Take me to a chair, any?")] \
         == ["yes_no", "yes_no", "find"]
     assert parse_query("and a sink? any?").target == "sink"
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Tell please, what is the final time you encounter sink during the drive?", "time"),
+    ("I would like to know the initial time a sink is observed.", "time"),
+    ("Time spent in kitchen, how much it is?", "duration"),
+    ("Kindly inform whether a sink is detected during your drive.", "yes_no"),
+    ("Does a sink appear in what you see?", "yes_no"),
+    ("Kindly share if you come across a sink in the building.", "yes_no"),
+    ("Could you kindly check whether you encounter a sink at all?", "yes_no"),
+    ("Among the things you observe, there is a sink?", "yes_no"),
+])
+def test_fluent_non_native_wordings(text, kind):
+    assert parse_query(text).kind == kind
+
+
+def test_starting_to_see_is_the_first_sighting_and_the_name_of_the_room_is_asked():
+    assert parse_query("From what time you start to see sink?").recency == "first"
+    assert parse_query("Please give the name of room with the sink.").asks_room

@@ -1,7 +1,14 @@
 """Other names of things and places, and the thing a request asks for (embodied_rag.retrieval.thing_names)."""
 
 from embodied_rag.memory.lexical import LexicalIndex
-from embodied_rag.retrieval.thing_names import alternative_names, asked_thing, mentions, named_thing, place_named
+from embodied_rag.retrieval.thing_names import (
+    alternative_names,
+    asked_thing,
+    mentions,
+    name_order,
+    named_thing,
+    place_named,
+)
 
 
 def test_other_names_of_a_thing_named_as_a_whole():
@@ -73,3 +80,9 @@ def test_there_points_back_to_the_thing_named_before():
     assert asked_thing("I saw a sofa. Where is it?") == []  # a where-question is no pointing request
     # What comes before a dash is another clause: the bag is no bus stop.
     assert asked_thing("I can't walk far with my bag - where's the closest place to catch a bus?") == []
+
+
+def test_a_two_word_name_said_the_other_way_round():
+    assert name_order("Please, where is the closest stop of bus?") == "Please, where is the closest bus stop?"
+    assert name_order("Take me to the machine for coffee") == "Take me to the coffee machine"
+    assert name_order("the top of the bus") == "the top of the bus"

@@ -22,7 +22,14 @@ import numpy as np
 
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.thing_names import named_thing, object_named, object_names, place_named, sentences
+from embodied_rag.retrieval.thing_names import (
+    name_order,
+    named_thing,
+    object_named,
+    object_names,
+    place_named,
+    sentences,
+)
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct, known_word
 
@@ -31,7 +38,8 @@ _ALIASES = {"temporal": "time", "when": "time", "yesno": "yes_no", "yes/no": "ye
 
 _NO_WH_TIME = r"^(?!.*\b(where|which|how)\b)"
 _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow recently\b|"
-                       r"\b(earliest|latest|first|last|most recent) (recorded |logged |known )?time (at which |when )?"
+                       r"\b(earliest|latest|first|last|most recent|final|initial) (recorded |logged |known )?time "
+                       r"(at which |when )?"
                        r"(you|the robot|it|the|a|an|that|this|your)\b|"
                        r"\bgive me the time\b|"
                        r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
@@ -57,7 +65,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(what|which) hour\b|\btimestamp\b|\b(exact|precise) moment\b|\bat what moment\b|"
                        r"\b(most recent|latest|last|first|earliest) (moment|instant)\b|"
                        r"\b(most recent|latest|earliest) (recorded |logged )?time (that )?you\b|"
-                       r"\b(the|most recent|latest|earliest|first|last) ((exact|precise) )?time (at which|when)\b|"
+                       r"\b(the|most recent|latest|earliest|first|last|final|initial) ((exact|precise) )?time "
+                       r"(at which|when)\b|"
                        r"\btime of (the |your )?(first |last |latest |most recent )?([\w'-]+ ){0,3}"
                        r"(sighting|spotting|observation|detection|visual|contact|encounter)\b|"
                        r"\b(sighting|spotting|observation|detection) time\b|"
@@ -114,10 +123,13 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
                          # "how many cycles did you spend docked in the kitchen?" (not "how many rooms")
                          r"\bhow many (?!(rooms|places|areas)\b)\w+( of [\w ]{1,20}?)? (did|have) (you|the robot) "
                          r"(spend|spent)\b|"  # "how many grains of the hourglass didst thou spend in ..."
-                         r"\b(tally|add|sum|total)( up)? (the |your )?(hours|minutes|seconds|time)\b", re.I)
+                         r"\b(tally|add|sum|total)( up)? (the |your )?(hours|minutes|seconds|time)\b|"
+                         # "Time spent in kitchen, how much it is?"
+                         r"^\W*(the |your )?time (spent|passed) (in|at|inside)\b", re.I)
 # "do you remember when ...", "can you tell me whether ...": the question is the clause after it (if none, a yes/no
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
-_EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| happen to| be so (kind|good) as to)?|"
+_EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| kindly| happen to|"
+                        r" be so (kind|good) as to)?|"
                         r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
                         r"((remember|recall|know)(?! (anything|something|much|a lot) about\b)|"
                         r"tell me(?! ((all|everything|more|a bit|a little|something|anything) )?about\b)|"
@@ -134,7 +146,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
                      r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
-                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out)"
+                     r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out|"
+                     r"inform( me| us)?|share)"
                      r"( for me| for the record| to me)? "
                      r"(?=if|whether)|"
                      r"((my|our|the) )?(\w+ ){0,3}(is |are )?(asking|asks|asked|wants? to know|needs? to know|"
@@ -229,8 +242,8 @@ _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)
 _ANY_CHANCE = re.compile(r"^\s*(is there )?(a|any) chance (that )?you (could|can|would|might) "
                          r"(?!(remember|recall|know|tell|say|confirm|check|have|see|spot|notice)\b)", re.I)
 # "Has a sink come up anywhere in what you saw?": what you saw is no wh-question
-_WHAT_YOU_SAW = re.compile(r"\s*\b(in|among|from|of) what (you|the robot) (saw|have seen|'ve seen|recorded|observed|"
-                           r"captured|filmed)\b", re.I)
+_WHAT_YOU_SAW = re.compile(r"\s*\b(in|among|from|of) what (you|the robot) (saw|see|have seen|'ve seen|recorded|"
+                           r"observed?|detected|captured|filmed)\b", re.I)
 _WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
 _OF = re.compile(r"\bo'(?=\s)", re.I)  # Scots "whit kind o' room"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
@@ -462,14 +475,14 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      + _NO_WH + r"(.*[:;,]\s*|\s*)(you|u|ya) (ever )?(see|seen|saw|spot|spotted|notice|noticed|"
                      r"come across|came across) (one|any|a|an|some)\b" + _NOT_GO + r"|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
-                     + _NO_WH + _NOT_GO + r"\s*there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
+                     + _NO_WH + _NOT_GO + r"(\s*|.*,\s*)there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
                      r"sensors?|database)\b|"
                      # "sink - seen at all?", "and a sink? any?"
                      + _NO_WH + _NOT_GO + r".*(\b(seen|spotted|sighted|noticed) (at all|anywhere|ever)|"
                      r"[?.!,-]\s*any)\s*\?\s*$|"
-                     + _NO_WH + r"\s*(has|have|had|did) (a|an|any) [\w -]+? (shown|turned|popped|appeared|been|"
-                     r"come up|came up|cropped up)\b|"
+                     + _NO_WH + r"\s*(has|have|had|did|does|do) (a|an|any) [\w -]+? (shown|turned|popped|appeared|"
+                     r"appear|been|come up|came up|cropped up|show up|turn up)\b|"
                      + _NO_WH + _NOT_GO + r".*?(^|,\s*|\bor )((did|do|have|has|was|were|is|are)(n'?t| not)?|"
                      r"wouldn'?t|would not) (you|it|there|they)\W*$",  # not a request's "..., would you?"
                      re.I)
@@ -583,7 +596,8 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"\bthe " + _EXACT + r"(room|area) in which\b|\broom( name| number)?\s*:\s*\?|"
                       r"\b(identify|return|report|give|state|specify) (the )?" + _EXACT
                       + r"(room|area)( label| name| number)?\b|"
-                      r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me )room (where|with|that has|containing)\b|"
+                      r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me |\bname of (the )?)room (where|with|that has|"
+                      r"containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
@@ -711,7 +725,8 @@ _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
 # ... and "the one you just drove past"
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|"
                    r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
-_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?(first|1st)(?: time)?)\b(?! aid)",
+_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?(first|1st)(?: time)?|"
+                    r"(start|started|begin|began) (to see|seeing))\b(?! aid)",
                     re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
@@ -801,7 +816,7 @@ def normalise(text: str) -> str:
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
-    text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", _WHAT_YOU_SAW.sub("", text))))
+    text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", _WHAT_YOU_SAW.sub("", name_order(text)))))
     text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
     greeting = _GREETING.match(text)

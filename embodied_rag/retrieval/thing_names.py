@@ -45,6 +45,26 @@ def known_names() -> list[str]:
     return [" ".join(key) for key in _name_groups()]
 
 
+@functools.cache
+def _turned_names() -> tuple[re.Pattern, dict[str, str]]:
+    pairs = {" ".join(reversed(n.split())): n for n in known_names() if len(n.split()) == 2}
+    alts = "|".join(re.escape(b) + r" (?:of|for) (?:the |a |an )?" + re.escape(a)
+                    for a, b in (n.split() for n in pairs.values()))
+    return re.compile(rf"\b(?:{alts})\b", re.I), pairs
+
+
+def name_order(text: str) -> str:
+    """``text`` with two-word names said the other way round written as names ("the closest stop of bus": bus stop,
+    "the machine for coffee": coffee machine)."""
+    rx, pairs = _turned_names()
+
+    def named(m: re.Match) -> str:
+        w = m.group(0).split()
+        return pairs.get(f"{w[0]} {w[-1]}".lower(), m.group(0))
+
+    return rx.sub(named, text)
+
+
 # Where a request names what it wants: "..., where's a library?", "take me to the bus stop".
 _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompany|walk|drive) (me|us|the group)|"
                       r"show me|navigate|go (on )?((over|across|back|down|up) )?(yonder )?to|get to|"
