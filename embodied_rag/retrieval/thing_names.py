@@ -45,9 +45,14 @@ def known_names() -> list[str]:
     return [" ".join(key) for key in _name_groups()]
 
 
+_ROOM_WORDS = frozenset({"room", "area", "hall", "zone", "space", "place", "corner", "section", "office"})
+
+
 @functools.cache
 def _turned_names() -> tuple[re.Pattern, dict[str, str]]:
-    pairs = {" ".join(reversed(n.split())): n for n in known_names() if len(n.split()) == 2}
+    # Not a kind of room: "the room of the printer" asks which room it is in, not for a print room.
+    pairs = {f"{b} {a}": f"{a} {b}" for a, b in (n.split() for n in known_names() if len(n.split()) == 2)
+             if b not in _ROOM_WORDS}
     alts = "|".join(re.escape(b) + r" (?:of|for) (?:the |a |an )?" + re.escape(a)
                     for a, b in (n.split() for n in pairs.values()))
     return re.compile(rf"\b(?:{alts})\b", re.I), pairs
