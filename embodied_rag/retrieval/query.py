@@ -915,8 +915,6 @@ def cue_kind(text: str) -> str | None:
         if re.match(r"\s*the (exact |precise )?(location|position|whereabouts) of\b", rest):
             return "find"  # "Can you confirm the location of the nearest bin?"
         # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
-        if m.re is _EMBEDDING and any(map(_GO_THERE.match, sentences(rest)[1:])):
-            return "find"  # "Do you remember the last lamp you saw? Let's go there together!"
         return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
                 or ("yes_no" if m.re is _EMBEDDING and not wh else None))
     if _DESCRIBE_FIRST.match(text):

@@ -51,11 +51,9 @@ _ROOM_WORDS = frozenset({"room", "area", "hall", "zone", "space", "place", "corn
 @functools.cache
 def _turned_names() -> tuple[re.Pattern, dict[str, str]]:
     # Not a kind of room: "the room of the printer" asks which room it is in, not for a print room.
-    pairs = {f"{b} {a}": f"{a} {b}" for a, b in (n.split() for n in known_names() if len(n.split()) == 2)
-             if b not in _ROOM_WORDS}
-    alts = "|".join(re.escape(b) + r" (?:of|for) (?:the |a |an )?" + re.escape(a)
-                    for a, b in (n.split() for n in pairs.values()))
-    return re.compile(rf"\b(?:{alts})\b", re.I), pairs
+    kept = [(a, b) for a, b in (n.split() for n in known_names() if n.count(" ") == 1) if b not in _ROOM_WORDS]
+    alts = "|".join(re.escape(b) + r" (?:of|for) (?:the |a |an )?" + re.escape(a) for a, b in kept)
+    return re.compile(rf"\b(?:{alts})\b", re.I), {f"{b} {a}": f"{a} {b}" for a, b in kept}
 
 
 def name_order(text: str) -> str:
