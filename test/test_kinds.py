@@ -1116,3 +1116,35 @@ def test_fluent_non_native_wordings(text, kind):
 def test_starting_to_see_is_the_first_sighting_and_the_name_of_the_room_is_asked():
     assert parse_query("From what time you start to see sink?").recency == "first"
     assert parse_query("Please give the name of room with the sink.").asks_room
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    ("quick q did a sink show up on ur camera", "yes_no", "sink"),
+    ("quick question how many sinks did you see", "count", "sinks"),
+    ("how many mins were u in the kitchen pls", "duration", ""),
+    ("You were just driving around, right? Which sink did you see most recently?", "find", None),
+])
+def test_phone_typed_wordings_and_a_tag_before_the_question(text, kind, target):
+    p = parse_query(text)
+    assert p.kind == kind and (target is None or p.target == target)
+    assert parse_query(text).recency == ("last" if "recently" in text else "")
+
+
+def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
+    for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
+        p = parse_query(text)
+        assert (p.kind, p.target, p.relative_floor) == ("find", "stairs", 0), text
+    # the stairs asked for by name, with the reason: on this floor, not the next
+    assert parse_query("I want to walk up to the next floor, where are the stairs?").relative_floor == 0
+    assert parse_query("Take me to the kitchen on another floor").target != "stairs"
+
+
+def test_a_word_for_the_whole_place_in_a_sentence_of_context_is_the_askers():
+    p = parse_query("I'm thinking of renting an apartment near the stadium. What's the neighborhood around it like?")
+    assert (p.kind, p.global_scope) == ("explain", False) and "stadium" in p.content
+    assert parse_query("We just moved into this house. What is it like?").global_scope
+
+
+def test_a_misspelt_thing_seen_is_a_yes(ask):
+    assert ask("did you see a priner?").yes_no is True
+    assert ask("did you see a microwve?").yes_no is False

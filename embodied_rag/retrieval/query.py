@@ -164,7 +164,8 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|
                        r"( robot| there| bot| mate| buddy| pal| lad)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
-                       r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*)+", re.I)
+                       r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*|"
+                       r"\s*quick (q|qn|question)\b\s*[,!:.-]?\s*)+", re.I)  # "quick q did a sink show up"
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "mony": "many",
@@ -175,6 +176,7 @@ _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "p
               "whr": "where", "wr": "were", "whn": "when", "wea": "where",
               "yu": "you", "y'all": "you", "yall": "you", "lib": "library", "vendo": "vending machine",
               "yer": "your", "ee": "you", "hoo": "how", "anywheres": "anywhere",
+              "mins": "minutes", "hrs": "hours", "secs": "seconds",  # "how many mins were u in the kitchen"
               # Jamaican Patois: "Ow long yuh did deh inna di lab?", "Weh yuh did deh at 11:12?"
               "ow": "how", "weh": "where", "wah": "what", "inna": "in", "di": "the", "pon": "on", "deh": "stay",
               # Bajan "Wuh room de sink in?", Hawaiian Pidgin "You wen see one sink o wat?", Doric "aathegither"
@@ -721,6 +723,9 @@ _FLOOR_AFTER = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?:floor|le
 # A lift's sign: "the L2 bench", "on L3" (a capital L only: "l2" may be anything)
 _FLOOR_SIGN = re.compile(r"\b(?:(?:on|at|from|in|of)\s+)?(?:the\s+)?(?-i:L)-?(\d{1,2})\b")
 _UPSTAIRS = re.compile(r"\b(upstairs|downstairs)\b", re.I)
+# "I need to go up to another floor": no thing named, the way to another floor
+_OTHER_FLOOR = re.compile(r"\b((up|down)( to| by)? (another|the next|a different|the other|one|a)|"
+                          r"(another|the next|a different|the other)) (floor|level|storey|story)\b", re.I)
 # Recency: the most recent or the first sighting.
 # ... and "the one you just drove past"
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|"
@@ -825,6 +830,7 @@ def normalise(text: str) -> str:
 
 
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
+_WHICH_ONE = re.compile(r"\W*(which|where)\b", re.I)
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 # "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
 # (or a request to go: "Let's lead the group to a bridge - any crossing nearby would do.")
@@ -872,7 +878,8 @@ def _cued_kind(text: str) -> str | None:
         return "find"  # "Is there a sculpture anywhere? Could you look for one?"
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
         # "The sofa's in some office, isn't it? Which room is it in?": a tag question, then the question
-        return cue_kind(parts[-1]) or ("find" if _ROOM_OF.search(parts[-1]) else kind)
+        # "You were driving around, right? Which fountain did you see most recently?": which one is a find
+        return cue_kind(parts[-1]) or ("find" if _ROOM_OF.search(parts[-1]) or _WHICH_ONE.match(parts[-1]) else kind)
     return kind
 
 
@@ -1017,12 +1024,16 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # surrounding area?": the asking sentence names nothing, the one before does
     if about != text and (not content or not named_thing(content) and named_thing(_content(text))):
         about, content = text, _content(text)
-    said = {m.group(0).lower() for m in _GLOBAL.finditer(about)} if kind == "explain" else set()
+    # "I'm thinking of renting an apartment near the stadium. What's the area around it like?" is about the stadium:
+    # a word for the whole memory in a sentence of context that names a place is the asker's, not what is asked
+    parts = sentences(about)
+    scope = " ".join([p for p in parts[:-1] if not named_thing(_content(p))] + parts[-1:])
+    said = {m.group(0).lower() for m in _GLOBAL.finditer(scope)} if kind == "explain" else set()
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
     one_place = bool(said) and all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
     global_scope = kind == "explain" and (bool(said) and not one_place or not content)
-    if kind == "find" and relative and _GO.search(text) and not named_thing(content):
-        # "I want to go upstairs": the way to the next floor, on this one
+    if kind == "find" and (relative or _OTHER_FLOOR.search(text)) and _GO.search(text) and not named_thing(content):
+        # "I want to go upstairs", "how do I get to another floor?": the way to the next floor, on this one
         content = target = "stairs"
         relative = 0
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
