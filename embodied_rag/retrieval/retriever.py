@@ -47,11 +47,13 @@ from embodied_rag.retrieval.spelling import Spelling
 from embodied_rag.retrieval.thing_names import (
     asked_thing,
     clauses,
+    done_with,
     mentioned_as_said,
     mentions,
     named_thing,
     object_named,
     place_named,
+    without_things,
 )
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
 
@@ -302,9 +304,13 @@ class Retriever:
                 return room
         typed = {"time": self._kinds.time, "count": self._kinds.count, "yes_no": self._kinds.yes_no,
                  "duration": self._kinds.duration, "position": self._kinds.position}
-        if parsed.kind == "yes_no" and parsed.nearest and robot is not None:
-            # "Is there a bed near here?": yes, and the nearest one (paths measured only when there is one)
-            return self._kinds.yes_no(parsed, spec, lambda insts: self._path_from(robot)(insts))
+        if parsed.kind == "yes_no":
+            ans = self._yes_no(parsed, spec, robot)
+            if ans.yes_no is False and (spelled := self._spelled(parsed)).target != parsed.target:
+                # "Is there a libary around here?": a slip of a name some view mentions (never of one none does)
+                again = self._yes_no(spelled, spec, robot)
+                ans = again if again.yes_no else ans
+            return ans
         if parsed.kind in typed:
             ans = typed[parsed.kind](parsed, spec)
             if parsed.kind != "time" or ans.found:
@@ -315,12 +321,19 @@ class Retriever:
             return self._explain(parsed, mode)
         return self._find(parsed, mode, robot)
 
+    def _yes_no(self, parsed: ParsedQuery, spec, robot: tuple[float, ...] | None) -> Answer:
+        if parsed.nearest and robot is not None:
+            # "Is there a bed near here?": yes, and the nearest one (paths measured only when there is one)
+            return self._kinds.yes_no(parsed, spec, lambda insts: self._path_from(robot)(insts))
+        return self._kinds.yes_no(parsed, spec)
+
     def _spelled(self, parsed: ParsedQuery) -> ParsedQuery:
-        """The question with misspelt names of things the memory mentions written correctly (finds and
-        explanations only: a yes/no about something never seen stays a no)."""
+        """The question with misspelt names of things the memory mentions written correctly (a yes/no about
+        something never seen stays a no: only names some view mentions are written in)."""
         n = len(self.memory.keyframes)
         if self._spelling is None or self._spelling[0] != n:
-            self._spelling = (n, Spelling(self.memory.lexical))
+            seen = {inst.label for inst in self.memory.objects.confirmed()}
+            self._spelling = (n, Spelling(self.memory.lexical, seen))
         fix = self._spelling[1].correct
         return dataclasses.replace(parsed, text=fix(parsed.text), content=fix(parsed.content),
                                    target=fix(parsed.target))
@@ -681,8 +694,14 @@ class Retriever:
         # The need may be said in a sentence (or after a dash) of its own ("I've had this cup for hours - where can
         # I throw it away?").
         parts = clauses(parsed.text)
-        vecs = [self._embed(t) for t in [parsed.text, *(parts if len(parts) > 1 else [])]]
-        for thing in self._objects.needed(np.stack(vecs), min_similarity=least):
+        texts = [parsed.text, *(parts if len(parts) > 1 else [])]
+        if done_with(parsed.text):  # "where can I throw away my coffee cup?" needs a bin, not coffee
+            texts = [without_things(t) or t for t in texts]
+        vecs = {t: self._embed(t) for t in dict.fromkeys(texts)}
+        # A need the last clause says comes first: "My coffee cup is empty and I don't want to carry it around all
+        # day. Where can I throw it away?" needs a bin; the sentence before speaks of coffee.
+        asked = self._objects.needed(vecs[texts[-1]][None], min_similarity=least) if len(parts) > 1 else []
+        for thing in dict.fromkeys(asked + self._objects.needed(np.stack(list(vecs.values())), min_similarity=least)):
             # A thing some view mentions by another name counts ("trash can": a view shows a trash bin).
             if found.ranked and not wordless and not mentioned_as_said(self.memory.lexical, thing):
                 continue

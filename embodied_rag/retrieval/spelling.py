@@ -13,6 +13,7 @@ A slip has at least five letters: shorter ones are often words in their own righ
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from embodied_rag.memory.lexical import LexicalIndex, words
 from embodied_rag.retrieval.thing_names import known_names
@@ -57,14 +58,16 @@ def _word_slips(name: str) -> set[str]:
 
 
 class Spelling:
-    """The slips of the names one memory's views mention, built once per memory state."""
+    """The slips of the names one memory's views mention (and of ``seen``: the labels of things it found, which no
+    caption may mention), built once per memory state."""
 
-    def __init__(self, index: LexicalIndex) -> None:
+    def __init__(self, index: LexicalIndex, seen: Iterable[str] = ()) -> None:
         self._index = index
         heard: dict[str, set[str]] = {}
-        for name in known_names():
+        found = {" ".join(words(s)) for s in seen} - {""}
+        for name in sorted(set(known_names()) | found):
             joined = name.replace(" ", "")
-            if len(joined) < _SHORTEST or not index.matching(name)[1]:
+            if len(joined) < _SHORTEST or not (name in found or index.matching(name)[1]):
                 continue
             for slip in (slips(joined) | _vowel_slips(joined) | _accent_slips(joined) | _key_slips(joined)
                          | _word_slips(name)) - {joined}:

@@ -91,6 +91,8 @@ def asked_thing(text: str) -> list[str]:
         ends = (e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():]))
         end = next(ends, len(text) - m.end()) + m.end()
         after = text[m.end():end]
+        if _DONE_WITH.match(after):
+            continue  # "where can I throw away my coffee cup?": the cup is the asker's, a bin is asked for
         names = (_first_name(words(_POSSESSOR.sub(" ", after))) or _first_name(words(after))
                  or _first_name(words(text[start:m.start()])))
         if names:
@@ -104,6 +106,18 @@ def asked_thing(text: str) -> list[str]:
     return []
 
 
+# What is done with a thing the asker has: "where can I throw away / recycle / charge / wash ...".
+_DONE_VERB = (r"(throw|toss|chuck|dump|dispose|recycle|bin|charge|wash|rinse|clean|dry|print|copy|fill|refill|heat|"
+              r"warm|microwave|store|stash|hang|drop|plug|park|lock|empty|get rid)")
+_DONE_WITH = re.compile(r"\s*(can|could|do|should|may|might|would|to)( (i|we|one|you))?( go( and)?)?( to)? "
+                        + _DONE_VERB + r"\b", re.I)
+_DONE_WITH_ANY = re.compile(r"\b" + _DONE_VERB + r"(s|es|ed|ing)?\b(?! (room|station|machine|area))", re.I)
+
+
+def done_with(text: str) -> bool:
+    """Whether ``text`` says what is to be done with a thing ("I need to throw away my coffee cup"): the things it
+    names are then the asker's, not what is asked for."""
+    return bool(_DONE_WITH_ANY.search(text))
 _CLAUSE_END = re.compile(r"[.!?](\s|$)|\s-\s")  # "I can't walk far with my bag - where's a bus stop?"
 _POINTING = {"there", "it", "one", "them", "that", "please", "now"}
 
@@ -128,6 +142,13 @@ def named_thing(text: str) -> list[str]:
     """The names (first the one used) of the first known thing or kind of place ``text`` names anywhere ("what is it
     like by the lifts?": lift, elevator, ...); empty when it names none."""
     return _first_name(words(text))
+
+
+def without_things(text: str) -> str:
+    """``text``'s lexical words without those of the names of known things ("where can I throw away my coffee cup":
+    where can i throw away my): what is done with a thing, for matching needs."""
+    names = {w for key in _object_keys() for w in key}
+    return " ".join(w for w in words(text) if w not in names)
 
 
 def object_named(text: str) -> bool:
