@@ -430,7 +430,7 @@ def test_kinds_from_cue_words(text, kind):
     ("How long did you hang around the kitchen? Was it ages?", "", "kitchen"),
     ("We're doing an inventory. How many chairs did you count?", "chairs", ""),
     ("I'm trying to figure out if someone moved it. When did you last see the sink?", "sink", ""),
-    ("The sink was somewhere on your route. When did you pass it?", "sink route pass", ""),
+    ("The sink was somewhere on your route. When did you pass it?", "sink pass", ""),
     ("how long were you wandering round the hallway for", "", "hallway"),
     ("For the assessment I require the amount of time you occupied the washroom.", "", "washroom"),
     ("how long u been chillin in the storeroom lol", "", "storeroom"),
@@ -1148,3 +1148,20 @@ def test_a_word_for_the_whole_place_in_a_sentence_of_context_is_the_askers():
 def test_a_misspelt_thing_seen_is_a_yes(ask):
     assert ask("did you see a priner?").yes_no is True
     assert ask("did you see a microwve?").yes_no is False
+
+
+@pytest.mark.parametrize("text, kind, recency", [
+    ("Young man, do you remember when you first spotted a sink? I'd be ever so grateful.", "time", "first"),
+    ("Hello there. I was just wondering, did you lay eyes on a sink at all?", "yes_no", ""),
+    ("Is it possible for you to say when a sink last turned up in front of your camera?", "time", "last"),
+    ("Pardon me, but was there a sink anywhere you went? Yes or no will do.", "yes_no", ""),
+    ("I'm curious, how early in your drive did you encounter a sink?", "time", "first"),
+])
+def test_wordy_polite_wordings(text, kind, recency):
+    p = parse_query(text)
+    assert (p.kind, p.recency, p.target) == (kind, recency, "sink")
+
+
+def test_the_name_of_the_room_asked_before_where():
+    p = parse_query("I'm not asking for directions, mind, just the name of the room. Where's the sink?")
+    assert p.asks_room

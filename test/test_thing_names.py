@@ -4,10 +4,12 @@ from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.retrieval.thing_names import (
     alternative_names,
     asked_thing,
+    done_with,
     mentions,
     name_order,
     named_thing,
     place_named,
+    without_things,
 )
 
 
@@ -87,3 +89,11 @@ def test_a_two_word_name_said_the_other_way_round():
     assert name_order("Take me to the machine for coffee") == "Take me to the coffee machine"
     assert name_order("the top of the bus") == "the top of the bus"
     assert name_order("Room of the printer?") == "Room of the printer?"  # a kind of place keeps its words
+
+
+def test_what_is_done_with_a_thing_names_the_askers_thing():
+    assert asked_thing("where can I throw away my coffee cup?") == []
+    assert asked_thing("where can I find a trash bin?")[0] == "trash bin"
+    assert done_with("I need to charge my phone") and done_with("where can I get rid of this wrapper")
+    assert not done_with("my belly's running on empty") and not done_with("take me to the print room")
+    assert without_things("where can I throw away my coffee cup?") == "where i throw away my"

@@ -130,7 +130,8 @@ _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
 # one: "do you remember the lamp?"); "I wonder if ...", "tell me when ...": likewise, but without that default.
 _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please| kindly| happen to|"
                         r" be so (kind|good) as to)?|"
-                        r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to) "
+                        r"(is there )?(a|any) chance (that )?you( can| could)?|are you able to|do you happen to|"
+                        r"(is it|would it be) possible (for you )?to) "
                         r"((remember|recall|know)(?! (anything|something|much|a lot) about\b)|"
                         r"tell me(?! ((all|everything|more|a bit|a little|something|anything) )?about\b)|"
                         r"say|confirm|check|let me know)|"
@@ -165,7 +166,10 @@ _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
                        r"\s*(quick question|here'?s the thing|real quick|one more thing)\s*[,!:.-]\s*|"
-                       r"\s*quick (q|qn|question)\b\s*[,!:.-]?\s*)+", re.I)  # "quick q did a sink show up"
+                       r"\s*quick (q|qn|question)\b\s*[,!:.-]?\s*|"  # "quick q did a sink show up"
+                       # "Young man, do you remember ...", "Dear, how many ..."
+                       r"\s*(young (man|lady|fellow|feller|sir)|(my )?dear|dearie|love|sonny|sweetheart)\s*,\s*)+",
+                       re.I)
 # Chat shorthand: "did u see ..."
 _SHORTHAND = {"u": "you", "ye": "you", "ya": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
               "rm": "room", "whats": "what's", "whaur": "where", "whit": "what", "mony": "many",
@@ -446,6 +450,9 @@ _YES_NO_TAG = re.compile(_OR_NOT + r"|\bor what" + _TAG_VOCATIVE + r"\W*$|"
                          r"^\s*(yes or no|(confirm|verify) or (deny|reject|refute))\W*|"
                          r"\s*\by(es)? ?/ ?n(o)?\W*$|,?\s*aye or nay\W*$|"
                          r",?\s*affirm(ative)? or negative\W*$|"
+                         # "... anywhere you went? Yes or no will do."
+                         r"(?<=[.?!] )\s*(a )?(simple |plain )?yes or (a )?no( answer)?"
+                         r"( (will|would) do| is (fine|enough|ok|okay)| (is )?all i need| please)?\W*$|"
                          + _ASSERTED, re.I)
 # "Yo bro, track down those robot toys, yeah?": a request to find, with a tag
 _NOT_ASKED_TO_FIND = (r"(?!\W*([\w']+,\s*)?(go |please |just )?(find|track down|locate|search for|look for|"
@@ -495,7 +502,8 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"( ever| possibly| perhaps| maybe| happen to)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
-                          r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy)\b|"
+                          r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy|"
+                          r"(lay|laid|set) eyes on)\b|"
                           # "did a sink ever cross your path?"
                           + _NO_WH + r".*\b(did|has|have|had) (a|an|any|the) [\w -]{1,40}? (ever )?cross(ed)? "
                           r"(your|its|the robot'?s?) (path|way)\b|"
@@ -601,6 +609,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me |\bname of (the )?)room (where|with|that has|"
                       r"containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
+                      r"\b(just|only) the name of the room\b|"  # "... just the name of the room. Where's the sink?"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"^\W*(the )?(room|chamber) (in which|where)\b|"  # a crossword clue: "Chamber in which ..."
@@ -676,7 +685,8 @@ _COURTESY = re.compile(
     r"(?:^|(?<=[.!?] ))\s*(robot|computer|buddy|mate|pal)\s*,", re.I)  # "... building. Robot, how many ...?"
 # Words that say how to ask, not what to look for: removed to get the query's content.
 _FILLER = re.compile(
-    r"\b(where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
+    r"\b((in|into|during|on|throughout) (your|the|its) (drive|tour|trip|route|rounds|patrol|journey)|"  # before "in"
+    r"where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
     r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
@@ -688,6 +698,7 @@ _FILLER = re.compile(
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
     r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
+    r"possible|say(?= (when|where|how|whether|if|which|what)\b)|(?<=you )went|"
     r"curious|(?<=^)and|(current|present) (position|location)|set goal|(run|ran|bump|bumped) into|"
     r"la(y|id) eyes on|c(o|a)me across|"
     r"(drove|drive|driven|went|gone) (past|by)|"
@@ -730,7 +741,7 @@ _OTHER_FLOOR = re.compile(r"\b((up|down)( to| by)? (another|the next|a different
 # ... and "the one you just drove past"
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|"
                    r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
-_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|(?:the )?(first|1st)(?: time)?|"
+_FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|how early|(?:the )?(first|1st)(?: time)?|"
                     r"(start|started|begin|began) (to see|seeing))\b(?! aid)",
                     re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.

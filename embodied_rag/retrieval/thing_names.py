@@ -111,7 +111,8 @@ _DONE_VERB = (r"(throw|toss|chuck|dump|dispose|recycle|bin|charge|wash|rinse|cle
               r"warm|microwave|store|stash|hang|drop|plug|park|lock|empty|get rid)")
 _DONE_WITH = re.compile(r"\s*(can|could|do|should|may|might|would|to)( (i|we|one|you))?( go( and)?)?( to)? "
                         + _DONE_VERB + r"\b", re.I)
-_DONE_WITH_ANY = re.compile(r"\b" + _DONE_VERB + r"(s|es|ed|ing)?\b(?! (room|station|machine|area))", re.I)
+_DONE_WITH_ANY = re.compile(r"\b" + _DONE_VERB + r"(s|es|ed|ing)?( (away|out|up|off|of))? (my|this|that|these|those|"
+                            r"the|a|an|some|it|them|our|his|her|their)\b", re.I)
 
 
 def done_with(text: str) -> bool:
