@@ -53,6 +53,7 @@ from embodied_rag.retrieval.thing_names import (
     named_thing,
     object_named,
     place_named,
+    requests,
     without_things,
 )
 from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
@@ -698,9 +699,10 @@ class Retriever:
         if done_with(parsed.text):  # "where can I throw away my coffee cup?" needs a bin, not coffee
             texts = [without_things(t) or t for t in texts]
         vecs = {t: self._embed(t) for t in dict.fromkeys(texts)}
-        # A need the last clause says comes first: "My coffee cup is empty and I don't want to carry it around all
-        # day. Where can I throw it away?" needs a bin; the sentence before speaks of coffee.
-        asked = self._objects.needed(vecs[texts[-1]][None], min_similarity=least) if len(parts) > 1 else []
+        # A need the asking clause says comes first: "My coffee cup is empty and I don't want to carry it around
+        # all day. Where can I throw it away?" needs a bin; the sentence before speaks of coffee.
+        asking = [t for p, t in zip(parts, texts[1:]) if requests(p)] if len(parts) > 1 else []
+        asked = self._objects.needed(vecs[asking[0]][None], min_similarity=least) if asking else []
         for thing in dict.fromkeys(asked + self._objects.needed(np.stack(list(vecs.values())), min_similarity=least)):
             # A thing some view mentions by another name counts ("trash can": a view shows a trash bin).
             if found.ranked and not wordless and not mentioned_as_said(self.memory.lexical, thing):

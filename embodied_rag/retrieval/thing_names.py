@@ -80,6 +80,11 @@ _REQUEST = re.compile(r"\b(where|which way|(take|bring|guide|lead|escort|accompa
                       re.I)
 
 
+def requests(text: str) -> bool:
+    """Whether ``text`` has a request word ("where", "take me", "find", ...)."""
+    return bool(_REQUEST.search(text))
+
+
 def asked_thing(text: str) -> list[str]:
     """The names (first the one used) of the first known thing or kind of place a request asks for: named after
     its last request word that names one ("I need a quiet place to borrow some books, where's a library?" asks for
