@@ -1165,3 +1165,10 @@ def test_wordy_polite_wordings(text, kind, recency):
 def test_the_name_of_the_room_asked_before_where():
     p = parse_query("I'm not asking for directions, mind, just the name of the room. Where's the sink?")
     assert p.asks_room
+
+
+def test_a_thing_pointed_back_to_among_several_named():
+    text = "I was carrying a cardboard box earlier and set it down to open a door. Do you remember where it ended up?"
+    assert parse_query(text).target == "cardboard box"
+    assert parse_query("A student said she left her bag by the red sink. Can you bring me there?").target == "sink"
+    assert parse_query("The fountain, the water decoration. Please go there.").target != "fountain"  # one thing

@@ -9,6 +9,8 @@ from embodied_rag.retrieval.thing_names import (
     name_order,
     named_thing,
     place_named,
+    pointed_back,
+    things_named,
     without_things,
 )
 
@@ -97,3 +99,11 @@ def test_what_is_done_with_a_thing_names_the_askers_thing():
     assert done_with("I need to charge my phone") and done_with("where can I get rid of this wrapper")
     assert not done_with("my belly's running on empty") and not done_with("take me to the print room")
     assert without_things("where can I throw away my coffee cup?") == "where i throw away my"
+
+
+def test_it_points_back_to_the_thing_spoken_of_first_there_to_the_place_named_last():
+    text = "I was carrying a box earlier and set it down to open a door. Do you remember where it ended up?"
+    assert pointed_back(text)[0] == "box"
+    assert pointed_back("A student left her bag by the sink. Can you bring me there?")[0] == "sink"
+    assert pointed_back("Take me to the box by the door") == []
+    assert things_named("the box by the door") == 2 and things_named("a sofa, I mean a couch") == 1

@@ -28,7 +28,9 @@ from embodied_rag.retrieval.thing_names import (
     object_named,
     object_names,
     place_named,
+    pointed_back,
     sentences,
+    things_named,
 )
 from embodied_rag.retrieval.time_window import has_time, strip_time
 from embodied_rag.retrieval.typos import correct, known_word
@@ -1043,6 +1045,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
     one_place = bool(said) and all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
     global_scope = kind == "explain" and (bool(said) and not one_place or not content)
+    if kind == "find" and things_named(content) > 1 and (back := pointed_back(text)):
+        target = back[0]  # "I set the box down to open a door. Where did it end up?": the box, not the door
     if kind == "find" and (relative or _OTHER_FLOOR.search(text)) and _GO.search(text) and not named_thing(content):
         # "I want to go upstairs", "how do I get to another floor?": the way to the next floor, on this one
         content = target = "stairs"

@@ -91,6 +91,19 @@ def asked_thing(text: str) -> list[str]:
     a library; "Take us to a bridge. Show me where the crossing is.": a bridge), else before it in the same sentence
     ("Nearest bus stop where? I must take a bus."); empty when it has no request word or names none there. Names are
     lexical words joined by spaces."""
+    return _asked(text, pronouns=False)[0]
+
+
+def pointed_back(text: str) -> list[str]:
+    """The names of the thing a request points back to with "it" or "there" ("I set the box down to open a door.
+    Where did it end up?": the box, the first thing the sentence before names); empty when it names its thing."""
+    names, back = _asked(text, pronouns=True)
+    return names if back else []
+
+
+def _asked(text: str, pronouns: bool) -> tuple[list[str], bool]:
+    """The names a request asks for, and whether it points back to them from another sentence (``pronouns``: also
+    with "it" among other words, "where did it end up?"; only "there" or "it" alone otherwise)."""
     for m in reversed(list(_REQUEST.finditer(text))):
         start = max((e.end() for e in _CLAUSE_END.finditer(text[:m.start()])), default=0)
         ends = (e.start() + 1 for e in re.finditer(r"[.!?](\s|$)", text[m.end():]))
@@ -101,14 +114,21 @@ def asked_thing(text: str) -> list[str]:
         names = (_first_name(words(_POSSESSOR.sub(" ", after))) or _first_name(words(after))
                  or _first_name(words(text[start:m.start()])))
         if names:
-            return names
-        if set(words(after)) <= _POINTING:
-            # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before.
+            return names, False
+        if set(words(after)) <= _POINTING or pronouns and _PRONOUN.search(after) and not _DONE_WITH_ANY.search(
+                text[m.start():end]):
+            # "To the fountain. Water decoration. Please, go there.": "there" points back to the sentences before;
+            # "it" to the thing they speak of first ("I set the box down to open a door. Where did it end up?"),
+            # "there" to the place they name last ("She left her bag by the red sink. Can you bring me there?").
+            there = not _PRONOUN.search(after)
             for sentence in reversed(sentences(text[:start])):
-                names = _first_name(words(sentence))
+                names = _first_name(words(sentence), last=there)
                 if names:
-                    return names
-    return []
+                    return names, True
+    return [], False
+
+
+_PRONOUN = re.compile(r"\b(it|them|that one|this one)\b", re.I)
 
 
 # What is done with a thing the asker has: "where can I throw away / recycle / charge / wash ...".
@@ -200,11 +220,31 @@ def _first_key(ws: list[str], keys) -> tuple[str, ...] | None:
     return None
 
 
-def _first_name(ws: list[str]) -> list[str]:
-    """The first known name in ``ws`` and the other names of what it names."""
+def _keys(ws: list[str], keys) -> list[tuple[str, ...]]:
+    """Every run of words that is one of ``keys``, left to right, the longest where several start together."""
+    out, i = [], 0
+    while i < len(ws):
+        key = _first_key(ws[i:], keys)
+        if key is None:
+            break
+        at = next(j for j in range(i, len(ws)) if tuple(ws[j:j + len(key)]) == key)
+        out.append(key)
+        i = at + len(key)
+    return out
+
+
+def _first_name(ws: list[str], last: bool = False) -> list[str]:
+    """The first (or ``last``) known name in ``ws`` and the other names of what it names."""
     groups = _name_groups()
-    key = _first_key(ws, groups)
+    keys = _keys(ws, groups) if last else [k for k in [_first_key(ws, groups)] if k]
+    key = keys[-1] if keys else None
     return [" ".join(key)] + sorted(" ".join(o) for o in groups[key] if o != key) if key else []
+
+
+def things_named(text: str) -> int:
+    """How many different things or kinds of place ``text`` names."""
+    groups = _name_groups()
+    return len({groups[k] for k in _keys(words(text), groups)})
 
 
 def mentions(index, content: str, request: str = "") -> tuple[set[int], set[int]]:
