@@ -1172,3 +1172,13 @@ def test_a_thing_pointed_back_to_among_several_named():
     assert parse_query(text).target == "cardboard box"
     assert parse_query("A student said she left her bag by the red sink. Can you bring me there?").target == "sink"
     assert parse_query("The fountain, the water decoration. Please go there.").target != "fountain"  # one thing
+
+
+def test_a_place_asked_for_at_a_time_is_no_position_and_one_you_could_find_is_a_find():
+    p = parse_query("I've got tickets for tonight's game. Could you tell me where the stadium is?")
+    assert (p.kind, p.target) == ("find", "tickets game stadium")
+    assert parse_query("You were near the lobby at 14:05:33, weren't you? Where exactly?").kind == "position"
+    assert parse_query("Where was the robot at 10:15, in the kitchen?").kind == "position"
+    assert parse_query("I'd love a photo with a statue. Is there one around here you could find for me?").kind \
+        == "find"
+    assert parse_query("Did you find a sink?").kind == "yes_no"

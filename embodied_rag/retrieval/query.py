@@ -440,6 +440,7 @@ _NO_WH = r"^(?!.*\b(where|which|what|how|when|who|why|whereabouts)\b)"
 _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direct me|escort|accompany|usher|"
            r"walk (me|us)|get (yourself |yerself |over |across |back )+to|"  # Scouse "get yerself over to"
            r"find (me|us)|(can|could|would) you (find|locate)|(somewhere|anywhere) (to|i can|i could|we can)|"
+           r"you (can|could|would|might) (find|locate)|"  # "Is there one around here you could find for me?"
            r"(a|some) place (to|where)|somewhere (about|around|round|near)|"
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
@@ -989,7 +990,14 @@ def _self_at_time(text: str) -> bool:
     if not (has_time(text) and _WHERE_WORD.search(text)):
         return False
     rest = strip_time(text)
+    if place_named(rest) and not _WHERE_WAS_SELF.search(text):
+        return False  # "I've got tickets for tonight's game. Could you tell me where the stadium is?"
     return not object_named(rest) and bool(_SELF.search(text) or not (_ME.search(text) or place_named(rest)))
+
+
+_WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yourself)\b|"
+                             r"\b(you were|were you|the robot was|was the robot)\b|"
+                             r"\b(your|its|the robot'?s?) (position|location|whereabouts|place|spot)\b", re.I)
 
 
 def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None = None,
