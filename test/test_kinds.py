@@ -1182,3 +1182,11 @@ def test_a_place_asked_for_at_a_time_is_no_position_and_one_you_could_find_is_a_
     assert parse_query("I'd love a photo with a statue. Is there one around here you could find for me?").kind \
         == "find"
     assert parse_query("Did you find a sink?").kind == "yes_no"
+
+
+def test_knowing_the_way_to_a_thing_is_a_find():
+    for text in ("Do you know the way to the kitchen?", "Would you happen to know the quickest way to the closest tv?",
+                 "Could you tell me the way to the sink?"):
+        p = parse_query(text)
+        assert p.kind == "find" and p.target in ("kitchen", "tv", "sink"), text
+    assert parse_query("Would you happen to know where the tv is?").target == "tv"

@@ -441,6 +441,7 @@ _NOT_GO = (r"(?!.*\b(take|bring|guide|lead|drive|navigate|show me|point me|direc
            r"walk (me|us)|get (yourself |yerself |over |across |back )+to|"  # Scouse "get yerself over to"
            r"find (me|us)|(can|could|would) you (find|locate)|(somewhere|anywhere) (to|i can|i could|we can)|"
            r"you (can|could|would|might) (find|locate)|"  # "Is there one around here you could find for me?"
+           r"(way|route|path|directions) (to|towards)|"  # "Do you know the way to the kitchen?"
            r"(a|some) place (to|where)|somewhere (about|around|round|near)|"
            r"(can|could|would) (i|we) (go|get|walk)|(i|we)( can| could|'d like to| would like to| want to| need to) "
            r"(go|get|walk))\b)")
@@ -701,7 +702,8 @@ _FILLER = re.compile(
     r"we(?= (re|are) (in|at|inside)\b)|"  # "the building we're in"
     r"together|"  # "let's go there together"
     r"t|know|located|lead|ago|were|give|quick|something|anything|which way|interesting|summary|overview|rundown|"
-    r"possible|say(?= (when|where|how|whether|if|which|what)\b)|(?<=you )went|"
+    r"possible|say(?= (when|where|how|whether|if|which|what)\b)|(?<=you )went|happen(?= to\b)|"
+    r"(quickest|fastest|shortest|easiest|best)(?= (way|route|path)\b)|"
     r"curious|(?<=^)and|(current|present) (position|location)|set goal|(run|ran|bump|bumped) into|"
     r"la(y|id) eyes on|c(o|a)me across|"
     r"(drove|drive|driven|went|gone) (past|by)|"
@@ -933,8 +935,10 @@ def cue_kind(text: str) -> str | None:
             return asked or "yes_no"
         # "do you know (in) which room ...": not a yes/no
         wh = re.match(r"\s*((in|at|on|from|by) )?(where|which|what|how|who)\b", rest)
-        if re.match(r"\s*the (exact |precise )?(location|position|whereabouts) of\b", rest):
-            return "find"  # "Can you confirm the location of the nearest bin?"
+        if re.match(r"\s*the (exact |precise )?(location|position|whereabouts) of\b|"
+                    r"\s*the ((quickest|fastest|shortest|easiest|best) )?(way|route|path|directions) (to|towards)\b",
+                    rest):
+            return "find"  # "Can you confirm the location of the nearest bin?", "Do you know the way to the kitchen?"
         # "Add up your stints in the kitchen and tell me the total": the request before says what is asked
         return (cue_kind(rest) or (cue_kind(text[:m.start()]) if m.start() else None)
                 or ("yes_no" if m.re is _EMBEDDING and not wh else None))
