@@ -1190,3 +1190,15 @@ def test_knowing_the_way_to_a_thing_is_a_find():
         p = parse_query(text)
         assert p.kind == "find" and p.target in ("kitchen", "tv", "sink"), text
     assert parse_query("Would you happen to know where the tv is?").target == "tv"
+
+
+def test_the_thing_counted_is_the_one_the_asking_words_name(ask):
+    a = ask("I was sitting in my chair thinking about it. How many printers did you run into, all told?")
+    assert a.count == 1 and "printer" in a.answer
+    assert ask("How many chairs did you see?").count == 3
+
+
+def test_looking_for_one_then_asking_whether_it_was_seen_is_a_yes_no():
+    p = parse_query("I'm looking for one. Did a sink ever show up on your camera?")
+    assert (p.kind, p.target) == ("yes_no", "sink")
+    assert parse_query("I'm looking for one. Where is the sink?").kind == "find"

@@ -147,10 +147,13 @@ class KindAnswers:
         insts = self.memory.objects.confirmed()
         # The labels the question names in full ("office chairs" names office chair, not chair); else the labels
         # it means: its target close to the label or to what the label is also called (object_uses.yaml).
-        asked = label_words(parsed.text)
-        named = {lab: max((len(label_words(n)) for n in names_of(lab) if naming(asked, label_words(n)) == 1.0),
-                          default=0) for lab in {i.label for i in insts}}
-        named = {lab: n for lab, n in named.items() if n and self._not_another_thing(asked, lab)}
+        named = self._named(label_words(parsed.text), insts)
+        in_target = self._named(words, insts)
+        if in_target:
+            # The labels the asking words name ("I was sitting in my chair. How many toilets did you see?": toilets),
+            # or longer ones that contain them ("office chairs" named in full though the target kept "chairs").
+            named = in_target | {lab: n for lab, n in named.items()
+                                 if any(set(label_words(t)) < set(label_words(lab)) for t in in_target)}
         if named:
             longest = max(named.values())  # "office chairs" names office chair, not chair
             labels = {lab for lab, n in named.items() if n == longest}
@@ -186,6 +189,12 @@ class KindAnswers:
         # Named as the memory knows it, or as asked (singular: "plants" -> "plant").
         name = (f"{parsed.colour} " if parsed.colour else "") + (sorted(labels)[0] if labels else " ".join(words))
         return Subject(name.strip(), chosen, frames)
+
+    def _named(self, asked: list[str], insts: list[ObjectInstance]) -> dict[str, int]:
+        """The labels ``asked`` names in full, by the word count of the longest of their names it uses."""
+        named = {lab: max((len(label_words(n)) for n in names_of(lab) if naming(asked, label_words(n)) == 1.0),
+                          default=0) for lab in {i.label for i in insts}}
+        return {lab: n for lab, n in named.items() if n and self._not_another_thing(asked, lab)}
 
     def _not_another_thing(self, words: list[str], label: str) -> bool:
         """False when the word before a named label makes it something else ("pool table" is no table, "kitchen

@@ -846,6 +846,8 @@ def normalise(text: str) -> str:
 
 
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
+_LOOKING_FOR_ONE = re.compile(r"\W*(i'?m|i am|we'?re|we are) (just )?(looking|searching|hunting) for (one|it|them)\W*$",
+                              re.I)
 _WHICH_ONE = re.compile(r"\W*(which|where)\b", re.I)
 _WH_START = re.compile(r"\W*((in|at|on|for) )?(what|which|when|where|how)\b", re.I)
 # "Where can I find a library - is there one somewhere?": the find, its thing's presence asked again
@@ -890,6 +892,8 @@ def _cued_kind(text: str) -> str | None:
         if kind:
             return kind
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
+    if kind == "find" and len(parts) > 1 and _LOOKING_FOR_ONE.match(parts[0]) and cue_kind(parts[-1]) == "yes_no":
+        return "yes_no"  # "I'm looking for one. Did a sink ever show up on your camera?": whether there is one
     if kind == "yes_no" and (_WHERE_THEN_ANY.match(text) or any(map(_GO_THERE.match, parts[1:]))):
         return "find"  # "Is there a sculpture anywhere? Could you look for one?"
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
