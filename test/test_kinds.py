@@ -1202,3 +1202,11 @@ def test_looking_for_one_then_asking_whether_it_was_seen_is_a_yes_no():
     p = parse_query("I'm looking for one. Did a sink ever show up on your camera?")
     assert (p.kind, p.target) == ("yes_no", "sink")
     assert parse_query("I'm looking for one. Where is the sink?").kind == "find"
+
+
+def test_a_childs_like_and_a_recency_taken_back_after_a_dash():
+    p = parse_query("Hey Rolly, like, did you roll past a sink even once?")
+    assert p.kind == "yes_no" and "sink" in p.target
+    p = parse_query("No, not the last time—the FIRST time you saw the sink, when?")
+    assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
+    assert parse_query("No, not directions—just the room: where's the sink?").asks_room

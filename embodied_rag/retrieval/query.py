@@ -285,6 +285,7 @@ _OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should 
 # "nuh" ("Tell me nuh": but "or nuh?" asks yes or no)
 _FILLER_PARTICLE = re.compile(r"\s*\b(po|naman|talaga|gitu|dong|sih|(?<!or )nuh)\b"
                               r"(?=\s*[,.!?]|\s*$|\s+(please|thanks)\b)", re.I)
+_LIKE = re.compile(r",\s*like\s*,", re.I)  # a child's "like" between commas: "Hey Rolly, like, did you ...?"
 _ID_IN = re.compile(r"\bid(?= (the|a|an|total)\b)")  # a blocked nose: "were you id the kitchen?"
 # Hawaiian Pidgin past tense: "you wen see one sink" (not "wen" for "when": "wen did u see")
 _WEN = re.compile(r"\b(you|u|yu|i|we|it) wen (see|spot|find|go|pass|notice|stay|get)\b", re.I)
@@ -315,7 +316,7 @@ _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I
 _NEGATED = re.compile(r"\b((i'?m|i am|a'm) )?(not|don'?t|do not) (want|wanting|wantin|need|needing|take|taking|takin|"
                       r"use|using) (the|a|an) [\w -]+?(?=\s*([?.!,;]|$))|"  # "I'm not wanting the lift."
                       r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
-                      r"[\w -]+?,\s*"
+                      r"[\w -]+?(,|\s-)\s*"  # "no, not the last time - the first time you saw the sink"
                       r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))|"
                       # "the table - wait, no, the microscope": corrected at once
@@ -613,7 +614,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"(\bthe |^\s*|[:;]\s*|\b(tell|give|show) me |\bname of (the )?)room (where|with|that has|"
                       r"containing)\b|"
                       r"\bthe room (the|a|an) [\w ]{1,30}? (is|was|sits|stands)\b|"
-                      r"\b(just|only) the name of the room\b|"  # "... just the name of the room. Where's the sink?"
+                      r"\b(just|only) the (name of the )?room\b|"  # "... just the name of the room. Where's the sink?"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"^\W*(the )?(room|chamber) (in which|where)\b|"  # a crossword clue: "Chamber in which ..."
@@ -826,7 +827,7 @@ def normalise(text: str) -> str:
     # before "wen" is taken for a slip of "when"
     text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
     text = _HOW_SLIP.sub(lambda m: "how long" if m.group(1) else "how many", text)
-    text = _FILLER_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], text))
+    text = _FILLER_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], _LIKE.sub(",", text)))
     text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", text))
     text = _OR_RATHER_ROOM.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
