@@ -1210,3 +1210,8 @@ def test_a_childs_like_and_a_recency_taken_back_after_a_dash():
     p = parse_query("No, not the last time—the FIRST time you saw the sink, when?")
     assert (p.kind, p.recency, p.target) == ("time", "first", "sink")
     assert parse_query("No, not directions—just the room: where's the sink?").asks_room
+
+
+def test_the_thing_asked_for_after_but_among_several_named():
+    p = parse_query("I'm not very good with lifts and such, dear, but I need to get to the bookcase on the ground floor.")
+    assert (p.kind, p.target, p.floor) == ("find", "bookcase", 0)

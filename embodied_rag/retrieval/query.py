@@ -23,6 +23,7 @@ import numpy as np
 from embodied_rag.errors import UserError
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.thing_names import (
+    asked_thing,
     name_order,
     named_thing,
     object_named,
@@ -847,6 +848,8 @@ def normalise(text: str) -> str:
 
 
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
+_BUT_REQUEST = re.compile(r"\bbut\b(?=[^.?!]*\b(need|want|would like|'d like|have|got) to (get|go|find|see|reach)\b)",
+                          re.I)
 _LOOKING_FOR_ONE = re.compile(r"\W*(i'?m|i am|we'?re|we are) (just )?(looking|searching|hunting) for (one|it|them)\W*$",
                               re.I)
 _WHICH_ONE = re.compile(r"\W*(which|where)\b", re.I)
@@ -1062,8 +1065,12 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # "the entire area around the elevators", "the whole panorama round the stadium": all of one named place
     one_place = bool(said) and all(_WHOLE.fullmatch(w) for w in said) and bool(named_thing(content))
     global_scope = kind == "explain" and (bool(said) and not one_place or not content)
-    if kind == "find" and things_named(content) > 1 and (back := pointed_back(text)):
-        target = back[0]  # "I set the box down to open a door. Where did it end up?": the box, not the door
+    if kind == "find" and things_named(content) > 1:
+        # "I set the box down to open a door. Where did it end up?": the box, not the door; "I'm not good with lifts,
+        # but I need to get to the bookcase": the bookcase
+        but = _BUT_REQUEST.search(text)
+        back = pointed_back(text) or (asked_thing(text[but.end():]) if but else [])
+        target = back[0] if back else target
     if kind == "find" and (relative or _OTHER_FLOOR.search(text)) and _GO.search(text) and not named_thing(content):
         # "I want to go upstairs", "how do I get to another floor?": the way to the next floor, on this one
         content = target = "stairs"
