@@ -1215,3 +1215,14 @@ def test_a_childs_like_and_a_recency_taken_back_after_a_dash():
 def test_the_thing_asked_for_after_but_among_several_named():
     p = parse_query("I'm not very good with lifts and such, dear, but I need to get to the bookcase on the ground floor.")
     assert (p.kind, p.target, p.floor) == ("find", "bookcase", 0)
+
+
+@pytest.mark.parametrize("text, target", [
+    ("Robot, um, I lost my box, where did I put it? Did you see it?", "lost box put"),
+    ("Quick—a library, where can I find one? Any library, hurry!", "library hurry"),
+    ("A statue—any statue—find one, quick! That's our meeting spot!", "statue our meeting spot"),
+])
+def test_where_then_whether_it_was_seen_is_a_find(text, target):
+    p = parse_query(text)
+    assert (p.kind, p.target) == ("find", target)
+    assert parse_query("The sink. Did you see it?").kind == "yes_no"

@@ -469,7 +469,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
                      r"(?!.*\b(where|qualif(y|ies)|(will|would|should|'ll) (do|suffice|work)|suffices|"
-                     r"is (fine|ok|okay|good)|works)\b)" + _NOT_GO + r"|"
+                     r"(find|locate) one|is (fine|ok|okay|good)|works)\b)" + _NOT_GO + r"|"
                      + _KNOW_OR_NOT + _OR_NOT + r"|" + _OR_WHAT + r"|\baye or nay\b|" + _NO_WH + r"\s*whether\b|"
                      r"\byes or no\b|\byes ?/ ?no\b|\by/n\b|\btrue (or|/) ?false\b|\baffirm(ative)? or negative\b|"
                      r"\breturn (true|false)\b|\bselect exists\b|"
@@ -822,6 +822,12 @@ def _joined_syllables(m: re.Match) -> str:
     return joined if named else m.group(0)
 
 
+def _unhesitated(m: re.Match) -> str:
+    before = m.string[:m.start()].split()
+    opener = len(before) == 1 and _GREETING.match(before[0] + ", ")
+    return ", " if opener and m.group(0).rstrip().endswith(",") else " "
+
+
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
@@ -835,7 +841,8 @@ def normalise(text: str) -> str:
     text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", _A_PREFIX.sub("", text))))
     text = _NUMBER_SIGN.sub("number ", _FORMAT_HINT.sub(" ", _SLANG.sub("", _LABEL.sub("", _CHECKLIST.sub("", text)))))
     text = _TRAILING_OFF.sub(" ", _CLOCK_TIME.sub("time", text))
-    text = " ".join(_HESITATION.sub(" ", _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
+    # "Robot, um, I lost my box": the comma that set the hesitation off stays after a word that opens the question
+    text = " ".join(_HESITATION.sub(_unhesitated, _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
@@ -850,6 +857,8 @@ def normalise(text: str) -> str:
 _WHEN_CLAUSE = re.compile(r"\bwhen (you|the robot|it|i|we)\b(?!.*\b(what|which) time\b)", re.I)
 _BUT_REQUEST = re.compile(r"\bbut\b(?=[^.?!]*\b(need|want|would like|'d like|have|got) to (get|go|find|see|reach)\b)",
                           re.I)
+_WHERE = re.compile(r"\bwhere\b", re.I)
+_SEEN_IT = re.compile(r"\W*((did|have|had) you (see|seen|spot|spotted|notice|noticed) (it|them|one)\W*$|any\b)", re.I)
 _LOOKING_FOR_ONE = re.compile(r"\W*(i'?m|i am|we'?re|we are) (just )?(looking|searching|hunting) for (one|it|them)\W*$",
                               re.I)
 _WHICH_ONE = re.compile(r"\W*(which|where)\b", re.I)
@@ -898,6 +907,11 @@ def _cued_kind(text: str) -> str | None:
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
     if kind == "find" and len(parts) > 1 and _LOOKING_FOR_ONE.match(parts[0]) and cue_kind(parts[-1]) == "yes_no":
         return "yes_no"  # "I'm looking for one. Did a sink ever show up on your camera?": whether there is one
+    if kind == "yes_no" and len(parts) > 1 and _SEEN_IT.match(parts[-1]) and any(
+            cue_kind(p) == "find" or _WHERE.search(p) for p in parts[:-1]):
+        # "I lost my box, where did I put it? Did you see it?", "a library, where can I find one? Any library,
+        # hurry!": where it is
+        return "find"
     if kind == "yes_no" and (_WHERE_THEN_ANY.match(text) or any(map(_GO_THERE.match, parts[1:]))):
         return "find"  # "Is there a sculpture anywhere? Could you look for one?"
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
