@@ -1226,3 +1226,9 @@ def test_where_then_whether_it_was_seen_is_a_find(text, target):
     p = parse_query(text)
     assert (p.kind, p.target) == ("find", target)
     assert parse_query("The sink. Did you see it?").kind == "yes_no"
+
+
+def test_the_newest_and_a_while_ago_are_the_last_seen_and_near_us_the_nearest():
+    assert parse_query("Hey robot, um, the newest lift you remember seeing, where is it?").recency == "last"
+    assert parse_query("Take me to the lift you saw just a little while ago!").recency == "last"
+    assert parse_query("Um, is there a conference table near us? Like really really near?").nearest

@@ -664,7 +664,7 @@ _EXPLAIN = re.compile(
     r"\bwhat('?s| is)? the (vibe|atmosphere|ambien[ct]e)\b|\bwhat (vibe|atmosphere)\b|"
     r"\b(what|which) (kind|sort|type) of (a )?(place|building|establishment|venue|joint)" + _THIS_PLACE, re.I)
 _WHOLE = re.compile(r"whole|entire|overall|everything", re.I)
-_NEAREST = re.compile(r"\b(nearest|closest|near me|nearby|close by|(most|more) (close|near)|close to me|"
+_NEAREST = re.compile(r"\b(nearest|closest|near (me|us)|nearby|close by|(most|more) (close|near)|close to (me|us)|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|edifice|facility|establishment|floor|everything|whole|entire|overall|all areas|"
@@ -746,7 +746,9 @@ _OTHER_FLOOR = re.compile(r"\b((up|down)( to| by)? (another|the next|a different
                           r"(another|the next|a different|the other)) (floor|level|storey|story)\b", re.I)
 # Recency: the most recent or the first sighting.
 # ... and "the one you just drove past"
-_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|"
+# ... "the newest lift you remember seeing", "the lift you saw just a little while ago"
+_LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|newest|"
+                   r"(just )?a (little |short )?while ago|a (moment|minute|few minutes) ago|"
                    r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
 _FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|how early|(?:the )?(first|1st)(?: time)?|"
                     r"(start|started|begin|began) (to see|seeing))\b(?! aid)",
