@@ -1232,3 +1232,17 @@ def test_the_newest_and_a_while_ago_are_the_last_seen_and_near_us_the_nearest():
     assert parse_query("Hey robot, um, the newest lift you remember seeing, where is it?").recency == "last"
     assert parse_query("Take me to the lift you saw just a little while ago!").recency == "last"
     assert parse_query("Um, is there a conference table near us? Like really really near?").nearest
+
+
+@pytest.mark.parametrize("text, kind, place", [
+    ("The kitchen - how many sinks?", "count", "kitchen"),
+    ("I'm curious, how many sinks did the kitchen have?", "count", "kitchen"),
+    ("Thinking back to the kitchen, when did you last catch sight of the sink?", "time", "kitchen"),
+    ("When you were in the kitchen, did you see any sink?", "yes_no", "kitchen"),
+    ("Does the kitchen contain any sink that you noticed?", "yes_no", "kitchen"),
+    ("Does the second floor have any sink at all?", "yes_no", ""),
+])
+def test_a_kind_of_place_said_without_in_scopes_the_question(text, kind, place):
+    p = parse_query(text)
+    assert (p.kind, p.place) == (kind, place) and "sink" in p.target
+    assert parse_query("did you see the kitchen sink?").place == ""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embodied_rag.errors import UserError
+from embodied_rag.memory.lexical import words
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.thing_names import (
     asked_thing,
@@ -466,7 +467,9 @@ _NOT_ASKED_TO_FIND = (r"(?!\W*([\w']+,\s*)?(go |please |just )?(find|track down|
 _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) to\b).*" + _ASSERTED + r"|"
                      r"(^|\s[-:]\s|[:;]\s+|^\s*(?!(where|which|what|how|when|who)\b)[\w']+( [\w']+){0,2},\s*)\s*"
                      r"((did|have|has|had)\s+(?!(a|an|some|to)\b)\w+|did (a|an|any)\s+\w+|"
-                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+)"
+                     r"(do|does|was|were|is|are)\s+(you|there|the robot|it|any)\b|(was|were|is) (a|an)\s+\w+|"
+                     # "Does the kitchen contain any microwave?", "Does the second floor have any sofa at all?"
+                     r"(does|did) (the|this|that) [\w ]{1,30}? (have|contain|hold|include)( any| a| an)\b)"
                      + _NOT_GO + r"|(^|[:;]\s*|\s-\s)\s*any\s+"
                      r"(?!.*\b(where|qualif(y|ies)|(will|would|should|'ll) (do|suffice|work)|suffices|"
                      r"(find|locate) one|is (fine|ok|okay|good)|works)\b)" + _NOT_GO + r"|"
@@ -861,6 +864,7 @@ _BUT_REQUEST = re.compile(r"\bbut\b(?=[^.?!]*\b(need|want|would like|'d like|hav
                           re.I)
 _WHERE = re.compile(r"\bwhere\b", re.I)
 _SEEN_IT = re.compile(r"\W*((did|have|had) you (see|seen|spot|spotted|notice|noticed) (it|them|one)\W*$|any\b)", re.I)
+_WHEN_YOU_WERE = re.compile(r"\W*(when|while) (you|the robot) (were|was|went|drove|passed|visited)\b[^,?.]*,\s*", re.I)
 _LOOKING_FOR_ONE = re.compile(r"\W*(i'?m|i am|we'?re|we are) (just )?(looking|searching|hunting) for (one|it|them)\W*$",
                               re.I)
 _WHICH_ONE = re.compile(r"\W*(which|where)\b", re.I)
@@ -895,6 +899,9 @@ def question_kind(text: str) -> str | None:
 
 
 def _cued_kind(text: str) -> str | None:
+    scene = _WHEN_YOU_WERE.match(text)
+    if scene and (kind := cue_kind(text[scene.end():])) in ("yes_no", "count", "find"):
+        return kind  # "When you were in the kitchen, did you see any microwave?": the scene, then the question
     parts = sentences(text)
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
@@ -1134,6 +1141,24 @@ def _asking_sentence(text: str, kind: str) -> str | None:
     return asking[0] if len(asking) == 1 and not _BACK_REFERENCE.search(_IT_IS_LIKE.sub(" ", asking[0])) else None
 
 
+_THE = re.compile(r"\b(the|this|that) ", re.I)
+
+
+def _place_said(text: str) -> tuple[str, int, int] | None:
+    """The first kind of place named after "the" (not the first word of a thing's name: "the kitchen sink"), with
+    its span."""
+    for m in _THE.finditer(text):
+        rest = text[m.end():]
+        place = place_named(rest[:60])
+        ws = words(rest)
+        n = len(place.split())
+        if not place or ws[:n] != place.split() or object_named(" ".join(ws[:n + 1])) and len(ws) > n:
+            continue
+        end = m.end() + re.match(r"\W*" + r"\W+".join(r"\w+" for _ in range(n)), rest).end()
+        return place, m.start(), end
+    return None
+
+
 _PLACED_KINDS = ("count", "duration", "yes_no", "time")  # kinds asked about one kind of place
 
 
@@ -1170,6 +1195,11 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
                 place = named  # "The pipes in the washroom are leaking": the kind of place, not what it does
             if place:
                 text = text[:m.start()] + " " + text[m.end():]
+        elif kind != "duration" and (said := _place_said(text)):
+            # "The kitchen - how many microwaves?", "how many printers did the lab have?", "Thinking back to the
+            # kitchen, when did you last see the sink?": a kind of place said without "in"
+            place, start, end = said
+            text = text[:start] + " " + text[end:]
     words = re.sub(r"[^\w\s-]|(?<!\w)-|-(?!\w)", " ", _COURTESY.sub(" ", text))  # a hyphen only inside a word
     if kind not in ("find", "explain") or asks_room:
         words = _KIND_WORDS.sub(" ", words)
