@@ -1213,7 +1213,8 @@ def test_a_childs_like_and_a_recency_taken_back_after_a_dash():
 
 
 def test_the_thing_asked_for_after_but_among_several_named():
-    p = parse_query("I'm not very good with lifts and such, dear, but I need to get to the bookcase on the ground floor.")
+    p = parse_query("I'm not very good with lifts and such, dear, but I need to get to the bookcase on the ground "
+                    "floor.")
     assert (p.kind, p.target, p.floor) == ("find", "bookcase", 0)
 
 
@@ -1246,3 +1247,15 @@ def test_a_kind_of_place_said_without_in_scopes_the_question(text, kind, place):
     p = parse_query(text)
     assert (p.kind, p.place) == (kind, place) and "sink" in p.target
     assert parse_query("did you see the kitchen sink?").place == ""
+
+
+def test_a_thing_in_a_kind_of_place_is_found_there(ask):
+    for text in ("take me to the chair in the office", "the office's chair, please",
+                 "I need the chair that's in the office"):
+        p = parse_query(text)
+        assert (p.kind, p.target, p.place) in (("find", "chair", "office"), ("find", "need chair", "office")), text
+        assert ask(text).object["position"][0] == pytest.approx(13, abs=0.5), text  # not a kitchen chair
+    assert ask("take me to the chair in the kitchen").object["position"][0] < 4
+    kitchen = parse_query("take me to the kitchen")
+    assert (kitchen.target, kitchen.place) == ("kitchen", "")
+    assert parse_query("where is the kitchen sink").place == ""

@@ -24,6 +24,7 @@ from embodied_rag.errors import UserError
 from embodied_rag.memory.lexical import words
 from embodied_rag.models.fixed_texts import embedded
 from embodied_rag.retrieval.thing_names import (
+    alternative_names,
     asked_thing,
     name_order,
     named_thing,
@@ -1159,6 +1160,19 @@ def _place_said(text: str) -> tuple[str, int, int] | None:
     return None
 
 
+def _thing_in_place(text: str) -> tuple[str, str] | None:
+    """The kind of place a find puts its thing in, and the text without it; None when it names no thing besides."""
+    m = next((m for m in _PLACE.finditer(text) if place_named(m.group(1))), None)
+    said = m.group(1) if m else ""
+    place, start, end = (place_named(said), m.start(), m.end()) if m else _place_said(text) or ("", 0, 0)
+    rest = text[:start] + " " + text[end:]
+    # the place said is just a kind of room ("the library", not "the library's reading corner"), not also a thing
+    plain = not said or place == " ".join(words(_AREAS.sub("", _FILLER.sub(" ", said))))
+    if not place or not plain or not object_named(rest) or any(map(object_named, [place, *alternative_names(place)])):
+        return None  # ... and no way between floors that is also a thing ("the staircase": the stairs)
+    return place, rest
+
+
 _PLACED_KINDS = ("count", "duration", "yes_no", "time")  # kinds asked about one kind of place
 
 
@@ -1176,7 +1190,12 @@ def _slots(text: str, kind: str, asks_room: bool) -> tuple[str, str, str, str]:
         text = _WHICH_ROOM_RX.sub(" ", _ROOMS_OF.sub(" ", _ROOM_CHOICE_RX.sub(" ", text)))
     colour = _colour(text)
     place = ""
-    if kind in _PLACED_KINDS:
+    if kind == "find" and not asks_room:
+        # "take me to the chair in the library", "the lobby's sofa": a thing, and the kind of place it is in
+        found = _thing_in_place(text)
+        if found:
+            place, text = found
+    elif kind in _PLACED_KINDS:
         # "how long, in ordinary measure, were you in the storage room?": a kind of place before other words, and
         # the one in the asking clause ("I had to wait in the lobby, so how long were you in the print room?")
         kinds_of_place = [m for m in _PLACE.finditer(text) if place_named(m.group(1))]

@@ -574,6 +574,11 @@ class Retriever:
             if everywhere and everywhere[0].score >= self.config.object_min_score and (
                     not matches or matches[0].score < self.config.object_min_score):
                 return self._not_on_floor(parsed, everywhere[0], floor)
+        if parsed.kind == "find" and parsed.place and matches:
+            # "Take me to the chair in the library": a chair whose closest view is in a library, when there is one
+            seen_there = self._kinds.place_keyframes(parsed.place)
+            inside = [m for m in matches if seen_there is None or self._kinds.home(m.instance) in seen_there]
+            matches = inside or matches
         place = place_named(parsed.target) if parsed.kind == "find" and not object_named(parsed.target) else ""
         if place and matches and not matches[0].named:
             # "Take me to the office": a thing seen in an office, not the best match for the word in a bedroom.
