@@ -1259,3 +1259,8 @@ def test_a_thing_in_a_kind_of_place_is_found_there(ask):
     kitchen = parse_query("take me to the kitchen")
     assert (kitchen.target, kitchen.place) == ("kitchen", "")
     assert parse_query("where is the kitchen sink").place == ""
+
+
+def test_what_is_used_instead_is_not_wanted():
+    p = parse_query("Where are the stairs? I'd walk up instead of the lift.")
+    assert "lift" not in p.text and "stairs" in p.target

@@ -240,6 +240,8 @@ def test_needs_and_things_described_among_other_words(tmp_path, minilm):
         assert "trash bin" in place("My coffee cup is empty and I don't want to carry it around all day. Where can I "
                                     "throw it away?")
         assert "trash bin" in place("Where can I throw away my coffee cup?")
+        # A thing described for want of its name: the description, not "the place", says what is needed.
+        assert "water feature" in place("Go to the place where water splashes out and runs down just for decoration.")
         # The lobby is where the thing asked for is; the water feature is what the other words describe.
         assert "water feature" in place("Take me to the lobby's elegant centrepiece, the ornamental fountain.")
         # "there" points back to the thing named before.

@@ -4,6 +4,7 @@ from embodied_rag.memory.lexical import LexicalIndex
 from embodied_rag.retrieval.thing_names import (
     alternative_names,
     asked_thing,
+    described,
     done_with,
     mentions,
     name_order,
@@ -107,3 +108,9 @@ def test_it_points_back_to_the_thing_spoken_of_first_there_to_the_place_named_la
     assert pointed_back("A student left her bag by the sink. Can you bring me there?")[0] == "sink"
     assert pointed_back("Take me to the box by the door") == []
     assert things_named("the box by the door") == 2 and things_named("a sofa, I mean a couch") == 1
+
+
+def test_what_a_request_says_of_a_thing_it_cannot_name():
+    assert described("Go to the place where water splashes out.") == "where water splashes out."
+    assert described("take me to the thing that sells snacks") == "that sells snacks"
+    assert described("where is the sink?") == ""

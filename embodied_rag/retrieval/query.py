@@ -316,7 +316,9 @@ _CLOCK_TIME = re.compile(r"\bclock[- ]time\b", re.I)  # "at what clock time ..."
 _CLOSER = re.compile(r"\b(closer|nearer)( to (me|here|us))? than\b[^?.!]*", re.I)
 # "Not the escalator, the stairs", "the stairs, not the escalator", "the escalator - no, the stairs": what is not
 # wanted is no target.
-_NEGATED = re.compile(r"\b((i'?m|i am|a'm) )?(not|don'?t|do not) (want|wanting|wantin|need|needing|take|taking|takin|"
+_NEGATED = re.compile(r"\b(instead of|rather than) (the |a |an )?(using |taking )?(the |a |an )?[\w -]+?"
+                      r"(?=\s*([?.!,;]|$))|"  # "where you walk up instead of the lift"
+                      r"\b((i'?m|i am|a'm) )?(not|don'?t|do not) (want|wanting|wantin|need|needing|take|taking|takin|"
                       r"use|using) (the|a|an) [\w -]+?(?=\s*([?.!,;]|$))|"  # "I'm not wanting the lift."
                       r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
                       r"[\w -]+?(,|\s-)\s*"  # "no, not the last time - the first time you saw the sink"

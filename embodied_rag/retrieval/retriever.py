@@ -47,6 +47,7 @@ from embodied_rag.retrieval.spelling import Spelling
 from embodied_rag.retrieval.thing_names import (
     asked_thing,
     clauses,
+    described,
     done_with,
     mentioned_as_said,
     mentions,
@@ -698,16 +699,17 @@ class Retriever:
         # uses fit clearly better is looked for instead.
         least = _NEED_OVER_BROAD if found.every else _NEED_SIMILARITY
         # The need may be said in a sentence (or after a dash) of its own ("I've had this cup for hours - where can
-        # I throw it away?").
+        # I throw it away?"), or in what the request says of a thing it cannot name ("the place where water splashes
+        # out just for decoration"); that, or else the first clause that asks, comes first ("My coffee cup is empty
+        # and I don't want to carry it around all day. Where can I throw it away?" needs a bin, not coffee).
         parts = clauses(parsed.text)
-        texts = [parsed.text, *(parts if len(parts) > 1 else [])]
+        said = described(parsed.text)
+        first = said or next((p for p in parts if requests(p)), "") if len(parts) > 1 or said else ""
+        texts = [parsed.text, *(parts if len(parts) > 1 else []), *([said] if said else [])]
         if done_with(parsed.text):  # "where can I throw away my coffee cup?" needs a bin, not coffee
-            texts = [without_things(t) or t for t in texts]
+            texts, first = [without_things(t) or t for t in texts], without_things(first) or first
         vecs = {t: self._embed(t) for t in dict.fromkeys(texts)}
-        # A need the asking clause says comes first: "My coffee cup is empty and I don't want to carry it around
-        # all day. Where can I throw it away?" needs a bin; the sentence before speaks of coffee.
-        asking = [t for p, t in zip(parts, texts[1:]) if requests(p)] if len(parts) > 1 else []
-        asked = self._objects.needed(vecs[asking[0]][None], min_similarity=least) if asking else []
+        asked = self._objects.needed(vecs[first][None], min_similarity=least) if first else []
         for thing in dict.fromkeys(asked + self._objects.needed(np.stack(list(vecs.values())), min_similarity=least)):
             # A thing some view mentions by another name counts ("trash can": a view shows a trash bin).
             if found.ranked and not wordless and not mentioned_as_said(self.memory.lexical, thing):

@@ -140,6 +140,19 @@ _DONE_WITH_ANY = re.compile(r"\b" + _DONE_VERB + r"(s|es|ed|ing)?( (away|out|up|
                             r"the|a|an|some|it|them|our|his|her|their)\b", re.I)
 
 
+# "the place where water splashes out just for decoration": what follows describes the thing asked for
+_DESCRIBED = re.compile(r"\b(the|a|an|some|that|this|one of those) (place|part( of (the|this) (building|campus|town|"
+                        r"city))?|spot|area|room|thing|things|one|ones|kind of \w+|sort of \w+)\s+"
+                        r"(?P<rel>where|that|which|with|in which|you)\b", re.I)
+
+
+def described(text: str) -> str:
+    """What a request says of the thing it cannot name ("Go to the place where water splashes out." -> "where water
+    splashes out."); empty when it describes nothing so."""
+    m = _DESCRIBED.search(text)
+    return text[m.start("rel"):].strip() if m else ""
+
+
 def done_with(text: str) -> bool:
     """Whether ``text`` says what is to be done with a thing ("I need to throw away my coffee cup"): the things it
     names are then the asker's, not what is asked for."""
