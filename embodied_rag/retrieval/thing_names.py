@@ -157,6 +157,8 @@ def done_with(text: str) -> bool:
     """Whether ``text`` says what is to be done with a thing ("I need to throw away my coffee cup"): the things it
     names are then the asker's, not what is asked for."""
     return bool(_DONE_WITH_ANY.search(text))
+
+
 _CLAUSE_END = re.compile(r"[.!?](\s|$)|\s-\s")  # "I can't walk far with my bag - where's a bus stop?"
 _POINTING = {"there", "it", "one", "them", "that", "please", "now"}
 
@@ -186,8 +188,13 @@ def named_thing(text: str) -> list[str]:
 def without_things(text: str) -> str:
     """``text``'s lexical words without those of the names of known things ("where can I throw away my coffee cup":
     where can i throw away my): what is done with a thing, for matching needs."""
-    names = {w for key in _object_keys() for w in key}
+    names = _thing_words()
     return " ".join(w for w in words(text) if w not in names)
+
+
+@functools.cache
+def _thing_words() -> frozenset[str]:
+    return frozenset(w for key in _object_keys() for w in key)
 
 
 def object_named(text: str) -> bool:
@@ -235,22 +242,20 @@ def _first_key(ws: list[str], keys) -> tuple[str, ...] | None:
 
 def _keys(ws: list[str], keys) -> list[tuple[str, ...]]:
     """Every run of words that is one of ``keys``, left to right, the longest where several start together."""
+    longest = max((len(k) for k in keys), default=0)
     out, i = [], 0
     while i < len(ws):
-        key = _first_key(ws[i:], keys)
-        if key is None:
-            break
-        at = next(j for j in range(i, len(ws)) if tuple(ws[j:j + len(key)]) == key)
-        out.append(key)
-        i = at + len(key)
+        n = next((n for n in range(min(longest, len(ws) - i), 0, -1) if tuple(ws[i:i + n]) in keys), 0)
+        if n:
+            out.append(tuple(ws[i:i + n]))
+        i += max(n, 1)
     return out
 
 
 def _first_name(ws: list[str], last: bool = False) -> list[str]:
     """The first (or ``last``) known name in ``ws`` and the other names of what it names."""
     groups = _name_groups()
-    keys = _keys(ws, groups) if last else [k for k in [_first_key(ws, groups)] if k]
-    key = keys[-1] if keys else None
+    key = (_keys(ws, groups) or [None])[-1] if last else _first_key(ws, groups)
     return [" ".join(key)] + sorted(" ".join(o) for o in groups[key] if o != key) if key else []
 
 
