@@ -304,8 +304,6 @@ class Retriever:
             room = self._room_of(parsed)
             if room is not None:
                 return room
-        typed = {"time": self._kinds.time, "count": self._kinds.count, "yes_no": self._kinds.yes_no,
-                 "duration": self._kinds.duration, "position": self._kinds.position}
         if parsed.kind == "yes_no":
             ans = self._yes_no(parsed, spec, robot)
             if ans.yes_no is False and (spelled := self._spelled(parsed)).target != parsed.target:
@@ -313,6 +311,8 @@ class Retriever:
                 again = self._yes_no(spelled, spec, robot)
                 ans = again if again.yes_no else ans
             return ans
+        typed = {"time": self._kinds.time, "count": self._kinds.count, "duration": self._kinds.duration,
+                 "position": self._kinds.position}
         if parsed.kind in typed:
             ans = typed[parsed.kind](parsed, spec)
             if parsed.kind != "time" or ans.found:
@@ -704,7 +704,7 @@ class Retriever:
         # and I don't want to carry it around all day. Where can I throw it away?" needs a bin, not coffee).
         parts = clauses(parsed.text)
         said = described(parsed.text)
-        first = said or next((p for p in parts if requests(p)), "") if len(parts) > 1 or said else ""
+        first = said or (next((p for p in parts if requests(p)), "") if len(parts) > 1 else "")
         texts = [parsed.text, *(parts if len(parts) > 1 else []), *([said] if said else [])]
         if done_with(parsed.text):  # "where can I throw away my coffee cup?" needs a bin, not coffee
             texts, first = [without_things(t) or t for t in texts], without_things(first) or first
