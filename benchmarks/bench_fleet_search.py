@@ -9,17 +9,17 @@ store's keyframe columns (``id, session, stamp_ns, px, py, pz, text_emb`` as a f
 untyped pgvector ``vector``), then indexed with :func:`ensure_vector_index` (HNSW m=32, ef_construction=128 on
 ``text_vec::vector(D)``; GiST on ``point(px, py)``).
 
-Queries: a topic centre plus noise (half of them a topic of the room the robot stands in, half one seen
-elsewhere), the robot at a random keyframe's position. Filters: ``selective`` (within 8 m of the robot, about 2 % of
-rows), ``loose`` (within 40 m, about a quarter) and ``none``. For each: p50/p95 ms of :func:`nearest_keyframes`
+Queries: a topic centre plus noise (half of them a topic of the room the robot stands in, half one seen elsewhere),
+the robot at a random keyframe's position. Filters: ``selective`` (within 8 m of the robot, about 2 % of rows),
+``loose`` (within 40 m, about a quarter), ``robot`` (the keyframes of the querying robot's sessions, a third: what
+the retriever asks the server for ``query --robot``) and ``none``. For each: p50/p95 ms of :func:`nearest_keyframes`
 (query embedding excluded; ``auto`` answers filters keeping at most ``EXACT_BELOW`` rows exactly and the rest
-through HNSW; ``hnsw ExO`` forces the HNSW walk with ``hnsw.ef_search`` E, fetching O rows per row asked for)
-and recall@10 against exact search (numpy over all rows; a returned row tied with the 10th counts); ``short``
-counts answers with fewer rows than the exact one, ``outside`` returned rows outside the disc; ``rec:here`` and
+through HNSW; ``hnsw ExO`` forces the HNSW walk with ``hnsw.ef_search`` E, fetching O rows per row asked for) and
+recall@10 against exact search (numpy over all rows; a returned row tied with the 10th counts); ``short`` counts
+answers with fewer rows than the exact one, ``outside`` returned rows the filter excludes; ``rec:here`` and
 ``rec:else`` split recall between queries for a topic of the robot's room and for one seen elsewhere. ``numpy`` is
-the in-RAM path the SQLite memory uses (:class:`LeafIndex`: one matrix-vector product over all rows, then the
-filter and a top-k); ``exact SQL`` times
-:func:`exact_nearest` on a few queries.
+the in-RAM path the SQLite memory uses (:class:`LeafIndex`: one matrix-vector product over all rows, then the filter
+and a top-k); ``exact SQL`` times :func:`exact_nearest` on a few queries.
 
     .venv/bin/python benchmarks/bench_fleet_search.py --rows 100000 --queries 200 [--url postgresql://...] [--json F]
 
@@ -29,17 +29,17 @@ maintenance_work_mem 3 GB (the HNSW graph of 1M x 384-d fits), one parallel main
 and removed afterwards (``--keep`` keeps it). With ``--url`` the tables go to the schema ``bench_fleet``.
 A million rows take about 6 GB on disk (table 5.9 GB with the float32 blob, HNSW 2.1 GB) and up to 6 GB of RAM.
 
-Figures at 1M x 384-d, 100 queries, 2 cores with nothing else running, pgvector 0.8.2 (``--m 32
---ef-construction 128``): COPY 35 s, HNSW build 336 s. Unfiltered, ef_search 400: p50 3.2 ms, p95 5.2 ms,
-recall@10 0.986; ef 200: 2.4 ms, 0.967. Selective disc (8 m, 1.7 % of rows, 17k): answered exactly (auto) in
-14.7 ms p50, 17.6 ms p95, recall 1.000; through HNSW ef 400: 4.2 ms, but recall 0.805 (0.986 for a topic of the
-robot's room, 0.624 for one seen elsewhere). Loose disc (40 m, 23 %), HNSW ef 400 (auto): 4.1 ms, p95 11.5 ms,
-recall 0.883 (0.986 / 0.780). numpy over all rows (the in-RAM path): 100-125 ms. Exact SQL: 130 ms (loose),
-319 ms (none). The selective disc's exact answer depends on the buffer pool: with pages only in the OS page cache
-(shared_buffers 2 GB, the table read by a sequential scan) its first pass took 28-40 ms p50, with the machine busy
-with other jobs (load 3-4) 63 ms. A topic seen elsewhere is the hard case for a filtered HNSW walk: the graph
-leads to rows outside the disc, and the disc's best rows are barely more similar than the rest (ef_search 800
-or fetching 4x the rows changed recall by less than 0.01).
+Figures at 1M x 384-d, 200 queries, 2 cores with nothing else running, pgvector 0.8.2 (``--m 32
+--ef-construction 128``): COPY 35 s, HNSW build 335 s. Unfiltered, ef_search 400: p50 3.3 ms, p95 7.1 ms,
+recall@10 0.982. One robot's keyframes: 2.7 ms, recall 0.978. Selective disc (8 m, 1.8 % of rows, 18k): answered
+exactly (auto) in 14.3 ms p50, 17.7 ms p95, recall 1.000; through HNSW ef 400: 5.0 ms, but recall 0.771 (0.982 for
+a topic of the robot's room, 0.533 for one seen elsewhere). Loose disc (40 m, 24 %), HNSW ef 400 (auto): 3.1 ms,
+p95 11.5 ms, recall 0.872 (0.982 / 0.747). numpy over all rows (the in-RAM path, one thread): 50-73 ms. Exact SQL:
+134 ms (loose), 248 ms (robot), 368 ms (none). The selective disc's exact answer depends on the buffer pool: with
+pages only in the OS page cache (shared_buffers 2 GB, the table read by a sequential scan) its first pass took
+28-40 ms p50, with the machine busy with other jobs (load 3-4) 63 ms. A topic seen elsewhere is the hard case for
+a filtered HNSW walk: the graph leads to rows outside the disc, and the disc's best rows are barely more similar
+than the rest (ef_search 800 or fetching 4x the rows changed recall by less than 0.01).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ STEP_M = 0.3
 SESSIONS_PER_ROBOT = 10
 ROBOTS = ("atlas", "bishop", "cricket")
 SCENE_NOISE, KEYFRAME_NOISE, QUERY_NOISE = 0.6, 0.35, 0.8
-FILTERS = {"selective": 8.0, "loose": 40.0, "none": None}
+#: Filters: a disc of this radius (m) around the robot, or one robot's keyframes (the robot of the query's anchor).
+FILTERS = {"selective": 8.0, "loose": 40.0, "robot": "robot", "none": None}
 
 
 def unit(a: np.ndarray) -> np.ndarray:
@@ -163,8 +164,9 @@ STORAGE_MAIN = "ALTER TABLE keyframes ALTER COLUMN text_vec SET STORAGE MAIN"
 
 
 def load(conn, layout: Layout, leaves: LeafIndex, progress: bool, toast_vector: bool = False
-         ) -> tuple[float, np.ndarray]:
-    """Bulk-load the layout's keyframes (and fill ``leaves``); seconds taken and each row's room."""
+         ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Bulk-load the layout's keyframes (and fill ``leaves``); seconds taken, each row's room and robot (index into
+    ``ROBOTS``)."""
     from tqdm import tqdm
 
     conn.execute(SCHEMA)
@@ -174,6 +176,7 @@ def load(conn, layout: Layout, leaves: LeafIndex, progress: bool, toast_vector: 
         for row in layout.session_rows():
             cp.write_row(row)
     rooms = np.zeros(layout.rows, dtype=np.int32)
+    robots = np.zeros(layout.rows, dtype=np.int8)
     t0 = time.perf_counter()
     with tqdm(total=layout.rows, unit="kf", unit_scale=True, desc="COPY keyframes", disable=not progress) as bar, \
             conn.cursor().copy("COPY keyframes (id, session, stamp_ns, px, py, pz, text_emb, text_vec) "
@@ -183,9 +186,10 @@ def load(conn, layout: Layout, leaves: LeafIndex, progress: bool, toast_vector: 
             cp.write(copy_rows(ids, session, stamp, pos, emb))
             leaves.extend(ids, pos, emb)
             rooms[ids - 1] = room
+            robots[ids - 1] = (session - 1) % len(ROBOTS)
             bar.update(len(ids))
         cp.write((-1).to_bytes(2, "big", signed=True))
-    return time.perf_counter() - t0, rooms
+    return time.perf_counter() - t0, rooms, robots
 
 
 def queries(layout: Layout, leaves: LeafIndex, rooms: np.ndarray, n: int, seed: int = 1):
@@ -195,15 +199,15 @@ def queries(layout: Layout, leaves: LeafIndex, rooms: np.ndarray, n: int, seed: 
     elsewhere = rng.integers(0, len(leaves), n)  # a topic seen somewhere else in the fleet's memory
     topic = layout.room_topics[rooms[np.where(own, anchors, elsewhere)], rng.integers(0, TOPICS_PER_ROOM, n)]
     q = unit(layout.centres[topic] + noise(rng, (n, layout.dim), QUERY_NOISE))
-    return q, leaves.positions[anchors], own
+    return q, anchors, own
 
 
-def numpy_search(leaves: LeafIndex, q: np.ndarray, k: int, near, radius) -> tuple[np.ndarray, np.ndarray]:
-    """The in-RAM path: one matrix-vector product over all rows, then the filter and a top-k."""
+def numpy_search(leaves: LeafIndex, q: np.ndarray, k: int, keep: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The in-RAM path: one matrix-vector product over all rows, then the filter (rows kept) and a top-k."""
     s = leaves.embeddings @ q
-    if radius is not None:
-        d2 = ((leaves.positions[:, :2] - near[:2]) ** 2).sum(axis=1)
-        s = np.where(d2 <= radius * radius, s, -np.inf)
+    if keep is not None:
+        s = np.where(keep, s, -np.inf)
     top = np.argpartition(-s, k)[:k]
     top = top[np.argsort(-s[top])]
     top = top[np.isfinite(s[top])]
@@ -275,7 +279,7 @@ def main() -> None:
             out["pgvector"] = conn.execute("SELECT extversion FROM pg_extension WHERE extname='vector'").fetchone()[0]
             layout = Layout(args.rows, args.dim)
             leaves = LeafIndex(args.dim, capacity=args.rows)
-            out["load_s"], rooms = load(conn, layout, leaves, not args.no_progress, args.toast_vector)
+            out["load_s"], rooms, robots = load(conn, layout, leaves, not args.no_progress, args.toast_vector)
             print(f"loaded {args.rows} keyframes in {out['load_s']:.1f} s", flush=True)
             t0 = time.perf_counter()
             conn.execute("VACUUM ANALYZE keyframes")
@@ -295,7 +299,7 @@ def main() -> None:
             out["table_mb"] = conn.execute("SELECT pg_total_relation_size('keyframes') / 1e6").fetchone()[0]
             out["hnsw_mb"] = conn.execute("SELECT pg_relation_size(%s) / 1e6", (ps.index_name(args.dim),)).fetchone()[0]
             qs, anchors, own = queries(layout, leaves, rooms, args.queries)
-            run_queries(conn, leaves, qs, anchors, own, args, out)
+            run_queries(conn, leaves, robots, qs, anchors, own, args, out)
     finally:
         if directory is not None and not args.keep:
             from embodied_rag.memory import postgres_server
@@ -306,8 +310,19 @@ def main() -> None:
             json.dump(out, f, indent=1, default=float)
 
 
-def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, own: np.ndarray, args,
-                out: dict) -> None:
+def search_filter(leaves: LeafIndex, robots: np.ndarray, anchor: int, spec) -> tuple[dict, np.ndarray | None]:
+    """A filter's keyword arguments for :func:`nearest_keyframes` and the rows it keeps, for a query whose robot
+    stands at row ``anchor``."""
+    if spec is None:
+        return {}, None
+    if spec == "robot":
+        return {"robots": [ROBOTS[robots[anchor]]]}, robots == robots[anchor]
+    near = leaves.positions[anchor, :2]
+    return {"near": near, "radius_m": spec}, ((leaves.positions[:, :2] - near) ** 2).sum(axis=1) <= spec * spec
+
+
+def run_queries(conn, leaves: LeafIndex, robots: np.ndarray, qs: np.ndarray, anchors: np.ndarray, own: np.ndarray,
+                args, out: dict) -> None:
     k = args.k
     emb = leaves.embeddings
     # Warm the caches as a long-running server's would be: every page of the table in shared buffers (through the
@@ -317,19 +332,21 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ow
         conn.execute("SET LOCAL enable_seqscan = off")
         conn.execute("SELECT count(*) FROM keyframes WHERE point(px, py) <@ box(point(-1e9, -1e9), point(1e9, 1e9))")
     for q, a in zip(qs[:20], anchors[:20]):
-        ps.nearest_keyframes(conn, q, k, near=a[:2], radius_m=FILTERS["loose"])
+        ps.nearest_keyframes(conn, q, k, near=leaves.positions[a, :2], radius_m=FILTERS["loose"])
     out["results"] = {}
     print(f"{'filter':10} {'path':11} {'rows kept':>9} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'short':>5} "
           f"{'outside':>7} {'rec:here':>9} {'rec:else':>9}", flush=True)
-    for fname, radius in FILTERS.items():
-        truth, kept, np_t = [], [], []
+    for fname, spec in FILTERS.items():
+        truth, kept, np_t, kws, keeps = [], [], [], [], []
         for q, a in zip(qs, anchors):
             t0 = time.perf_counter()
-            ids, sims = numpy_search(leaves, q, k, a, radius)
+            kw, keep = search_filter(leaves, robots, int(a), spec)
+            ids, sims = numpy_search(leaves, q, k, keep)
             np_t.append(time.perf_counter() - t0)
             truth.append((ids, sims))
-            kept.append(1.0 if radius is None else
-                        float((((leaves.positions[:, :2] - a[:2]) ** 2).sum(axis=1) <= radius * radius).mean()))
+            kws.append(kw)
+            keeps.append(keep)
+            kept.append(1.0 if keep is None else float(keep.mean()))
         res = {"kept_share": float(np.mean(kept)),
                "numpy": {"p50_ms": pct(np_t, 50), "p95_ms": pct(np_t, 95), "recall": 1.0}}
         print(f"{fname:10} {'numpy':11} {np.mean(kept):9.2%} {pct(np_t, 50):8.2f} {pct(np_t, 95):8.2f} {1.0:9.3f}",
@@ -337,8 +354,7 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ow
         variants = [tuple(int(v) for v in e.split("x")) for e in args.hnsw.split(",") if e]
         for strategy, (ef, over) in [("auto", (ps.EF_SEARCH, ps.OVERSAMPLE))] + [("hnsw", v) for v in variants]:
             times, recalls, short, outside = [], [], 0, 0
-            for (q, a), (tids, tsims) in zip(zip(qs, anchors), truth):
-                kw = {} if radius is None else {"near": a[:2], "radius_m": radius}
+            for q, kw, keep, (tids, tsims) in zip(qs, kws, keeps, truth):
                 t0 = time.perf_counter()
                 got = ps.nearest_keyframes(conn, q, k, strategy=strategy, ef_search=ef,
                                            oversample=over, **kw)
@@ -346,9 +362,8 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ow
                 short += len(got) < len(tids)
                 gids = np.array([g[0] for g in got], dtype=np.int64)
                 rows = np.array([leaves.row[int(i)] for i in gids], dtype=np.int64)
-                if radius is not None and len(rows):
-                    outside += int((((leaves.positions[rows, :2] - a[:2]) ** 2).sum(axis=1)
-                                    > radius * radius + 1e-6).sum())
+                if keep is not None and len(rows):
+                    outside += int((~keep[rows]).sum())
                 if len(tids):
                     true_sims = emb[rows] @ q if len(rows) else np.zeros(0)
                     recalls.append(float((true_sims >= tsims[-1] - 1e-5).sum()) / len(tids))
@@ -363,8 +378,7 @@ def run_queries(conn, leaves: LeafIndex, qs: np.ndarray, anchors: np.ndarray, ow
                   flush=True)
         if args.exact_sql > 0:
             times, agree = [], []
-            for (q, a), (tids, _) in list(zip(zip(qs, anchors), truth))[: args.exact_sql]:
-                kw = {} if radius is None else {"near": a[:2], "radius_m": radius}
+            for q, kw, (tids, _) in list(zip(qs, kws, truth))[: args.exact_sql]:
                 t0 = time.perf_counter()
                 got = ps.exact_nearest(conn, q, k, **kw)
                 times.append(time.perf_counter() - t0)

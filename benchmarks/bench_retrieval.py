@@ -60,6 +60,9 @@ class FakeMemory:
     def __init__(self, config: Config, leaves: LeafIndex, forest: SemanticForest):
         self.config, self.leaves, self.forest = config, leaves, forest
 
+    def nearest_keyframes(self, q, k, robot=None) -> None:
+        return None  # no database server: the retriever ranks the leaves in RAM
+
 
 def layout(n: int, seed: int = 0):
     """Positions along a tour of rooms (6 m x 6 m) off corridors, 50 rooms per floor; room-type topics."""

@@ -108,6 +108,7 @@ class RetrievalConfig:
     object_min_score: float = 0.5
     image_weight: float = 0.5
     timezone: str = "UTC"
+    server_search_min_keyframes: int = 100_000
 
 
 @dataclass

@@ -201,3 +201,56 @@ def test_server_killed_mid_ingest_keeps_every_committed_keyframe_and_a_reader_re
         reader.close()
     finally:
         postgres_server.remove(directory)
+
+
+def test_a_large_fleet_memory_is_ranked_by_its_server_search_index(postgres_url, memo_minilm, tmp_path, monkeypatch,
+                                                                  capsys):
+    import json
+
+    from embodied_rag import cli
+    from embodied_rag.api import Models, build_memory, open_memory
+    from embodied_rag.memory import postgres_search
+
+    folder = write_tum_folder(tmp_path / "walk")
+    cfg = Config()
+    models = Models.for_ingest(cfg, text=memo_minilm)
+    for robot in ("alpha", "beta"):
+        build_memory(folder, postgres_url, cfg, models=models, progress=False, robot=robot)
+    cfg.retrieval.server_search_min_keyframes = 10  # as if this memory were a fleet's million keyframes
+    served: list[dict] = []
+    real = postgres_search.nearest_keyframes
+    monkeypatch.setattr(postgres_search, "nearest_keyframes", lambda *a, **kw: served.append(kw) or real(*a, **kw))
+    question = "what is the area with the fridge like?"
+    queries = Models.for_queries(cfg, text=memo_minilm, need_llm=False)
+    with open_memory(postgres_url, cfg, queries) as om:
+        in_ram = [_said(om.ask(question, robot="beta")), _said(om.ask(question, mode="flat"))]
+        assert not served  # no index yet: ranked in RAM
+
+    assert cli.main(["db", "index", postgres_url, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["built"] and report["dim"] == memo_minilm.dim and report["keyframes"] == 48
+
+    with open_memory(postgres_url, cfg, queries) as om:
+        answers = [om.ask(question, robot="beta"), om.ask(question, mode="flat")]
+        assert [kw["robots"] for kw in served] == [["beta"], None]
+        # The same answers; the walk repeats captions, so keyframes of equal similarity may stand in for each other.
+        assert [a.answer for a in answers] == [a[0] for a in in_ram]
+        mem = om.memory
+        ranked = answers[0].evidence[: answers[0].evidence.index("node:1")]  # the views, before the area's
+        assert ranked and {mem.robot_of(int(e[3:])) for e in ranked} == {"beta"}
+        # the server's ranking is the exact one of the copy in RAM, of one robot's keyframes
+        q = memo_minilm.embed_documents([question])[0]
+        beta = [int(k) for k in mem.leaves.ids[: len(mem.leaves)] if mem.robot_of(int(k)) == "beta"]
+        exact = sorted(float(mem.leaves.embedding(k) @ q) for k in beta)[::-1][:5]
+        got = mem.nearest_keyframes(q, 5, "beta")
+        assert [s for _, s in got] == pytest.approx(exact, abs=1e-5) and all(k in beta for k, _ in got)
+        assert mem.nearest_keyframes(q[:100], 5) is None  # another model's embedding: not the index's
+        mem.store.conn.close()  # the server connection is lost: the copy in RAM answers
+        assert mem.nearest_keyframes(q, 5) is None
+        assert _said(om.ask(question, robot="beta")) == in_ram[0]
+    assert cli.main(["db", "index", postgres_url]) == 0
+    assert "already there" in capsys.readouterr().out
+
+
+def _said(answer) -> tuple:
+    return answer.answer, answer.evidence, answer.goal.to_json() if answer.goal else None

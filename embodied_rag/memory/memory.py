@@ -7,6 +7,7 @@ import contextlib
 import errno
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,8 @@ class Memory:
         self._version: tuple[int, int] = (0, 0)
         self._update_seq = 0  # the last keyframe rewrite (caption later) this copy has loaded
         self._broken = ""
+        self._index_dim = 0  # the size of the server's keyframe search index (0: none, as last looked at)
+        self._index_checked = -math.inf  # when (time.monotonic) that was looked at
         self._load()
 
     # -- loading --------------------------------------------------------------------------------------------
@@ -118,6 +121,29 @@ class Memory:
 
     def robots(self) -> list[str]:
         return sorted(set(self.session_robots.values()))
+
+    def nearest_keyframes(self, q: np.ndarray, k: int, robot: str | None = None) -> list[tuple[int, float]] | None:
+        """The ``k`` keyframes (of one robot's sessions) most similar to the text embedding ``q``, best first, ranked by
+        the database server through its search index (``embodied-rag db index``): for a PostgreSQL memory of at
+        least ``retrieval.server_search_min_keyframes`` keyframes, where one matrix product over the copy in RAM
+        costs more than the server's index walk. None where that does not apply, or when the server fails (said
+        in the log): the caller then ranks the copy in RAM. Keyframes this copy has not loaded yet are left out."""
+        if (not self.shared or self.store.conn is None
+                or len(self.leaves) < self.config.retrieval.server_search_min_keyframes):
+            return None
+        try:
+            # An index once there stays; its absence is looked at again after a minute (it may be built meanwhile).
+            if not self._index_dim and time.monotonic() - self._index_checked > 60.0:
+                self._index_checked = time.monotonic()
+                self._index_dim = self.store.search_index_dim() or 0
+            if self._index_dim != q.size:
+                return None
+            found = self.store.nearest_keyframes(q, k, robots=None if robot is None else [robot])
+        except store_errors() as exc:
+            log.warning("the server-side search of %s failed (%s); ranking the keyframes in RAM", self.dir,
+                        _reason(exc))
+            return None
+        return [(i, s) for i, s in found if i in self.leaves]
 
     # -- several writers (a shared store) ---------------------------------------------------------------------
     @contextlib.contextmanager

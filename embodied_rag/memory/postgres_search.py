@@ -52,7 +52,7 @@ def _expr(dim: int) -> str:
     return f"(text_vec::vector({int(dim)}))"
 
 
-def _data_dims(conn, limit: int | None = None) -> list[int]:
+def data_dims(conn, limit: int | None = None) -> list[int]:
     """Distinct dimensions of the stored text embeddings (of the first ``limit`` rows when given)."""
     if limit is None:
         rows = conn.execute("SELECT DISTINCT vector_dims(text_vec) FROM keyframes WHERE text_vec IS NOT NULL")
@@ -62,7 +62,8 @@ def _data_dims(conn, limit: int | None = None) -> list[int]:
     return sorted(int(r[0]) for r in rows.fetchall())
 
 
-def _indexed_dims(conn) -> list[int]:
+def indexed_dims(conn) -> list[int]:
+    """The embedding sizes the keyframes' HNSW indexes are built for (at most one in a memory)."""
     rows = conn.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                         "WHERE i.indrelid = to_regclass('keyframes') AND c.relname LIKE 'keyframes_text_vec_hnsw_%%'")
     return sorted(int(r[0].rsplit("_", 1)[1]) for r in rows.fetchall())
@@ -86,11 +87,11 @@ def ensure_vector_index(conn, dim: int, m: int = HNSW_M, ef_construction: int = 
         conn.execute(f"CREATE INDEX IF NOT EXISTS {_POSITION_INDEX} ON keyframes USING gist (point(px, py))")
         if conn.execute("SELECT to_regclass(%s)", (index_name(dim),)).fetchone()[0] is not None:
             return False
-        other = [d for d in _indexed_dims(conn) if d != dim]
+        other = [d for d in indexed_dims(conn) if d != dim]
         if other:
             raise UserError(f"The memory's keyframes are indexed with {other[0]}-dimensional text embeddings, "
                             f"not {dim}; embed with the memory's model.")
-        wrong = [d for d in _data_dims(conn) if d != dim]
+        wrong = [d for d in data_dims(conn) if d != dim]
         if wrong:
             raise UserError(f"The memory holds {wrong[0]}-dimensional text embeddings, so it cannot be indexed "
                             f"with {dim} dimensions; embed with the memory's model.")
@@ -156,7 +157,7 @@ def _check_dim(conn, dim: int) -> bool:
     """True when the HNSW index for ``dim`` exists; a UserError when the memory's embeddings are of another size."""
     if conn.execute("SELECT to_regclass(%s)", (index_name(dim),)).fetchone()[0] is not None:
         return True
-    known = _indexed_dims(conn) or _data_dims(conn, limit=1)
+    known = indexed_dims(conn) or data_dims(conn, limit=1)
     if known and known[0] != dim:
         raise UserError(f"The query embedding has {dim} dimensions but the memory's keyframes have {known[0]}; "
                         "embed the query with the memory's model.")

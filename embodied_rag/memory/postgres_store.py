@@ -401,6 +401,33 @@ class PostgresStore:
     def count_keyframes(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM keyframes").fetchone()[0])
 
+    # -- server-side keyframe search (an HNSW index over text_vec, see postgres_search) --------------------------
+    def search_index_dim(self) -> int | None:
+        """The size of the text embeddings the keyframes' search index is built for; None without one."""
+        from embodied_rag.memory import postgres_search
+
+        dims = postgres_search.indexed_dims(self.conn)
+        return dims[0] if dims else None
+
+    def build_search_index(self, maintenance_mem: str = "1GB") -> tuple[int, bool]:
+        """Build the keyframes' search index (HNSW, cosine) unless it is there: (its dimension, whether it was built
+        now). Writers wait while it builds; afterwards every keyframe written is indexed as it is inserted."""
+        from embodied_rag.memory import postgres_search
+
+        dims = postgres_search.data_dims(self.conn, limit=1)
+        if not dims:
+            raise UserError(f"{self.name} holds no keyframe with a text embedding to index yet.")
+        self.conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_mem,))
+        return dims[0], postgres_search.ensure_vector_index(self.conn, dims[0])
+
+    def nearest_keyframes(self, query_vector: np.ndarray, k: int, robots: list[str] | None = None
+                          ) -> list[tuple[int, float]]:
+        """The ``k`` keyframes (of ``robots``' sessions, when given) whose text embedding is most similar to the
+        query's, best first, as ``(id, cosine similarity)``: answered by the server through its search index."""
+        from embodied_rag.memory import postgres_search
+
+        return postgres_search.nearest_keyframes(self.conn, query_vector, k, robots=robots)
+
     # -- forest ---------------------------------------------------------------------------------------------
     def save_forest(self, nodes: list[ForestRow], removed: list[int], leaf_parents: dict[int, int | None],
                     replace_all: bool = False) -> None:

@@ -357,7 +357,7 @@ class Retriever:
                ) -> Candidates:
         """Ranked keyframes for a question embedding (and, with ``fq``, its image-side vector: fused scores)."""
         if self._robot is not None:  # one robot's keyframes of a fleet's memory: ranked directly
-            return self._flat(query_emb, fq=fq, allowed=self._robot_mask())
+            return self._flat(query_emb, fq=fq, robot_filter=True)
         if mode == "flat" or not self.memory.forest.nodes:
             return self._flat(query_emb, fq=fq)
         if fq is not None and not fq.text_scale:
@@ -386,12 +386,17 @@ class Retriever:
         return self._images.areas(fq, nodes, text_scores, self.config.exemplar_weight)
 
     def _flat(self, q: np.ndarray, k: int | None = None, fq: FusedQuery | None = None,
-              allowed: np.ndarray | None = None) -> Candidates:
+              robot_filter: bool = False) -> Candidates:
         leaves = self.memory.leaves
+        k = min(k or max(self.config.top_k, self.config.beam_width), len(leaves))
+        if fq is None or self._images is None:  # by text alone: a fleet's memory is ranked by its server
+            served = self.memory.nearest_keyframes(q, k, self._robot if robot_filter else None)
+            if served is not None:
+                return Candidates(served)
         scores = leaves.embeddings @ q
         if fq is not None and self._images is not None:
             scores = self._images.leaves(fq, np.arange(len(leaves)), scores)
-        k = min(k or max(self.config.top_k, self.config.beam_width), len(scores))
+        allowed = self._robot_mask() if robot_filter else None
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
             k = min(k, int(allowed.sum()))
