@@ -120,7 +120,7 @@ def scenario(tmp_path_factory):
         # image has no later pose to bracket it).
         mem = Proc([str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
                     "status_period_s:=0.5", "-p", "summary_period_s:=2.0", "-p", "reliable:=true", "-p",
-                    "pose_wait_s:=3.0"], tmp / "memory_node.log", env)
+                    "pose_wait_s:=3.0", "-p", "robot_name:=scout"], tmp / "memory_node.log", env)
         qry = Proc([str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
                     "markers_min_period_s:=0.5", "-p", "refresh_period_s:=0.5"], tmp / "query_node.log", env)
         procs += [mem, qry]
@@ -156,6 +156,9 @@ def scenario(tmp_path_factory):
 
         ask = EmbodiedRagClient(client.node, executor=client.executor)
         out["client_answer"] = ask.ask("where is the escalator?")
+        out["scout"] = client.ask("where is the escalator?", robot="scout")
+        out["client_scout"] = ask.ask("where is the escalator?", robot="scout")
+        out["nobody"] = client.ask("where is the escalator?", robot="nobody")
         out["client_sent"] = ask.go_to(out["client_answer"])
         try:
             ask.ask("   ")
@@ -242,6 +245,12 @@ def test_python_client_asks_and_sends_the_goal(scenario):
     assert any((g.pose.position.x, g.pose.position.y) == pytest.approx(answer.goal.position[:2])
                for g in scenario["goals"][3:])
     assert "empty" in scenario["client_refused"].lower()
+
+    # One robot's memory (memory_node's robot_name), asked by the service's robot field and the client
+    scout = scenario["scout"]
+    assert scout.success and scout.has_goal and scout.evidence[0].startswith("kf:"), scout.error_message
+    assert scenario["client_scout"].evidence[0] == scout.evidence[0]
+    assert not scenario["nobody"].success and "No robot named 'nobody'" in scenario["nobody"].error_message
 
 
 def test_service_and_client_find_where_a_photo_was_taken(scenario):

@@ -62,12 +62,13 @@ class EmbodiedRagClient:
 
     def ask(self, text: str, kind: str = "auto", mode: str | None = None,
             robot_position: Iterable[float] | None = None, frame_id: str = "map", image: Any = None,
-            timeout_s: float = 30.0) -> Answer:
+            timeout_s: float = 30.0, robot: str | None = None) -> Answer:
         """Ask one question; the Answer is the one ``open_memory(...).ask`` gives. With ``image`` (a file path,
         JPEG/PNG bytes or an RGB uint8 array) the question is where that photo was taken. A refused question (empty,
         too long, unknown kind, unusable image) raises UserError with the service's reason; no reply in
-        ``timeout_s`` raises TimeoutError."""
-        request = self._query.Request(query=text, kind="" if kind == "auto" else kind, mode=mode or "")
+        ``timeout_s`` raises TimeoutError. In a fleet's memory, ``robot`` keeps to what that robot recorded."""
+        request = self._query.Request(query=text, kind="" if kind == "auto" else kind, mode=mode or "",
+                                      robot=robot or "")
         if image is not None:
             try:
                 fields = conv.image_request_fields(image)

@@ -182,7 +182,7 @@ class QueryNode(Node):
                 raise UserError(f"The query image cannot be used: {exc}.") from None
             answer = self.opened.ask(request.query, kind=request.kind.strip() or "auto",
                                      mode=request.mode.strip() or None, robot_position=self.robot_position(request),
-                                     image=image)
+                                     image=image, robot=request.robot.strip() or None)
         except UserError as exc:
             self.get_logger().warning(f"query refused: {exc}")
             return conv.fail_response(response, str(exc))
