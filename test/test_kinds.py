@@ -1130,6 +1130,19 @@ def test_phone_typed_wordings_and_a_tag_before_the_question(text, kind, target):
     assert parse_query(text).recency == ("last" if "recently" in text else "")
 
 
+@pytest.mark.parametrize("text, kind, target", [
+    ("Tell me how much of the shift you spent in the kitchen.", "duration", ""),
+    ("Total sinks sighted, please.", "count", "sinks"),
+    ("You were near the lifts at 14:05:33, weren't you? Where exactly?", "position", None),
+    ("Give me the room you spotted the sink in.", "find", "sink"),
+    ("You saw the sink in one of the side rooms, didn't you? Which one?", "find", None),
+])
+def test_night_shift_wordings(text, kind, target):
+    p = parse_query(text)
+    assert p.kind == kind and (target is None or p.target == target)
+    assert p.asks_room == ("room" in text)
+
+
 def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
     for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
         p = parse_query(text)

@@ -107,7 +107,7 @@ _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(total|overall) count\b|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
                     r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
-                    r"(seen|spotted|observed|noticed|encountered)\b|"
+                    r"(seen|spotted|sighted|observed|noticed|encountered)\b|"
                     r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
                     re.I)
 # "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
@@ -381,7 +381,8 @@ _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|"
 _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|\b(your|its|the robot'?s?) ([\w-]+ )?time (spent )?(in|inside|at) "
                        r"(the|a|an)\b|"
-                       r"\bfor long\b|\bhow much of (your|the) (time|tour|visit|day|walk|rounds|trip|route|patrol)\b|"
+                       r"\bfor long\b|"
+                       r"\bhow much of (your|the) (time|tour|visit|day|walk|rounds?|trip|route|patrol|shift|night)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|"
                        r"(?<!what )\btime (that )?you passed (in|within|inside|at)\b|"
@@ -629,7 +630,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       r"(?!s|" + _THIS_PLACE + ")|"
                       r"\b(room|module|compartment|cabin|chamber|section) (designation|name|label|id)\b|"
                       r"\b(room|compartment) (type|kind|category|class|assignment|allocation|location)\b|\broom what\b|"
-                      r"\b(which|what) space\b|\broom\b.*\bwhich one\b|"
+                      r"\b(which|what) space\b|\brooms?\b.*\bwhich one\b|\b(give|tell) me the " + _EXACT + r"room\b|"
                       r"(\s-\s+|:\s*)(which |what |the )?room( name| number)?\W*(thx|thanks|please)?\W*$|"
                       r"\b(was|is) (it|that|the [\w ]+) " + _ROOM_CHOICE, re.I)
 # "How would you describe this building - is it anything like ...?": a description asked for before anything else.
@@ -906,6 +907,8 @@ def _cued_kind(text: str) -> str | None:
     if scene and (kind := cue_kind(text[scene.end():])) in ("yes_no", "count", "find"):
         return kind  # "When you were in the kitchen, did you see any microwave?": the scene, then the question
     parts = sentences(text)
+    if len(parts) > 1 and _WHERE_EXACTLY.match(parts[-1]) and has_time(text) and _WHERE_WAS_SELF.search(text):
+        return "position"  # "You were near the lifts at 14:05, weren't you? Where exactly?"
     if len(parts) > 1 and _ANSWER_REQUEST.match(parts[-1]):
         kind = cue_kind(parts[-1])
         if kind == "find" and _self_at_time(text):  # "Where were you at 10:15? Tell me where you were."
@@ -1033,6 +1036,8 @@ def _self_at_time(text: str) -> bool:
     return not object_named(rest) and bool(_SELF.search(text) or not (_ME.search(text) or place_named(rest)))
 
 
+# "Where exactly?" after a sentence that says where the robot was at a time
+_WHERE_EXACTLY = re.compile(r"^\W*(so\W+|and\W+)?where( exactly| precisely| then)?\W*$", re.I)
 _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yourself)\b|"
                              r"\b(you were|were you|the robot was|was the robot)\b|"
                              r"\b(your|its|the robot'?s?) (position|location|whereabouts|place|spot)\b", re.I)
