@@ -1143,6 +1143,25 @@ def test_night_shift_wordings(text, kind, target):
     assert p.asks_room == ("room" in text)
 
 
+@pytest.mark.parametrize("text, kind, recency, target", [
+    ("Last seeing of sink is at what o'clock, please tell.", "time", "last", None),
+    ("Please say me the time, first time of sink you looked.", "time", "first", None),
+    ("The very beginning you see sink, it was which hour?", "time", "first", None),
+    ("Your memory, the sink in the beginning you saw when?", "time", "first", None),
+    ("The sinks, total number you have seen is how much?", "count", "", "sinks"),
+    ("sink seeing, you did or did not?", "yes_no", "", "sink"),
+    ("Tell me, the sink you have seen it or you have not seen it?", "yes_no", "", "sink"),
+    ("In your memory of driving, exists sink or not exists?", "yes_no", "", "sink"),
+    ("You, during going around, some sink saw or didn't?", "yes_no", "", "sink"),
+    ("Please tell, the place of you at 14:05:33, what was it?", "position", "", None),
+    ("sink, it was in the room of what kind?", "find", "", "sink"),
+])
+def test_word_for_word_translations(text, kind, recency, target):
+    p = parse_query(text)
+    assert (p.kind, p.recency) == (kind, recency) and (target is None or p.target == target)
+    assert p.asks_room == ("room" in text)
+
+
 def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
     for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
         p = parse_query(text)

@@ -46,8 +46,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(earliest|latest|first|last|most recent|final|initial) (recorded |logged |known )?time "
                        r"(at which |when )?"
                        r"(you|the robot|it|the|a|an|that|this|your)\b|"
-                       r"\bgive me the time\b|"
-                       r"\b(state|say|report|name|give me|advise) (that |the |this )?(time|moment|hour)\b|"
+                       r"\bgive me the time\b|\bwhat o'?clock\b|"
+                       r"\b(state|say|report|name|give me|advise)( me)? (that |the |this )?(time|moment|hour)\b|"
                        r"\b(that|the) (time|moment|hour),? (please )?(tell|say|report|state|give)\b|"
                        r"\bthe (exact )?time (when )?(you|the robot)\b|\bat what point\b|\bpoint in time\b|"
                        # "at what precise hour did you ...", "the moment at which a sink first presented itself"
@@ -104,7 +104,7 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (up )?(the|all|how|of)\b|^\s*count\b|"
                     r"(^|[,:;]\s*)(please |kindly )?count\b|"
-                    r"\b(total|overall) count\b|"
+                    r"\b(total|overall) (count|number)\b|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
                     r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
                     r"(seen|spotted|sighted|observed|noticed|encountered)\b|"
@@ -421,7 +421,8 @@ _POSITION = re.compile(r"\bwhere (exactly |precisely |actually )?(were|was) (you
                        r"\bwhere'?d (you|the robot)\b|"
                        r"\bwhere (had|have) (you|the robot) (got|gotten) to\b|"
                        r"\b(room|place|area) (that )?you (occupied|were in)\b|\b(you|the robot) (are|is) where\b|"
-                       r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b", re.I)
+                       r"\b(your|the robot'?s?) (locali[sz]ation|odometry|tracking|gps)\b|"
+                       r"\bthe (place|position|location|spot) of (you|yourself|the robot)\b", re.I)
 # "At 10:15, in what part of the premises was the robot?", "Localize yourself at 10:15": a time, a where-word and
 # the robot (the question names no thing) ask where the robot was.
 _SELF = re.compile(r"\b(you|yourself|robot|unit|the (machine|device)|our (guide|bot)|own (position|location|pose)|"
@@ -438,7 +439,10 @@ _BARE_WHERE = re.compile(r"^\W*(please\W*)?(at\W*)?(time\W*)?where( (at|then))?\
 _PLACE_TIME = re.compile(r"^\W*(the |your |total |overall )*([a-z]+ ){1,2}time( total| overall| spent)?\W*$|"
                          r"^(.*[:;]\s*)?\W*(total |overall )?time (spent )?(in|inside|at) (?!(what|which)\b)", re.I)
 # "... or not?", "yes or no: ...": how to answer, not what about.
-_OR_NOT = r"\bor (not|no|nah|nope|nuh|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there))\W*$"
+_OR_NOT = (r"\bor (not|no|nah|nope|nuh|(didn'?t|did not|haven'?t|have not|wasn'?t|was not) (you|it|there)|"
+           # translated word for word: "you have seen it or you have not seen it?", "saw or didn't?", "exists or
+           # not exists?"
+           r"(you )?(didn'?t|did not|haven'?t|have not)( (see|seen|saw))?( it| one| them)?|not exists?)\W*$")
 # "microwave put at which room one, you know or not?": asks which room, not whether.
 _KNOW_OR_NOT = r"^(?!.*\b(where|which|what|how|when)\b.*\bknow( where| which| what| how| when)? or not\W*$).*"
 # "You have seen a sink, yes?", "Somebody said you saw a sink. True?" (no wh-question: "when was it, right?")
@@ -626,6 +630,7 @@ _ROOM_OF = re.compile(_WHICH_ROOM + r"|"
                       + _ROOMS + r"\b|\b(which|what) (section|zone|compartment)\b|"
                       r"^\s*(the |which )?room (of )?(the|a|an|that)\b|^\s*room (of|for)\b|\broom-?wise\b|"
                       r"^\W*(the )?(room|chamber) (in which|where)\b|"  # a crossword clue: "Chamber in which ..."
+                      r"\b(room|area) of (what|which) (kind|type|sort)\b|"
                       r"\b(what|which|the) (kind|type|sort|category|class) of (room|place|area)\b"
                       r"(?!s|" + _THIS_PLACE + ")|"
                       r"\b(room|module|compartment|cabin|chamber|section) (designation|name|label|id)\b|"
@@ -758,7 +763,8 @@ _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(
                    r"(just )?a (little |short )?while ago|a (moment|minute|few minutes) ago|"
                    r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
 _FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|how early|(?:the )?(first|1st)(?: time)?|"
-                    r"(start|started|begin|began) (to see|seeing))\b(?! aid)",
+                    r"(start|started|begin|began) (to see|seeing)|"
+                    r"(in |at )?the (very )?(beginning|start),? (when |that )?(you|the robot))\b(?! aid)",
                     re.I)
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
