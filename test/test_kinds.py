@@ -1162,6 +1162,19 @@ def test_word_for_word_translations(text, kind, recency, target):
     assert p.asks_room == ("room" in text)
 
 
+@pytest.mark.parametrize("text, kind, target", [
+    ("Total sinks, please.", "count", "sinks"),
+    ("Quick count: sinks?", "count", "sinks"),
+    ("Spot a sink anywhere?", "yes_no", "sink"),
+    ("Before I go hunting for it, did you actually see a sink anywhere?", "yes_no", None),
+    ("What's it like around the elevator bank? Trying to work out how much floor I've got to cover.", "explain",
+     None),
+])
+def test_facility_staff_wordings(text, kind, target):
+    p = parse_query(text)
+    assert p.kind == kind and (target is None or p.target == target)
+
+
 def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
     for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
         p = parse_query(text)

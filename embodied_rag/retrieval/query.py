@@ -104,7 +104,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
                     r"\b(number|quantity) of\b|\bcount (up )?(the|all|how|of)\b|^\s*count\b|"
                     r"(^|[,:;]\s*)(please |kindly )?count\b|"
-                    r"\b(total|overall) (count|number)\b|"
+                    r"\b(total|overall) (count|number)\b|^\W*(quick |rough |a )?(head ?)?count\s*[:-]|"
+                    r"^\W*(total|overall) ([\w-]+ ){0,2}[\w-]+s\b,?( please| pls| thanks)?\W*$|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
                     r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
                     r"(seen|spotted|sighted|observed|noticed|encountered)\b|"
@@ -490,6 +491,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      + _NO_WH + r".*\b(fair|safe|true|right|correct|accurate) to say\b.*\b(you|the robot) "
                      r"(\w+ )?(saw|spotted|noticed|came across|encountered|ran into|seen)\b|"
                      r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
+                     r"^\W*(spot|see|notice|clock|catch) (a|an|any) [\w -]{1,40}\?\s*$|"  # "Spot a sink anywhere?"
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
                      r"^\s*i (don'?t|do not) suppose\b" + _NOT_GO + r"|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
@@ -516,7 +518,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
 # asked as a question: "You saw a sink?", "please tell me you spotted a sink".
 _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
-                          r"( ever| possibly| perhaps| maybe| happen to)?( have)? "
+                          r"( ever| possibly| perhaps| maybe| happen to| actually| really| even)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
                           r"observe|observed|run into|ran into|pick up|picked up|clock|clocked|behold|espy|"
@@ -926,6 +928,11 @@ def _cued_kind(text: str) -> str | None:
         if kind:
             return kind
     kind = cue_kind(text) or next(filter(None, map(cue_kind, reversed(parts))), None)
+    if kind in ("count", "duration") and len(parts) > 1 and parts[0].rstrip().endswith("?") and \
+            cue_kind(parts[0]) == "explain" and not any(p.rstrip().endswith("?") for p in parts[1:]):
+        # "What's it like around the elevators? Trying to work out how much floor I've got to cover.": the
+        # description is asked; "how much" is the asker's own reckoning
+        return "explain"
     if kind == "find" and len(parts) > 1 and _LOOKING_FOR_ONE.match(parts[0]) and cue_kind(parts[-1]) == "yes_no":
         return "yes_no"  # "I'm looking for one. Did a sink ever show up on your camera?": whether there is one
     if kind == "yes_no" and len(parts) > 1 and _SEEN_IT.match(parts[-1]) and any(
