@@ -1175,6 +1175,18 @@ def test_facility_staff_wordings(text, kind, target):
     assert p.kind == kind and (target is None or p.target == target)
 
 
+@pytest.mark.parametrize("text, kind, recency, target", [
+    ("Where did I leave the\u2014 Emma, off the table, NOW \u2014 where did I leave the box?", "find", "", "box"),
+    ("How long were you - stop hitting your sister - how long were you in the kitchen?", "duration", "", ""),
+    ("Go to the water - no, we are NOT throwing your shoe in - go to the water feature, please.", "find", "",
+     "water feature"),
+    ("I don't care about the last time, I want the FIRST time you saw the sink.", "time", "first", "sink"),
+])
+def test_a_question_begun_again_after_an_interruption(text, kind, recency, target):
+    p = parse_query(text)
+    assert (p.kind, p.recency, p.target) == (kind, recency, target)
+
+
 def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
     for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
         p = parse_query(text)

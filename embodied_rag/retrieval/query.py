@@ -321,9 +321,10 @@ _NEGATED = re.compile(r"\b(instead of|rather than) (the |a |an )?(using |taking 
                       r"(?=\s*([?.!,;]|$))|"  # "where you walk up instead of the lift"
                       r"\b((i'?m|i am|a'm) )?(not|don'?t|do not) (want|wanting|wantin|need|needing|take|taking|takin|"
                       r"use|using) (the|a|an) [\w -]+?(?=\s*([?.!,;]|$))|"  # "I'm not wanting the lift."
-                      r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need)|never ?mind) (the|a|an|that|this|those) "
+                      r"\b(no,?\s+)?(not|(i|we) (don'?t|do not) (want|need|care about)|never ?mind) "
+                      r"(the|a|an|that|this|those) "
                       r"[\w -]+?(,|\s-)\s*"  # "no, not the last time - the first time you saw the sink"
-                      r"(but |just |only )?(?=(the|a|an|those|that)\b)|"
+                      r"(but |just |only |(i|we) (want|need) )?(?=(the|a|an|those|that)\b)|"
                       r",\s*(but )?not (the|a|an|that|this|those) [\w -]+?(?=\s*([?.!,;]|$))|"
                       # "the table - wait, no, the microscope": corrected at once
                       r"\b(the|a|an|that|this) [\w ]+?\s*[-,]\s*(wait,?\s*)?(no|sorry|i mean|scratch that)\b[,!.]?\s*"
@@ -353,6 +354,8 @@ _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see o
 _ASIDE = re.compile(r"\s-\s(?=[^-]*\b(honey|sweetie|sweetheart|darling|kids?|stop (it|that)|put (that|it) down|"
                     r"don'?t touch|hold on|hang on|one sec(ond)?|just a (sec(ond)?|moment|minute)|not now|"
                     r"leave (that|it)( alone)?|come back here|shh+)\b)[^-]*\s-\s", re.I)
+# "Where did I leave the - Emma, off the table, NOW - where did I leave the box?": broken off, and begun again
+_RESTART = re.compile(r"^\W*(?P<head>(?:[\w']+\s+){2,}?[\w']+)\s+-\s.*?\s-\s+(?=(?P=head)\b)", re.I)
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
@@ -861,6 +864,7 @@ def normalise(text: str) -> str:
     # "Robot, um, I lost my box": the comma that set the hesitation off stays after a word that opens the question
     text = " ".join(_HESITATION.sub(_unhesitated, _NOTATION_RX.sub(lambda m: _NOTATION[m.group(0)], text)).split())
     text = correct(_OF.sub("of", _WITH.sub("with ", _ASIDE.sub(" - ", _DASHES.sub(" - ", text)))))
+    text = _RESTART.sub("", text, count=1)
     text = _SHORTHAND_RX.sub(lambda m: _SHORTHAND[m.group(1).lower()],
                              _SMS_SEE.sub(r"\1\2 see", _SPANISH_MARKS.sub(" ", _YER_YOU.sub(r"\1 you", text))))
     text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", _WHAT_YOU_SAW.sub("", name_order(text)))))
