@@ -1187,6 +1187,23 @@ def test_a_question_begun_again_after_an_interruption(text, kind, recency, targe
     assert (p.kind, p.recency, p.target) == (kind, recency, target)
 
 
+@pytest.mark.parametrize("text, kind, target", [
+    ("Take us up to the second floor - yes, we're taking the lift, buddy - to the sink.", "find", "up sink"),
+    ("When did you last - Jake, get DOWN from there - see a sink?", "time", "sink"),
+    ("Can you take us to the - Mia, hold my hand, HOLD it - okay, take us to the vending machine?", "find",
+     "vending machine"),
+])
+def test_words_to_a_child_between_dashes_are_no_part_of_the_question(text, kind, target):
+    p = parse_query(text)
+    assert (p.kind, p.target) == (kind, target)
+
+
+def test_a_rhetorical_tag_after_a_request_to_go_and_near_where_we_are_standing():
+    p = parse_query("Just take me to the sink you saw most recently. Not rocket science, is it?")
+    assert (p.kind, p.recency) == ("find", "last")
+    assert parse_query("Is there a sink near where we're standing?").nearest
+
+
 def test_going_to_another_floor_asks_for_the_stairs_on_this_one():
     for text in ("I need to go up to another floor", "How do I get to the next floor?", "I need to get down a level"):
         p = parse_query(text)

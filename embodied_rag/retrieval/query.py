@@ -353,9 +353,12 @@ _DASHES = re.compile(r"\s*[\u2012-\u2015]\s*")  # "the sink \u2014 did you see o
 # "Where's the library - honey, put that down - is there one?": words to someone else, between dashes
 _ASIDE = re.compile(r"\s-\s(?=[^-]*\b(honey|sweetie|sweetheart|darling|kids?|stop (it|that)|put (that|it) down|"
                     r"don'?t touch|hold on|hang on|one sec(ond)?|just a (sec(ond)?|moment|minute)|not now|"
-                    r"leave (that|it)( alone)?|come back here|shh+)\b)[^-]*\s-\s", re.I)
+                    r"leave (that|it)( alone)?|come back here|shh+|buddy|kiddo|little one|inside voice|"
+                    r"wait for (mummy|mommy|mum|mom|daddy|dad|me))\b|"
+                    # "- Leo, come back here! -": a child called by name
+                    r"(?-i:[A-Z][a-z]+)\s*[,!])[^-]*\s-\s", re.I)
 # "Where did I leave the - Emma, off the table, NOW - where did I leave the box?": broken off, and begun again
-_RESTART = re.compile(r"^\W*(?P<head>(?:[\w']+\s+){2,}?[\w']+)\s+-\s.*?\s-\s+(?=(?P=head)\b)", re.I)
+_RESTART = re.compile(r"^\W*(?P<head>(?:[\w']+\s+){2,}?[\w']+)\s+-\s+(.*?\s-\s+)?(?=(?P=head)\b)", re.I)
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
@@ -683,6 +686,7 @@ _EXPLAIN = re.compile(
 _WHOLE = re.compile(r"whole|entire|overall|everything", re.I)
 _NEAREST = re.compile(r"\b(nearest|closest|near (me|us)|nearby|close by|(most|more) (close|near)|close to (me|us)|"
                       r"(around|about|near|round) here|around(?=\s*[?.!])|"
+                      r"near (to )?where (we|i)('re| are|'m| am) (standing|now)|"
                       r"(closer|nearer)( to (me|here|us))? than)\b", re.I)
 _GLOBAL = re.compile(r"\b(building|edifice|facility|establishment|floor|everything|whole|entire|overall|all areas|"
                      r"this ([a-z]+ )?place|campus|"
@@ -946,6 +950,9 @@ def _cued_kind(text: str) -> str | None:
         return "find"
     if kind == "yes_no" and (_WHERE_THEN_ANY.match(text) or any(map(_GO_THERE.match, parts[1:]))):
         return "find"  # "Is there a sculpture anywhere? Could you look for one?"
+    if kind == "yes_no" and len(parts) > 1 and _TAKE_ME.match(parts[0]) and not cue_kind(parts[0]) and \
+            _TAG_ONLY.match(parts[-1]):
+        return "find"  # "Just take me to the sink you saw last. Not rocket science, is it?": the tag is rhetorical
     if kind == "yes_no" and len(parts) > 1 and _WH_START.match(parts[-1]):
         # "The sofa's in some office, isn't it? Which room is it in?": a tag question, then the question
         # "You were driving around, right? Which fountain did you see most recently?": which one is a find
@@ -1054,6 +1061,10 @@ def _self_at_time(text: str) -> bool:
 
 
 # "Where exactly?" after a sentence that says where the robot was at a time
+_TAKE_ME = re.compile(r"\W*(just |now |please |so )?(take|bring|lead|guide|get) (me|us) (to|back to|over to)\b", re.I)
+# "Not rocket science, is it?": a remark with a tag, about nothing the memory holds
+_TAG_ONLY = re.compile(r"^\W*([\w']+\s+){0,4}[\w']+,\s*(is|isn'?t|was|wasn'?t|does|doesn'?t|can|right)"
+                       r"( it| he| she| they)?\W*$", re.I)
 _WHERE_EXACTLY = re.compile(r"^\W*(so\W+|and\W+)?where( exactly| precisely| then)?\W*$", re.I)
 _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yourself)\b|"
                              r"\b(you were|were you|the robot was|was the robot)\b|"
