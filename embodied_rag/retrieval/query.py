@@ -1060,11 +1060,12 @@ def _self_at_time(text: str) -> bool:
     return not object_named(rest) and bool(_SELF.search(text) or not (_ME.search(text) or place_named(rest)))
 
 
-# "Where exactly?" after a sentence that says where the robot was at a time
+# "Just take me to ...": a request to go, at the start of a sentence
 _TAKE_ME = re.compile(r"\W*(just |now |please |so )?(take|bring|lead|guide|get) (me|us) (to|back to|over to)\b", re.I)
 # "Not rocket science, is it?": a remark with a tag, about nothing the memory holds
 _TAG_ONLY = re.compile(r"^\W*([\w']+\s+){0,4}[\w']+,\s*(is|isn'?t|was|wasn'?t|does|doesn'?t|can|right)"
                        r"( it| he| she| they)?\W*$", re.I)
+# "Where exactly?" after a sentence that says where the robot was at a time
 _WHERE_EXACTLY = re.compile(r"^\W*(so\W+|and\W+)?where( exactly| precisely| then)?\W*$", re.I)
 _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yourself)\b|"
                              r"\b(you were|were you|the robot was|was the robot)\b|"
