@@ -1338,3 +1338,36 @@ def test_a_thing_in_a_kind_of_place_is_found_there(ask):
 def test_what_is_used_instead_is_not_wanted():
     p = parse_query("Where are the stairs? I'd walk up instead of the lift.")
     assert "lift" not in p.text and "stairs" in p.target
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    ("hey scout um how many nightstands did you see thanks", "count", "nightstands"),
+    ("Hey Scout, fire extinguishers - how many did you see?", "count", "fire extinguishers"),
+    ("Scout, did you see the fire extinguisher anywhere on your rounds?", "yes_no", "fire extinguisher"),
+    ("robot question have you seen the fire extinguisher", "yes_no", "fire extinguisher"),
+    ("Robot, question: which area is the printer in?", "find", "printer"),
+    # a word that names a thing or a time is no name
+    ("Printers, how many did you see?", "count", "Printers"),
+])
+def test_the_robots_name_before_a_question_is_no_part_of_it(text, kind, target):
+    parsed = parse_query(text)
+    assert (parsed.kind, parsed.target) == (kind, target)
+    assert parse_query("Yesterday, did you see a sink?").timed
+    assert parse_query("Boolean query: does your memory contain at least one sink?").kind == "yes_no"
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    # where the answer goes ("for the record", "for the purposes of this claim") is not what is asked
+    ("For the purposes of this claim, please confirm if the sink was seen by you.", "yes_no", "sink"),
+    ("According to your records, how many printers did you observe?", "count", "printers"),
+    ("Is it possible for you to state the most recent time you saw the sink?", "time", "sink"),
+    # dialects: "Reckon you saw ...?" leaves out "do you"; "How far, ..." greets (Nigerian English)
+    ("Reckon you saw a fire extinguisher at any point?", "yes_no", "fire extinguisher"),
+    ("How far, you don see the printer?", "yes_no", "don printer"),
+    ("Reckon you could tell me when you last saw the sink?", "time", "sink"),
+    # Singlish "can bring me go or not?" asks to be taken there
+    ("Eh robot, the printer where ah? Can bring me go or not?", "find", "printer"),
+])
+def test_formal_and_dialect_wordings(text, kind, target):
+    parsed = parse_query(text)
+    assert (parsed.kind, parsed.target) == (kind, target)

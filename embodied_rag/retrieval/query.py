@@ -140,7 +140,10 @@ _EMBEDDING = re.compile(r"^\s*(((do|can|could|would|will|might|may) you( please|
                         r"(is it|would it be) possible (for you )?to) "
                         r"((remember|recall|know)(?! (anything|something|much|a lot) about\b)|"
                         r"tell me(?! ((all|everything|more|a bit|a little|something|anything) )?about\b)|"
-                        r"say|confirm|check|let me know)|"
+                        r"say|confirm|check|let me know|"
+                        # "Is it possible for you to state ..."
+                        r"(?<=possible to )(state|indicate|specify|report|give me)|"
+                        r"(?<=possible for you to )(state|indicate|specify|report|give me))|"
                         r"((do you have|have you got|got) )?any (recollection|memory|record) of)\s+", re.I)
 _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wonder|want|need)\b)|"
                      r"^\s*as (a|an|the|your) [\w -]{1,30}?,?\s+(?=i\b))\s*"
@@ -167,7 +170,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"\s*(about (this|that)\s*[:,.!?-]+\s*)?", re.I)
 # "hey robot, ...", "um so ...": a greeting or a spoken filler says nothing about the question.
 _GREETING = re.compile(r"^(\s*(hey|hi|hello|ok|okay|excuse me|pardon me|um+|uh+|erm|hmm+|so|well|right|ugh+|argh+|"
-                       r"oh|ah|eh|ey|abeg|kia ora|honestly|g'?day|howdy|oi|oy|uy|say(?=,))\b"
+                       r"oh|ah|eh|ey|abeg|kia ora|honestly|g'?day|howdy|oi|oy|uy|say(?=,)|"
+                       r"how far(?=\s*[,!]))\b"  # the Nigerian greeting "How far, ..."
                        r"( robot| there| bot| mate| buddy| pal| lad)?"
                        r"\s*[,!:.]?\s*|\s*(computer|robot|buddy|mate|pal|robbie)\s*[,!:]\s*|"
                        r"\s*yo( bot| robot)?\b\s*[,!:.]?\s*|"
@@ -282,6 +286,21 @@ _DICTATED_WORDS = {"witch": "which", "thyme": "time", "sea": "see"}
 _LETTER_OPENING = re.compile(r"\b(i'?m|i am|we'?re|we are) (contacting|writing|reaching out|calling|messaging)"
                              r"( to)?( you)?( today| now| again)? (in order )?to (inquire|enquire|ask|find out|learn)"
                              r"( you)?\s*", re.I)
+# "For the record, ...", "For the purposes of this claim, ...", "According to your observations, ...": where the
+# answer goes, not what is asked (never a thing: "With respect to the sink, ..." names one and stays).
+_RECORD_OPENING = re.compile(r"^\s*(for the record|for (the )?(purposes?|sake) of (the |this |my |our |an? )?[\w-]+"
+                             r"( [\w-]+)?|for (audit|compliance|insurance|legal|documentation|reporting) purposes|"
+                             r"according to (your|the) (own )?(observations|records|logs|memory|data|footage)|"
+                             r"to the best of your (knowledge|recollection)|as far as you (know|can tell|recall))"
+                             r"\s*[,:]\s*", re.I)
+# Singlish "Can bring me go or not?", "can take me there or not?": a request to be taken, not a yes/no question.
+_CAN_TAKE_OR_NOT = re.compile(r"\bcan (you )?(bring|take|lead|guide|show|carry|send|walk) (me|us)\b([^?.!]*?)\s*,?\s*"
+                              r"or not\b", re.I)
+# "Reckon you saw a sink?", "Think you spotted one?": "do you" left out before a verb of belief.
+_BELIEF_ASK = re.compile(r"^(\s*)(reckon|think|suppose|s'pose|figure|guess)\b"
+                         r"(?= (you|ya|ye|u) (ever |might have |may have |have |had |did )?"
+                         r"(saw|seen|spotted|noticed|came|come|caught|clocked|passed|encountered|"
+                         r"observed|glimpsed)\b)", re.I)
 # CB radio's "what's your twenty?" (10-20: your location); "in which gallery, or rather room, ...": which room
 _TWENTY = re.compile(r"\byour (twenty|20|10-20|ten-twenty)\b", re.I)
 _OR_RATHER_ROOM = re.compile(r"\b(which|what) [\w-]+,? or (rather|i mean|should i say|better),? (room|area)\b,?", re.I)
@@ -667,7 +686,7 @@ _EXPLAIN = re.compile(
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
     r"\bwhat kinds? of\b|\bwhat('s| is| was| are)( really| actually| exactly)? (there|around|in|near|next to|"
     r"beside|behind|opposite|across from|close to|(over )?by)\b|\bhow big is\b|"
-    r"\bwhat did you see\b|\bwhat('s| is) in\b|"
+    r"\bwhat did you see\b|\bwhat('s| is) in\b|\b(is|are|was) like how\b|"  # Singlish "... is like how ah?"
     # "What can you tell me about the second floor?", "Tell me what you saw in the kitchen."
     r"\bwhat (can|could|do|did|would) you (tell (me|us)|say|know|remember|recall) about\b|"
     r"\bwhat (you|the robot) (saw|see|found|noticed|observed|spotted) (in|at|around|near|by|inside)\b|"
@@ -675,7 +694,8 @@ _EXPLAIN = re.compile(
     r"\bhow (is it|are things) (near|around|by|at|in)\b|\bhow (does )?(it|that|this) looks?\b|"
     r"\bhow('s| is| was) (the|this|that) (area|place|zone|space|neighbou?rhood|surroundings?|vicinity)\b|"
     # "I want you to describe ...", "would you mind describing ...", Hinglish "thoda describe karo na"
-    r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing)\b"
+    r"(?<!would )(?<!'d )(?<!could )\b(describe|describing|summari[sz]e|summari[sz]ing|characteri[sz]e|"
+    r"characteri[sz]ing)\b"
     r"(?! (to me |for me )?(where|how to (get|go)|the (way|route))\b| as\b)|"
     # "I'd like to know about the area around the stadium", "inquire about the vicinity of the lifts"
     r"(\b(know|learn|hear|inquire|enquire|ask|information|info|details) |^\s*)about (the|this|that) (area|place|zone|"
@@ -714,11 +734,13 @@ _COURTESY = re.compile(
 _FILLER = re.compile(
     r"\b((in|into|during|on|throughout) (your|the|its) (drive|tour|trip|route|rounds|patrol|journey)|"  # before "in"
     r"where|is|are|the|a|an|can|could|would|i|me|my|you|your|find|go|to|take|bring|navigate|show|get|there|"
-    r"please|what|whats|like|area|around|near|nearest|closest|describe|tell|about|did|do|does|leave|left|from|"
+    r"please|what|whats|like|area|around|near|nearest|closest|describe|characteri[sz]e|tell|about|did|do|does|leave|left|from|"
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|abeg|carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
+    r"but|very|abeg|reckon|(state|indicate|specify)(?= (the|your|when|where|how|which|what|whether|if)\b)|"
+    r"(think|suppose|s'pose|figure|guess)(?= (you|ya|ye|u)\b)|"
+    r"carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
     r"thing(?=,)|thingy|thingamajig|"  # "that there water fountain thing, the one with ..."
     r"right(?= now\b)|"
     r"(everyone|everybody)(?= ((all|everything) )?about\b)|(all|everything)(?= about\b)|"  # "tell everyone all about"
@@ -852,6 +874,35 @@ def _unhesitated(m: re.Match) -> str:
     return ", " if opener and m.group(0).rstrip().endswith(",") else " "
 
 
+# "Hey Scout, ...", "ok scout um how many ...", "Scout, did you ...", "Robot, question: ...": the robot called by
+# its name before the question. Without a wake word, only a capitalised name set off by a comma before a question
+# word; never a word that names a thing, a place or a time ("Printers, how many ...?", "Yesterday, did you ...?").
+_WAKE_NAME = re.compile(r"^\s*(?:(hey|hi|hello|ok|okay|oi|yo)\s+)?([a-z][a-z']*(?:-[a-z]+)?)"
+                        r"(?:\s*,?\s*(?:question|q|query)\b)?"
+                        r"(?:\s*[,:!]\s*|\s+(?=(?:um+|uh+|erm|so|where|what|when|which|how|did|do|does|have|has|"
+                        r"is|are|was|were|can|could|would|will|i|please|tell|show|take|quick|question)\b))", re.I)
+_WAKE_ASKS = re.compile(r"(?:in |at |on )?(where|what|when|which|how|did|do|does|have|has|had|is|are|was|were|can|"
+                        r"could|would|will|tell|please|show|take|give|any|i)\b", re.I)
+_NOT_A_NAME = frozenset(
+    "where what when which how who why did do does is are was were can could would will have has had so um uh erm "
+    "i you we the a an please tell show take find there here this that it question quick yesterday today "
+    "tonight earlier recently lately upstairs downstairs first last finally originally initially also again now then "
+    "inside outside overall altogether honestly seriously ok okay hey hi hello yo oi well right boolean binary".split())
+
+
+def _without_wake_name(text: str) -> str:
+    m = _WAKE_NAME.match(text)
+    if not m or m.end() >= len(text):
+        return text
+    name = m.group(2)
+    if name.lower() in _NOT_A_NAME or object_named(name) or place_named(name):
+        return text
+    if m.group(1) or name.lower() in ("robot", "bot", "computer"):
+        return text[m.end():]
+    called = name[0].isupper() and m.group(0).rstrip()[-1] in ",:!" and _WAKE_ASKS.match(text, m.end())
+    return text[m.end():] if called else text
+
+
 def normalise(text: str) -> str:
     """A question with its slips, chat shorthand, dashes and opening greeting or filler written plainly."""
     text = _HYPHENED_ASK.sub(r"\1 ", _STUTTER.sub("", _TELEGRAM_STOP.sub(". ", _ENUMERATION.sub("", text))))
@@ -859,7 +910,8 @@ def normalise(text: str) -> str:
     text = _WEN.sub(r"\1 did \2", _WHEN_READY.sub("", _ID_IN.sub("in", text)))
     text = _HOW_SLIP.sub(lambda m: "how long" if m.group(1) else "how many", text)
     text = _FILLER_PARTICLE.sub("", _DICTATED.sub(lambda m: _DICTATED_WORDS[m.group(0).lower()], _LIKE.sub(",", text)))
-    text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", text))
+    text = _LETTER_OPENING.sub("", _TWENTY.sub("your location", _RECORD_OPENING.sub("", text)))
+    text = _CAN_TAKE_OR_NOT.sub(r"can you \2 \3\4", _BELIEF_ASK.sub(r"\1do you \2", text))
     text = _OR_RATHER_ROOM.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
     text = _YORKSHIRE_THE.sub("the ", _SPOKEN_MARK.sub(lambda m: _SPOKEN_MARKS[m.group(1).lower()], text))
     text = _SYLLABLES.sub(_joined_syllables, _DROPPED_T.sub(r"\1est", _DROPPED_G.sub(r"\1g", _A_PREFIX.sub("", text))))
@@ -874,6 +926,7 @@ def normalise(text: str) -> str:
     text = _VOCATIVE.sub("", _BOT.sub("the robot", _WEAR.sub("where", _WHAT_YOU_SAW.sub("", name_order(text)))))
     text = _DORIC.sub(lambda m: _DORIC_WORDS[m.group(1).lower()], text)
     text = _WANT_KNOW.sub(r"\1 to know", _ADDRESSEE.sub(lambda m: f"{m.group(1) or m.group(3)} you", text))
+    text = _without_wake_name(text)
     greeting = _GREETING.match(text)
     text = text[greeting.end():] if greeting and greeting.end() < len(text) else text
     return _ANY_CHANCE.sub("could you ", text)
