@@ -151,6 +151,24 @@ def test_confirmed_drops_a_second_view_of_one_thing_but_not_a_neighbour():
     assert stove.n == 12 and stove.keyframes == list(range(1, 13)) and stove.position[0] == pytest.approx(3.0)
 
 
+def test_glimpses_of_a_large_thing_in_keyframes_one_after_the_other_are_one_thing_seen_twice():
+    objects = ObjectMap(ObjectsConfig())
+    s = 10**9
+    # Passing a reception desk: depth read on its two ends puts the two views 1.8 m apart, beyond each other's
+    # gate; each alone is seen too seldom to count, together they are one desk seen twice.
+    objects.observe(1, s, 1.2, [obs_at("reception desk", 10.0, 3.1)])
+    objects.observe(2, 2 * s, 1.2, [obs_at("reception desk", 11.8, 3.1)])
+    # A spurious box repeats its label nowhere near, or only much later: nothing.
+    objects.observe(3, 3 * s, 1.2, [obs_at("lamp", 20.0, 3.0)])
+    objects.observe(9, 9 * s, 1.2, [obs_at("lamp", 21.8, 3.0)])
+    objects.observe(10, 10 * s, 1.2, [obs_at("plant", 30.0, 3.0)])
+    objects.observe(11, 11 * s, 1.2, [obs_at("plant", 40.0, 3.0)])
+    assert len(objects) == 6
+    (desk,) = objects.confirmed()
+    assert (desk.label, desk.n, desk.keyframes) == ("reception desk", 2, [1, 2])
+    assert desk.position[:2] == pytest.approx([10.9, 3.1])
+
+
 def test_two_views_far_off_between_a_things_own_sightings_are_that_thing():
     objects = ObjectMap(ObjectsConfig())
     s = 10**9

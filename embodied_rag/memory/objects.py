@@ -45,6 +45,7 @@ _VIEWPOINT_SIGMA_M = 3.0
 _VIEWPOINT_AHEAD_M = 1.0  # a viewpoint observation is put this far along the bearing, so it has a direction
 _DUPLICATE_RADIUS = 2.3  # x gate_m: same-label instances never seen together this close are one thing
 _VISIT_GAP_NS = 30 * 10**9  # sightings closer in time than this belong to one visit
+_GLIMPSE_GAP = 2  # keyframes: glimpses of one thing as the robot passes it come at most this far apart
 # A thing seen no more often than needed whose boxes scored below this share of what well-seen things (at least
 # _WELL_SEEN sightings) score at the low end (their 10th percentile) is taken for spurious boxes; the scale is the
 # memory's own, so a detector that scores everything alike (a captioner's boxes) loses nothing to it.
@@ -227,6 +228,18 @@ def _with_repeats(inst: ObjectInstance, repeats: list[ObjectInstance]) -> Object
                                first_ns=min(inst.first_ns, *(r.first_ns for r in repeats)),
                                last_ns=max(inst.last_ns, *(r.last_ns for r in repeats)),
                                keyframes=sorted(set(inst.keyframes).union(*(r.keyframes for r in repeats))))
+
+
+def _pooled(members: list[ObjectInstance]) -> ObjectInstance:
+    """One instance of glimpses of one thing (see :meth:`ObjectMap._glimpses`): their sightings, label votes and
+    colours together, at their weighted mean position."""
+    first, rest = members[0], members[1:]
+    weight = sum(i.weight for i in members)
+    position = sum(i.weight * i.position for i in members) / weight
+    return dataclasses.replace(_with_repeats(first, rest), position=position, weight=weight,
+                               sigma=float(1.0 / math.sqrt(weight)) if weight > 0 else first.sigma,
+                               labels=sum((i.labels for i in members), Counter()),
+                               colours=sum((i.colours for i in members), Counter()))
 
 
 def _front_surface(depths: np.ndarray) -> float:
@@ -473,7 +486,7 @@ class ObjectMap:
         cells: dict[tuple[str, int, int], list[ObjectInstance]] = defaultdict(list)  # kept ones by label and cell
         repeats: dict[int, list[ObjectInstance]] = defaultdict(list)  # other views of a kept one
         # Most seen first: a duplicate is judged against the better-known instance it repeats.
-        for i in sorted(self.instances.values(), key=lambda i: (-i.n, i.id)):
+        for i in sorted(self._glimpses(m), key=lambda i: (-i.n, i.id)):
             if i.n < m or (i.n == m and _mean_score(i) < weak):
                 continue
             if i.n <= 3 and i.source != VIEWPOINT and any(
@@ -501,6 +514,30 @@ class ObjectMap:
             kept[i.label].append(i)
             cells[(i.label, *self._key(i.position))].append(i)
         return sorted((_with_repeats(i, repeats[i.id]) for same in kept.values() for i in same), key=lambda i: i.id)
+
+    def _glimpses(self, m: int) -> list[ObjectInstance]:
+        """The instances, with glimpses of one thing pooled: instances of one label seen fewer than ``m`` times
+        each, on one floor, never in the same keyframe, in keyframes at most :data:`_GLIMPSE_GAP` apart and as
+        close as a duplicate (:meth:`_duplicate_of`). Passing a thing, the robot sees it in a few keyframes, and
+        depth read on different parts of a large thing (a reception desk) puts each view beyond the others'
+        gate; a spurious box seldom repeats its label at one spot in the next keyframes."""
+        few = sorted((i for i in self.instances.values() if i.n < m and i.source != VIEWPOINT and i.keyframes),
+                     key=lambda i: min(i.keyframes))
+        radius = _DUPLICATE_RADIUS * self.config.gate_m
+        groups: list[list[ObjectInstance]] = []
+        for i in few:
+            group = next((g for g in groups if g[0].label == i.label
+                          and min(i.keyframes) - max(g[-1].keyframes) <= _GLIMPSE_GAP
+                          and all(abs(o.level_z - i.level_z) <= self.config.floor_gap_m and not _seen_together(o, i)
+                                  and float(np.linalg.norm(o.position[:2] - i.position[:2])) <= radius for o in g)),
+                         None)
+            if group is None:
+                groups.append([i])
+            else:
+                group.append(i)
+        pooled = [g for g in groups if len(g) > 1 and sum(i.n for i in g) >= m]
+        merged = {i.id for g in pooled for i in g}
+        return [i for i in self.instances.values() if i.id not in merged] + [_pooled(g) for g in pooled]
 
     def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
         """Whether ``inst`` is probably ``kept`` (of the same label) again: on the same floor, never seen in the same
