@@ -485,9 +485,16 @@ class ObjectMap:
         kept: dict[str, list[ObjectInstance]] = defaultdict(list)
         cells: dict[tuple[str, int, int], list[ObjectInstance]] = defaultdict(list)  # kept ones by label and cell
         repeats: dict[int, list[ObjectInstance]] = defaultdict(list)  # other views of a kept one
+        instances, pooled = self._glimpses(m)
+        near_kept = 2 * _DUPLICATE_RADIUS * self.config.gate_m
         # Most seen first: a duplicate is judged against the better-known instance it repeats.
-        for i in sorted(self._glimpses(m), key=lambda i: (-i.n, i.id)):
+        for i in sorted(instances, key=lambda i: (-i.n, i.id)):
             if i.n < m or (i.n == m and _mean_score(i) < weak):
+                continue
+            if i.id in pooled and any(  # glimpses near a better-seen thing of the label: more likely views of it
+                    abs(o.level_z - i.level_z) <= self.config.floor_gap_m
+                    and float(np.linalg.norm(o.position[:2] - i.position[:2])) <= near_kept
+                    for o in kept[i.label]):
                 continue
             if i.n <= 3 and i.source != VIEWPOINT and any(
                     o.label != i.label and o.source != VIEWPOINT and (
@@ -515,12 +522,13 @@ class ObjectMap:
             cells[(i.label, *self._key(i.position))].append(i)
         return sorted((_with_repeats(i, repeats[i.id]) for same in kept.values() for i in same), key=lambda i: i.id)
 
-    def _glimpses(self, m: int) -> list[ObjectInstance]:
-        """The instances, with glimpses of one thing pooled: instances of one label seen fewer than ``m`` times
-        each, on one floor, never in the same keyframe, in keyframes at most :data:`_GLIMPSE_GAP` apart and as
-        close as a duplicate (:meth:`_duplicate_of`). Passing a thing, the robot sees it in a few keyframes, and
-        depth read on different parts of a large thing (a reception desk) puts each view beyond the others'
-        gate; a spurious box seldom repeats its label at one spot in the next keyframes."""
+    def _glimpses(self, m: int) -> tuple[list[ObjectInstance], set[int]]:
+        """The instances, with glimpses of one thing pooled (and the pooled ones' ids): instances of one label seen
+        fewer than ``m`` times each, on one floor, never in the same keyframe, in keyframes at most
+        :data:`_GLIMPSE_GAP` apart and as close as a duplicate (:meth:`_duplicate_of`). Passing a thing, the robot
+        sees it in a few keyframes, and depth read on different parts of a large thing (a reception desk) puts
+        each view beyond the others' gate; a spurious box seldom repeats its label at one spot in the next
+        keyframes."""
         few = sorted((i for i in self.instances.values() if i.n < m and i.source != VIEWPOINT and i.keyframes),
                      key=lambda i: min(i.keyframes))
         radius = _DUPLICATE_RADIUS * self.config.gate_m
@@ -537,7 +545,8 @@ class ObjectMap:
                 group.append(i)
         pooled = [g for g in groups if len(g) > 1 and sum(i.n for i in g) >= m]
         merged = {i.id for g in pooled for i in g}
-        return [i for i in self.instances.values() if i.id not in merged] + [_pooled(g) for g in pooled]
+        return ([i for i in self.instances.values() if i.id not in merged] + [_pooled(g) for g in pooled],
+                {g[0].id for g in pooled})
 
     def _duplicate_of(self, inst: ObjectInstance, kept: ObjectInstance) -> bool:
         """Whether ``inst`` is probably ``kept`` (of the same label) again: on the same floor, never seen in the same
