@@ -1371,3 +1371,16 @@ def test_the_robots_name_before_a_question_is_no_part_of_it(text, kind, target):
 def test_formal_and_dialect_wordings(text, kind, target):
     parsed = parse_query(text)
     assert (parsed.kind, parsed.target) == (kind, target)
+
+
+@pytest.mark.parametrize("text, kind, target", [
+    ("Didn't you pass a fire extinguisher somewhere?", "yes_no", "pass fire extinguisher"),
+    ("Haven't you seen a printer at all?", "yes_no", "printer"),
+    ("Surely you spotted a fire extinguisher at some point?", "yes_no", "fire extinguisher"),
+    ("Didn't you go to the kitchen?", "find", "kitchen"),
+    ("You saw three printers, yeah? Or was it a different number?", "count", "three printers Or"),
+    ("Weren't there only a couple of printers? How many did you actually see?", "count", "only printers"),
+])
+def test_negative_and_leading_questions(text, kind, target):
+    parsed = parse_query(text)
+    assert (parsed.kind, parsed.target) == (kind, target)

@@ -122,7 +122,9 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|"
                          r"\b(the|a) (real|actual|exact|rough|true) (number|count|total|figure)\b|"
                          r"\b(a|the|your) count (for|of|on)\b|"
                          r"\bwhat (would|will|is|was) the total( be)?\b|\bcardinality\b|"
-                         r"\bwhat('?s| is| was) the (count|number)\b",
+                         r"\bwhat('?s| is| was) the (count|number)\b|"
+                         # "You saw three sinks, yeah? Or was it a different number?"
+                         r"\b(or )?(was|is) it (a )?(different|other) (number|count|total|amount)\b",
                          re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
 _COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
@@ -525,8 +527,9 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      r"(you|the robot) ((might|may|would|could|must) )?(have |'ve )?(seen|spotted|noticed|"
                      r"come across|came across|saw)\b" + _NOT_GO + r"|"
                      # "You ever see a sink in there or not?", Cajun "Say, you ever seen a sink in dere, cher?"
-                     + _NO_WH + r"(.*[:;,]\s*|\s*)(you|u|ya) (ever )?(see|seen|saw|spot|spotted|notice|noticed|"
-                     r"come across|came across) (one|any|a|an|some)\b" + _NOT_GO + r"|"
+                     + _NO_WH + r"(.*[:;,]\s*|\s*)(surely )?(you|u|ya) (ever |must have )?"
+                     r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across) (one|any|a|an|some)\b"
+                     + _NOT_GO + r"|"
                      + _NO_WH + r".*,\s*(so |and |but )?(was|were) there (a|an|any|some)\b|"
                      + _NO_WH + _NOT_GO + r"(\s*|.*,\s*)there (was|were|is|are) (a|an|any|some)\b.*\?\s*$|"
                      + _NO_WH + r"\s*(do|does|did) your (memory|map|logs?|records?|data|footage|recordings?|camera|"
@@ -542,7 +545,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
 # "the sink: did you pass one?", "did your camera ever register a sink?", "might you have come across a sink?":
 # sighting verbs anywhere in a question that is no wh-question (those are answered by the kinds above); a statement
 # asked as a question: "You saw a sink?", "please tell me you spotted a sink".
-_YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would) (you|the robot|it|your camera)"
+_YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would)(n'?t)? (you|the robot|it|your camera)"
                           r"( ever| possibly| perhaps| maybe| happen to| actually| really| even)?( have)? "
                           r"(see|seen|saw|spot|spotted|notice|noticed|come across|came across|pass|passed|encounter|"
                           r"encountered|register|registered|detect|detected|catch|caught|log|logged|record|recorded|"
@@ -738,7 +741,8 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|abeg|reckon|(state|indicate|specify)(?= (the|your|when|where|how|which|what|whether|if)\b)|"
+    r"but|very|abeg|reckon|surely|actually|yeah|(did|have|has|had|was|were|would|could|is|are|do|does)n(?=['’ ]?t\b)|"
+    r"(state|indicate|specify)(?= (the|your|when|where|how|which|what|whether|if)\b)|"
     r"(think|suppose|s'pose|figure|guess)(?= (you|ya|ye|u)\b)|"
     r"carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
     r"thing(?=,)|thingy|thingamajig|"  # "that there water fountain thing, the one with ..."
