@@ -1378,6 +1378,7 @@ def test_formal_and_dialect_wordings(text, kind, target):
     ("Haven't you seen a printer at all?", "yes_no", "printer"),
     ("Surely you spotted a fire extinguisher at some point?", "yes_no", "fire extinguisher"),
     ("Didn't you go to the kitchen?", "find", "kitchen"),
+    ("Was the printer something you saw? I've been searching for 30 minutes.", "yes_no", "printer"),
     ("You saw three printers, yeah? Or was it a different number?", "count", "three printers Or"),
     ("Weren't there only a couple of printers? How many did you actually see?", "count", "only printers"),
 ])
