@@ -1379,6 +1379,11 @@ def test_formal_and_dialect_wordings(text, kind, target):
     ("Surely you spotted a fire extinguisher at some point?", "yes_no", "fire extinguisher"),
     ("Didn't you go to the kitchen?", "find", "kitchen"),
     ("Was the printer something you saw? I've been searching for 30 minutes.", "yes_no", "printer"),
+    # whether there is one, then a request to go: a find
+    ("There isn't a vending machine anywhere around, is there? If there is, guide me to it.", "find",
+     "vending machine guide"),
+    ("The robot toys are around here somewhere, aren't they? Track them down.", "find", "robot toys Track down"),
+    ("I don't suppose you could describe the area around the stadium, could you?", "explain", "stadium"),
     ("You saw three printers, yeah? Or was it a different number?", "count", "three printers Or"),
     ("Weren't there only a couple of printers? How many did you actually see?", "count", "only printers"),
 ])

@@ -155,7 +155,8 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"(can|could|would|will) you( please)? tell me (?=(where|which|what|how|when|if|whether)\b)|"
                      r"i'?d like to know|i'?m (curious|wondering|wonderin'?|trying to figure out)|"
                      r"it (got|gets|has got) me wondering|(please )?let me know|"
-                     r"i (don'?t|do not) suppose (you'?d|you would|you could|you) (know|tell me|remember)|"
+                     r"i (don'?t|do not) suppose (you'?d|you would|you could|you can|you) "
+                     r"(know|tell me|remember|(?=(describe|summari[sz]e|characteri[sz]e)\b))|"
                      r"(might|may|can|could) i ask( you)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
                      r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out|"
@@ -520,7 +521,7 @@ _YES_NO = re.compile(_NO_WH + _NOT_GO + _NOT_ASKED_TO_FIND + r"(?!.*\b(go|head) 
                      r"^\s*(ever )?(seen|spotted|noticed|sighted|saw) [\w -]{1,40}\?\s*$|"
                      r"^\W*(spot|see|notice|clock|catch) (a|an|any) [\w -]{1,40}\?\s*$|"  # "Spot a sink anywhere?"
                      r"\bboolean\b|" + _NO_WH + _NOT_GO + r".*\bany (sign|trace|evidence) of\b|"
-                     r"^\s*i (don'?t|do not) suppose\b" + _NOT_GO + r"|"
+                     r"^\s*i (don'?t|do not) suppose\b(?!.*\bdescrib)" + _NOT_GO + r"|"
                      r"(^|\s[-:]\s|[:;,]\s*)\s*(ever )?(seen|spotted|noticed|saw) (one|any|it|them|a|an|the)\b|"
                      # "I was sort of hoping you might have spotted a sink somewhere along the way."
                      + _NO_WH + r".*\b(hoping|hope|hoped|bet|betting|guess|guessing|suppose|supposing) (that )?"
@@ -745,7 +746,8 @@ _FILLER = re.compile(
     r"last|see|saw|seen|when|of|kind|some|any|place|somewhere|for|with|this|that|in|on|at|has|have|"
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
-    r"but|very|abeg|reckon|surely|actually|yeah|(did|have|has|had|was|were|would|could|is|are|do|does)n(?=['’ ]?t\b)|"
+    r"but|very|abeg|reckon|bet(?= you\b)|surely|actually|yeah|"
+    r"(did|have|has|had|was|were|would|could|is|are|do|does)n(?=['’ ]?t\b)|"
     r"(state|indicate|specify)(?= (the|your|when|where|how|which|what|whether|if)\b)|"
     r"(think|suppose|s'pose|figure|guess)(?= (you|ya|ye|u)\b)|"
     r"carry(?= (me|us)\b)|cher|pardner|pardna|bro|track down|(over )?yonder|"
@@ -957,11 +959,13 @@ _WHERE_THEN_ANY = re.compile(r"^\s*(where|take|bring|lead|guide|go|let'?s|locate
                              r"[^-?.!]*(\s-\s|[.!]\s+)"
                              r"((is|are) there (a|an|any|some|one)|any)\b", re.I)
 # A request to go to what was just named: "Take me there.", "Let's go there together!", "Bring me to it."
-_GO_THERE = re.compile(r"\W*(please |now |so |then )?((can|could|would|will) you (please )?)?"
+_GO_THERE = re.compile(r"\W*(if (there is|there are|so|you have|you did),?\s*)?(please |now |so |then )?"
+                       r"((can|could|would|will) you (please )?|(i|we) (really |just )?(need|want|have|got) to )?"
                        r"(((take|bring|lead|guide|walk|drive|escort|carry|get) (me|us)|"
                        r"(let'?s|lets|we can|we could|shall we) (go|head|walk|drive)|go|head)"
                        r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))|"
-                       r"(look|search) for (one|it|them)|(find|locate) (one|it|them)( for me)?(?=\W*$))\b", re.I)
+                       r"(look|search) for (one|it|them)|(find|locate) (one|it|them)( for me)?(?=\W*$)|"
+                       r"(track|hunt) (one|it|them) down)\b", re.I)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
                              re.I)
 
