@@ -1390,3 +1390,20 @@ def test_formal_and_dialect_wordings(text, kind, target):
 def test_negative_and_leading_questions(text, kind, target):
     parsed = parse_query(text)
     assert (parsed.kind, parsed.target) == (kind, target)
+
+
+def test_the_askers_situation_does_not_scope_the_question():
+    # where and when the asker is, said in a sentence of its own, is not where or when to count, look or time
+    count = parse_query("The lift was stuck for 5 minutes on floor 6... anyway, how many printers did you see?")
+    assert (count.kind, count.floor, count.target) == ("count", None, "printers")
+    seen = parse_query("Just tell me whether you saw the microwave; my manager is waiting in the lobby.")
+    assert (seen.kind, seen.place, seen.target) == ("yes_no", "", "microwave")
+    assert parse_query("I'm on floor 4 with two visitors. When did you last see the printer?").floor is None
+    assert not parse_query("I carried 12 chairs up the stairs this morning. How long were you in the office?").timed
+    assert parse_query("The vending machine ate my coin again... anyway, have you noticed the printer?").text == \
+        "have you noticed the printer?"
+    # a short part scopes it, and what the question itself says in another part stays
+    assert parse_query("Second floor. How many printers did you see?").floor == 1
+    assert parse_query("When did you see a printer? I mean the last time.").recency == "last"
+    assert parse_query("Is there a printer near - near where we're standing?").nearest
+    assert parse_query("You saw the printer in the office, right? Or which room was it?").asks_room

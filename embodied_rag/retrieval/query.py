@@ -1137,6 +1137,32 @@ _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yo
                              r"\b(your|its|the robot'?s?) (position|location|whereabouts|place|spot)\b", re.I)
 
 
+# "I'm in the lobby now - how many bookcases have you seen?", "I'm on floor 4 with two visitors. When did you last
+# see the chair?", "The lift was stuck on floor 6... anyway, how many desks did you see?": a sentence about the
+# asker's situation says where and when the asker is, not where or when to count, look or time. Only for kinds
+# that a context cannot scope by itself, and only when the asking part names its own thing or place.
+_PART_BREAK = re.compile(r"(?<=[.;!?])\s+|\s+[-\u2013\u2014]+\s+|\s*[;\u2026]\s*|\.{3}\s*|\banyway\b,?\s*", re.I)
+_SITUATED_KINDS = ("count", "yes_no", "time", "duration")
+_SITUATION_WORDS = 4  # a shorter part ("Second floor.", "This morning:") scopes the question
+
+
+def _without_situation(text: str, kind: str) -> str:
+    parts = [p for p in _PART_BREAK.split(text) if p and p.strip()]
+    if kind not in _SITUATED_KINDS or len(parts) < 2:
+        return text
+    asking = [p for p in parts if cue_kind(p) == kind]
+    if len(asking) != 1 or _BACK_REFERENCE.search(asking[0]):
+        return text
+    _, _, place, target = _slots(asking[0], kind, False)
+    if not (place_named(place) if kind == "duration" else object_named(target)):
+        return text
+    # what the question itself says in another part: "I mean the last time.", "Or which room was it?", "near -
+    # near where we're standing?"
+    kept = [p for p in parts if p is asking[0] or len(p.split()) < _SITUATION_WORDS
+            or _LAST.search(p) or _FIRST.search(p) or _NEAREST.search(p) or _ROOM_OF.search(p)]
+    return " ".join(kept) if len(kept) < len(parts) else text
+
+
 def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None = None,
                 query_vec: np.ndarray | None = None) -> ParsedQuery:
     """Kind and slots of a question. ``intents`` and ``query_vec`` (the question's embedding) decide the kind of
@@ -1152,6 +1178,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         if kind is None and intents is not None and query_vec is not None:
             kind = intents.kind(query_vec)
         kind = kind or "find"
+    text = _without_situation(text, kind)
     floor, rest = parse_floor(text)
     timed = has_time(rest)
     rest = _CLOSER.sub(" ", _YES_NO_TAG.sub(" ", strip_time(rest)))
