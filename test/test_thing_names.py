@@ -9,6 +9,7 @@ from embodied_rag.retrieval.thing_names import (
     mentions,
     name_order,
     named_thing,
+    object_named,
     place_named,
     pointed_back,
     things_named,
@@ -114,3 +115,13 @@ def test_what_a_request_says_of_a_thing_it_cannot_name():
     assert described("Go to the place where water splashes out.") == "where water splashes out."
     assert described("take me to the thing that sells snacks") == "that sells snacks"
     assert described("where is the sink?") == ""
+
+
+def test_plurals_in_es_are_their_things():
+    # "benches" is the bench a caption mentions, and a thing the data files know
+    index = LexicalIndex()
+    index.add(1, "In a park. I see a wooden bench and a cardboard box.")
+    every, phrase = index.matching("benches")
+    assert every == phrase == {1}
+    assert index.matching("cardboard boxes")[1] == {1}
+    assert object_named("lab benches") and object_named("couches")

@@ -10,10 +10,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words with a light plural strip, so 'elevators' matches 'elevator'."""
+    """Lower-case words with a light plural strip, so 'elevators' matches 'elevator' and 'benches' 'bench'."""
     out = []
     for w in _WORD.findall(text.lower()):
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        if w.endswith(("ches", "shes", "sses", "xes")):
+            w = w[:-2]
+        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
             w = w[:-1]
         out.append(w)
     return out
