@@ -235,7 +235,8 @@ def _pooled(members: list[ObjectInstance]) -> ObjectInstance:
     colours together, at their weighted mean position."""
     first, rest = members[0], members[1:]
     weight = sum(i.weight for i in members)
-    position = sum(i.weight * i.position for i in members) / weight
+    position = (sum(i.weight * i.position for i in members) / weight if weight > 0
+                else np.mean([i.position for i in members], axis=0))
     return dataclasses.replace(_with_repeats(first, rest), position=position, weight=weight,
                                sigma=float(1.0 / math.sqrt(weight)) if weight > 0 else first.sigma,
                                labels=sum((i.labels for i in members), Counter()),
@@ -533,14 +534,17 @@ class ObjectMap:
                      key=lambda i: min(i.keyframes))
         radius = _DUPLICATE_RADIUS * self.config.gate_m
         groups: list[list[ObjectInstance]] = []
+        recent: dict[str, list[list[ObjectInstance]]] = defaultdict(list)  # by label: groups seen lately
         for i in few:
-            group = next((g for g in groups if g[0].label == i.label
-                          and min(i.keyframes) - max(g[-1].keyframes) <= _GLIMPSE_GAP
-                          and all(abs(o.level_z - i.level_z) <= self.config.floor_gap_m and not _seen_together(o, i)
-                                  and float(np.linalg.norm(o.position[:2] - i.position[:2])) <= radius for o in g)),
+            start = min(i.keyframes)
+            recent[i.label] = [g for g in recent[i.label] if start - max(g[-1].keyframes) <= _GLIMPSE_GAP]
+            group = next((g for g in recent[i.label]
+                          if all(abs(o.level_z - i.level_z) <= self.config.floor_gap_m and not _seen_together(o, i)
+                                 and float(np.linalg.norm(o.position[:2] - i.position[:2])) <= radius for o in g)),
                          None)
             if group is None:
                 groups.append([i])
+                recent[i.label].append(groups[-1])
             else:
                 group.append(i)
         pooled = [g for g in groups if len(g) > 1 and sum(i.n for i in g) >= m]
