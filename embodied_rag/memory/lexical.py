@@ -7,13 +7,14 @@ import re
 from collections import defaultdict
 
 _WORD = re.compile(r"[a-z0-9]+")
+ES_PLURALS = ("ches", "shes", "sses", "xes")  # plurals that add "es": "benches", "boxes", "glasses"
 
 
 def words(text: str) -> list[str]:
     """Lower-case words with a light plural strip, so 'elevators' matches 'elevator' and 'benches' 'bench'."""
     out = []
     for w in _WORD.findall(text.lower()):
-        if w.endswith(("ches", "shes", "sses", "xes")):
+        if w.endswith(ES_PLURALS):
             w = w[:-2]
         elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
             w = w[:-1]

@@ -19,6 +19,7 @@ from importlib import resources
 import numpy as np
 import yaml
 
+from embodied_rag.memory.lexical import ES_PLURALS
 from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.models.fixed_texts import embedded
@@ -68,7 +69,7 @@ def _stem(word: str) -> str:
         return _SINGULAR[w]
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"
-    if w.endswith(("ches", "shes", "sses", "xes")):
+    if w.endswith(ES_PLURALS):
         return w[:-2]
     if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
         return w[:-1]

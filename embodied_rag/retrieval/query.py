@@ -1147,8 +1147,10 @@ _SITUATION_WORDS = 4  # a shorter part ("Second floor.", "This morning:") scopes
 
 
 def _without_situation(text: str, kind: str) -> str:
+    if kind not in _SITUATED_KINDS:
+        return text
     parts = [p for p in _PART_BREAK.split(text) if p and p.strip()]
-    if kind not in _SITUATED_KINDS or len(parts) < 2:
+    if len(parts) < 2:
         return text
     asking = [p for p in parts if cue_kind(p) == kind]
     if len(asking) != 1 or _BACK_REFERENCE.search(asking[0]):
