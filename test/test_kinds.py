@@ -619,6 +619,51 @@ def test_time_expressions():
         parse_time("where were you at 25:99?", now)
 
 
+def test_windows_given_by_clock_times():
+    now = T0 + 13 * 3600 * NS + 40 * 60 * NS  # 22:40
+    since = parse_time("how many chairs did you see since 22:20?", now)
+    assert (since.start_ns, since.end_ns, since.text) == (now - 20 * 60 * NS, now, "since 22:20")
+    # A 12-hour clock time without am or pm: the reading most recently past ("10:20" at 22:40 is 22:20).
+    assert parse_time("any sinks after 10:20?", now).start_ns == now - 20 * 60 * NS
+    assert parse_time("where were you at 10:20?", now).at_ns == now - 20 * 60 * NS
+    assert parse_time("where were you at 11:20?", now).at_ns == now - 20 * 60 * NS - 11 * 3600 * NS  # 23:20 is later
+    before = parse_time("did you see a sink before 10 pm?", now)
+    assert before.start_ns is None and before.end_ns == now - 40 * 60 * NS and before.is_window
+    assert before.contains(T0) and not before.contains(now)
+    for text in ("how many chairs between 22:05 and 22:15?", "from 22:05 to 22:15, any chairs?",
+                 "chairs in the window 22:05-22:15?", "any chairs between 10:05 and 10:15 pm?"):
+        w = parse_time(text, now)
+        assert (w.start_ns, w.end_ns) == (now - 35 * 60 * NS, now - 25 * 60 * NS), text
+    assert parse_time("any chairs from 10 to 11 pm?", now).start_ns == now - 40 * 60 * NS
+    first = parse_time("how many chairs in the first 5 minutes?", now, start_ns=T0)
+    assert (first.start_ns, first.end_ns) == (T0, T0 + 300 * NS)
+    at = parse_time("did you see a sink at 22:20?", now)
+    assert at.at_ns == now - 20 * 60 * NS and not at.is_window
+    around = at.around(60)  # that minute, give or take one
+    assert (around.start_ns, around.end_ns) == (at.at_ns - 60 * NS, at.at_ns + 120 * NS) and around.is_window
+    assert parse_query("did you see a sink since 10:20?").target == "sink"
+    assert parse_query("between 22:05 and 22:15, how many chairs did you pass?").target == "chairs"
+    assert parse_query("how many chairs had you seen by 10:20 pm?").kind == "count"
+
+
+def test_counts_and_yes_no_within_clock_windows(ask):
+    # The walk: kitchen 09:00:00-09:00:18, corridor -09:00:28, office (a chair, the printer) -09:00:58, kitchen.
+    assert ask("how many chairs did you see before 09:00:29?").count == 2
+    office = ask("how many chairs did you see between 09:00:30 and 09:00:58?")
+    assert office.count == 1 and "between 09:00:30 and 09:00:58" in office.answer
+    assert ask("how many chairs did you see in the first 20 seconds?").count == 2
+    assert ask("did you see a printer since 9:01?").yes_no is False
+    no = ask("have you seen a printer after 09:01?")
+    assert no.yes_no is False and "since 09:01" in no.answer
+    yes = ask("did you see a printer between 09:00:40 and 09:00:50?")
+    assert yes.yes_no is True and "09:00:50" in yes.answer  # when, within the window
+    assert ask("did you see a printer at 09:00:40?").yes_no is True  # that minute, give or take one
+    assert ask("did you see a printer at 9:02?").yes_no is False
+    assert ask("when did you last see the fridge before 09:00:30?").time_ns == T0 + 18 * NS
+    assert ask("when did you first see a chair since 09:00:20?").time_ns == T0 + 30 * NS
+    assert ask("how long were you in the office between 09:00:40 and 09:01:08?").duration_s < 30.0
+
+
 class ScriptedLLM:
     """Isolates the retriever's use of an LLM: replies in order, recording what it was asked."""
 
@@ -653,7 +698,7 @@ def test_sim_kinds_scored_by_ground_truth(sim_memory, minilm):
 
     building, tour, memory = sim_memory
     queries = make_kind_queries(building, tour, pool="dev", seed=7, per_category=6)
-    assert {q["category"] for q in queries} == {"time", "duration", "count", "yes_no", "position", "room"}
+    assert {q["category"] for q in queries} == {"time", "duration", "count", "yes_no", "position", "room", "window"}
     r = Retriever(memory, minilm)
     results = [score(q, r.ask(q["query"]))[0] for q in queries]
     assert sum(results) >= 0.8 * len(results), f"{sum(results)}/{len(results)}"

@@ -94,6 +94,9 @@ class KindAnswers:
     def now_ns(self) -> int:
         return max((kf.stamp_ns for kf in self.memory.keyframes.values()), default=0)
 
+    def start_ns(self) -> int | None:
+        return min((kf.stamp_ns for kf in self.memory.keyframes.values()), default=None)
+
     def _vec(self, text: str) -> np.ndarray:
         return self._embed([text])[text]
 
@@ -284,12 +287,17 @@ class KindAnswers:
         """Whether it was seen; where: the best-seen instance, or with ``distances`` (from the robot) and a question
         for the nearest ("is there a bed near here?"), the nearest one."""
         s = self.subject(parsed, spec)
-        scope = self._scope(parsed)
+        scope = self._scope(parsed) + (f" {spec.text}" if spec is not None and spec.is_window else "")
         if s.instances:
             inst = max(s.instances, key=lambda i: (i.n, -i.id))
             if parsed.nearest and distances is not None:
                 inst = s.instances[int(np.argmin(distances(s.instances)))]
-            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}.", "yes_no",
+            when = ""
+            if spec is not None and spec.is_window:  # asked about a span of time: when in it
+                kfs = self.memory.keyframes
+                stamps = [kfs[k].stamp_ns for k in inst.keyframes if k in kfs and spec.contains(kfs[k].stamp_ns)]
+                when = f" at {clock(max(stamps), self.tz)}" if stamps else ""
+            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}{when}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
         if s.keyframes:

@@ -127,7 +127,7 @@ _COUNT_LATE = re.compile(r"\btally\b|\bhead ?count\b|"
                          r"\b(or )?(was|is) it (a )?(different|other) (number|count|total|amount)\b",
                          re.I)
 # "how many minutes did you spend in the kitchen?" counts time, not things.
-_COUNT_TIME = re.compile(r"\bhow many (seconds?|minutes?|hours?|time)\b|"
+_COUNT_TIME = re.compile(r"\bhow many (of the (last|past|previous) ([\w-]+ ){0,2})?(seconds?|minutes?|hours?|time)\b|"
                          # "how many cycles did you spend docked in the kitchen?" (not "how many rooms")
                          r"\bhow many (?!(rooms|places|areas)\b)\w+( of [\w ]{1,20}?)? (did|have) (you|the robot) "
                          r"(spend|spent)\b|"  # "how many grains of the hourglass didst thou spend in ..."
@@ -356,7 +356,7 @@ _ENUMERATION = re.compile(r"\s*\(\d+([,-]\d+)*\)(?=\W*$)")  # a crossword clue's
 _TELEGRAM_STOP = re.compile(r"\s*\bSTOP\b\s*")  # "REPORT LOCATION AT 14:05:33 STOP": a full stop
 # An auctioneer's "how-long-how-long in the kitchen", "which-room-which-room", "yes-or-no": words run together
 _HYPHENED_ASK = re.compile(r"\b(how|which|what|when|where|yes|or)-(?=[a-z])", re.I)
-_STUTTER = re.compile(r"\b(\w{1,3})-(?=\1)", re.I)  # "H-how m-many", "wh-which r-r-room"
+_STUTTER = re.compile(r"\b([^\W\d_]{1,3})-(?=\1)", re.I)  # "H-how m-many", "wh-which r-r-room"
 # Punctuation said aloud to a dictation app: "did you see a sink comma in total question mark"
 _SPOKEN_MARKS = {"question mark": "?", "comma": ",", "full stop": ".", "exclamation mark": "!",
                  "exclamation point": "!", "period": "."}
@@ -1175,6 +1175,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
         kind = question_kind(text)
+        if kind in (None, "find") and has_time(text) and \
+                (untimed := question_kind(" ".join(strip_time(text).split()).lstrip(" ,;:-"))) in \
+                ("count", "yes_no", "duration", "time"):
+            kind = untimed  # "chairs count, past 5 min?": the time's words hid the cue
         if kind is None and (_ROOM_OF.search(text) or _thing_room(text)):
             kind = "find"  # "Why do things stay in rooms? Which room is the desk in?": the room is found, not explained
         if kind is None and intents is not None and query_vec is not None:

@@ -297,9 +297,11 @@ class Retriever:
         spec = None
         if parsed.timed:
             try:
-                spec = parse_time(parsed.text, self._kinds.now_ns(), self.config.timezone)
+                spec = parse_time(parsed.text, self._kinds.now_ns(), self.config.timezone, self._kinds.start_ns())
             except BadTime as exc:
                 return Answer(str(exc), parsed.kind, found=False)
+            if spec is not None and parsed.kind in ("count", "yes_no"):
+                spec = spec.around()  # "did you see a sink at 22:20?": that minute, give or take one
         if parsed.asks_room:
             room = self._room_of(parsed)
             if room is not None:

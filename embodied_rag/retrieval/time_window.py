@@ -15,8 +15,10 @@ from datetime import datetime, timedelta, timezone
 NS = 1_000_000_000
 _UNITS = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)"
 # "in the last ten minutes", "during the past hour", "over the previous 2 hours"
-_WINDOW = re.compile(r"\b(?:in|during|within|over|for)?\s*the\s+(?:last|past|previous)\s+((?:[\w-]+\s+){0,2}?)"
-                     + _UNITS + r"\b", re.I)
+_WINDOW = re.compile(r"\b(?:(?:in|during|within|over|for)\s+)?(?:the\s+)?(?:last|past|previous)\s+"
+                     r"((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\b", re.I)
+# "in the first ten minutes" (of the recording)
+_FIRST = re.compile(r"\b(?:in|during|within|over)?\s*the\s+first\s+((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\b", re.I)
 _PART_OF_DAY = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night": (0, 6),
                 "tonight": (18, 24)}
 _DAY = re.compile(r"\b(this|yesterday|today)\s+(morning|afternoon|evening|night)\b|\b(tonight)\b|"
@@ -32,6 +34,23 @@ _HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
 _MINUTES = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five": 25, "quarter": 15, "half": 30}
 _SPOKEN = re.compile(r"\b(?:(?:a\s+)?(" + "|".join(sorted(_MINUTES, key=len, reverse=True)) + r"|[1-5]?\d)"
                      r"(?:\s+minutes?)?\s+(past|after|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
+
+# One end of a window: a clock time, maybe of another day ("yesterday at 3 pm").
+_CLOCK = (r"(?:(?:yesterday|today)\s+(?:at\s+)?)?(?:\d{1,2}(?::\d{2}){1,2}(?:\s*[ap]\.?m\b\.?)?|"
+          r"\d{1,2}\s*[ap]\.?m\b\.?|noon\b|midnight\b)")
+# "between 22:05 and 22:15", "from 10 to 11 pm" (the first end may leave its am/pm to the second), "22:05-22:15"
+_BETWEEN = re.compile(r"\b(?:between|from)\s+(" + _CLOCK + r"|\d{1,2}(?!\s*(?:minutes?|mins?|hours?|hrs?|secs?)))"
+                      r"\s*(?:and|to|till|til|until|through|thru|-|–)\s*(" + _CLOCK + ")", re.I)
+_DASH = re.compile(r"(" + _CLOCK + r")\s*[-–]\s*(" + _CLOCK + ")", re.I)
+# "since 22:20", "after 10 pm", "from 22:20 onwards": until now
+_SINCE = re.compile(r"\b(?:since|after|from|starting(?:\s+(?:at|from))?|beginning\s+at|as\s+of|later\s+than)\s+("
+                    + _CLOCK + r")(?:\s*(?:on(?:wards?)?\b|(?:until|till|up\s+to|to)\s+now\b|and\s+later\b))?", re.I)
+# "before 22:20", "until 10 pm", "by noon": from the start
+_BEFORE = re.compile(r"\b(?:before|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
+                     r"no\s+later\s+than)\s+(" + _CLOCK + ")", re.I)
+# A 12-hour clock time without am or pm ("10:20"): the reading most recently past is meant.
+_TWELVE_HOUR = re.compile(r"(?:at\s+)?(0?[1-9]|1[0-2]):\d{2}(?::\d{2})?", re.I)
+_HALF_DAY_NS = 12 * 3600 * NS
 
 _DIGITS_OCLOCK = re.compile(r"(\d:\d{2}(?::\d{2})?)\s*o'?\s?clock\b", re.I)  # "at 22:20:40 o'clock"
 
@@ -59,14 +78,26 @@ class BadTime(ValueError):
 
 @dataclass
 class TimeSpec:
-    start_ns: int | None = None  # window (inclusive)
+    start_ns: int | None = None  # window (inclusive; None: from the start of the memory)
     end_ns: int | None = None
     at_ns: int | None = None  # a moment
-    text: str = ""  # the words of the question that said it
+    text: str = ""  # the words of the question that said it, or the window as answers say it
+    precision_s: float = 60.0  # how much time a moment covers ("at 10:15": a minute)
+    bounded: bool = False  # a window given by its ends (start None: from the start of the memory)
 
     @property
     def is_window(self) -> bool:
-        return self.start_ns is not None
+        return self.start_ns is not None or self.bounded
+
+    def around(self, slack_s: float = 60.0) -> TimeSpec:
+        """A moment as the window it covers, widened by ``slack_s`` on each side ("did you see a sink at 22:20?"
+        asks about that minute, give or take); a window as it is."""
+        if self.at_ns is None:
+            return self
+        start = self.at_ns - int(slack_s * NS)
+        said = re.sub(r"^(?:at|around|about)\s+", "", self.text, flags=re.I)
+        return TimeSpec(start, self.at_ns + int((self.precision_s + slack_s) * NS), None, f"around {said}",
+                        bounded=True)
 
     def contains(self, stamp_ns: int) -> bool:
         return (self.start_ns is None or stamp_ns >= self.start_ns) and (self.end_ns is None or stamp_ns <= self.end_ns)
@@ -83,19 +114,85 @@ def _ns(dt: datetime) -> int:
 
 def has_time(text: str) -> bool:
     text = spoken_clock(text)
-    return bool(_WINDOW.search(text) or _DAY.search(text) or _MOMENT.search(text))
+    return bool(_WINDOW.search(text) or _FIRST.search(text) or _DAY.search(text) or _MOMENT.search(text))
 
 
 def strip_time(text: str) -> str:
     """The text without its time expressions (and the "at"/"on" that led them)."""
     text = spoken_clock(text)
-    for rx in (_WINDOW, _MOMENT, _DAY):
+    for rx in (_WINDOW, _FIRST, _BETWEEN, _DASH, _SINCE, _BEFORE, _MOMENT, _DAY):
         text = rx.sub(" ", text)
     return re.sub(r"\b(at|on|around|about)\s*(?=[?.!,]|$)", " ", text)
 
 
-def parse_time(text: str, now_ns: int, tz: str = "UTC") -> TimeSpec | None:
-    """The time a question names, or None when it names none. Raises BadTime for an impossible or future time."""
+def _recent_reading(said: str, at_ns: int, now_ns: int) -> int:
+    """``at_ns`` read from ``said``, or 12 hours later when ``said`` is a 12-hour clock time without am or pm and
+    that later reading is not after now: at 22:40, "since 10:20" means 22:20."""
+    if _TWELVE_HOUR.fullmatch(said.strip()) and at_ns + _HALF_DAY_NS <= now_ns + 60 * NS:
+        return at_ns + _HALF_DAY_NS
+    return at_ns
+
+
+def _clock_ns(said: str, now: datetime, now_ns: int, tz: str, after_ns: int | None = None) -> int:
+    """A window's end ("22:20", "10 pm", "yesterday at 3 pm") read by dateparser: the moment most recently past,
+    or with ``after_ns`` (the window's start), the first reading not before it ("from 10 to 11 pm")."""
+    import dateparser
+
+    when = dateparser.parse(said, settings=_settings(now, tz), languages=["en"])
+    if when is None:
+        raise BadTime(f"'{said.strip()}' is not a time I can read.")
+    at = _ns(when)
+    if after_ns is not None:
+        step = _HALF_DAY_NS if _TWELVE_HOUR.fullmatch(said.strip()) else 2 * _HALF_DAY_NS
+        while at < after_ns:
+            at += step
+        return at
+    if at > now_ns + 60 * NS:  # a clock time later than now names the day before ("since 23:50", asked at 00:10)
+        at -= 2 * _HALF_DAY_NS
+    return _recent_reading(said, at, now_ns)
+
+
+def _hm(at_ns: int, now: datetime) -> str:
+    """"22:20", or "22:20:15" for a moment within a minute."""
+    return datetime.fromtimestamp(at_ns / NS, tz=now.tzinfo).strftime("%H:%M:%S" if at_ns % (60 * NS) else "%H:%M")
+
+
+def _bounded(text: str, now: datetime, now_ns: int, tz: str, start_ns: int | None) -> TimeSpec | None:
+    """A window given by clock times at one or both ends, or by its first minutes; None when the text has none."""
+    m = _BETWEEN.search(text) or _DASH.search(text)
+    if m:
+        first, second = m.group(1), m.group(2)
+        suffix = re.search(r"[ap]\.?m\b\.?$", second.strip(), re.I)
+        if suffix and first.strip().isdigit():  # "from 10 to 11 pm"
+            first = f"{first.strip()} {suffix.group(0)}"
+        elif first.strip().isdigit():
+            first = f"{first.strip()}:00"
+        a = _clock_ns(first, now, now_ns, tz)
+        b = _clock_ns(second, now, now_ns, tz, after_ns=a)
+        return TimeSpec(a, b, None, f"between {_hm(a, now)} and {_hm(b, now)}", bounded=True)
+    m = _SINCE.search(text)
+    if m:
+        a = _clock_ns(m.group(1), now, now_ns, tz)
+        return TimeSpec(a, now_ns, None, f"since {_hm(a, now)}", bounded=True)
+    m = _BEFORE.search(text)
+    if m:
+        b = _clock_ns(m.group(1), now, now_ns, tz)
+        return TimeSpec(None, b, None, f"before {_hm(b, now)}", bounded=True)
+    m = _FIRST.search(text)
+    if m and start_ns is not None:
+        import dateparser
+
+        amount = m.group(1).strip() or "1"
+        back = dateparser.parse(f"{amount} {m.group(2)} ago", settings=_settings(now, tz), languages=["en"])
+        if back is None:
+            raise BadTime(f"I cannot tell how long '{m.group(0).strip()}' is.")
+        return TimeSpec(start_ns, start_ns + now_ns - _ns(back), None, m.group(0).strip(), bounded=True)
+    return None
+
+
+def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = None) -> TimeSpec | None:
+    """The time a question names, or None when it names none. Raises BadTime for an impossible or future time.
+    ``start_ns``: when the memory begins (for "in the first ten minutes")."""
     import dateparser  # imported here: it takes a moment, and most questions name no time
     from dateparser.search import search_dates
 
@@ -113,6 +210,9 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC") -> TimeSpec | None:
         if start is None:
             raise BadTime(f"I cannot tell how long '{m.group(0).strip()}' is.")
         return TimeSpec(_ns(start), now_ns, None, m.group(0).strip())
+    window = _bounded(text, now, now_ns, tz, start_ns)
+    if window is not None:
+        return window
     moment = _MOMENT.search(text)
     m = _DAY.search(text)
     if m and not moment:
@@ -130,10 +230,11 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC") -> TimeSpec | None:
         if not found:
             raise BadTime(f"'{moment.group(0).strip()}' is not a time I can read.")
         span, when = max(found, key=lambda t: len(t[0]))
-        at = _ns(when)
+        at = _recent_reading(span, _ns(when), now_ns)
         if at > now_ns + 60 * NS:
             raise BadTime(f"{when.strftime('%H:%M')} on {when.date()} is after the last thing I remember.")
-        return TimeSpec(None, None, at, span.strip())
+        seconds = re.search(r"\d:\d{2}:\d{2}", span)
+        return TimeSpec(None, None, at, span.strip(), precision_s=1.0 if seconds else 60.0)
     return None
 
 

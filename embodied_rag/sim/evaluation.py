@@ -115,7 +115,8 @@ def evaluate_building(seed: int, floors: int, rooms: int, text, pool: str = "tes
                     rows.append({"mode": mode, "category": q["category"], "query": q["query"], "ok": ok,
                                  "distance_m": detail.get("distance_m"), "inside": inside,
                                  "latency_ms": ans.latency_ms, "answer": ans.answer, "error": detail.get("error"),
-                                 "detail": detail, "asked_as": ans.kind})
+                                 "detail": detail, "asked_as": ans.kind,
+                                 "expect": {k: v for k, v in q.items() if k.startswith("expect")}})
             assoc = association(building, tour, memory)
         finally:
             memory.close()

@@ -1,7 +1,8 @@
 """Questions of every kind about a simulated tour, with ground truth from the simulator: when a thing was seen
 (``time``), how long the robot was in a kind of room (``duration``), how many things of a class it saw (``count``),
-whether it saw a thing at all (``yes_no``, things it never saw included), where it was at a moment (``position``)
-and which room a thing is in (``room``, scored like an explain).
+whether it saw a thing at all (``yes_no``, things it never saw included), where it was at a moment (``position``),
+which room a thing is in (``room``, scored like an explain), and counts, yes/no, sightings and time in rooms within
+a span of time (``window``: the last few minutes, since, before or between clock times).
 
 Ground truth: a sighting is a frame in which the object covers at least the renderer's ``min_fraction`` of the
 image; counts are of the objects seen in at least two frames (one glimpse is not a thing a robot can claim); time
@@ -51,6 +52,35 @@ ROOM = {
     "dev": ["which room is the {c} in?", "what kind of room is the {c} in?"],
     "test": ["in which room did you see the {c}?", "what room has the {c}?"],
 }
+# Questions about a span of time: the last {n} minutes, or from / until / between clock times {t}, {t1}, {t2}.
+WINDOW_COUNT = {
+    "dev": [("how many {p} did you see in the last {n} minutes?", "recent"),
+            ("how many {p} did you see since {t}?", "since"), ("how many {p} did you see before {t}?", "before"),
+            ("how many {p} did you see between {t1} and {t2}?", "between")],
+    "test": [("in the past {n} minutes, how many {p} have you come across?", "recent"),
+             ("count the {p} you noticed after {t}", "since"), ("how many {p} had you seen by {t}?", "before"),
+             ("from {t1} to {t2}, how many {p} did you pass?", "between")],
+}
+WINDOW_YES_NO = {
+    "dev": [("did you see a {c} in the last {n} minutes?", "recent"), ("have you seen a {c} since {t}?", "since"),
+            ("did you see a {c} before {t}?", "before"), ("did you see a {c} between {t1} and {t2}?", "between")],
+    "test": [("any {c} in the previous {n} minutes?", "recent"), ("from {t} onwards, did you spot a {c}?", "since"),
+             ("was there a {c} anywhere up to {t}?", "before"),
+             ("did you come across a {c} from {t1} till {t2}?", "between")],
+}
+WINDOW_TIME = {
+    "dev": [("when did you last see a {c} before {t}?", "last"), ("when did you first see a {c} after {t}?", "first")],
+    "test": [("before {t}, when was the last time you saw the {c}?", "last"),
+             ("what time did you first spot a {c} since {t}?", "first")],
+}
+WINDOW_DURATION = {
+    "dev": [("how long were you in the {r} in the last {n} minutes?", "recent"),
+            ("how long were you in the {r} between {t1} and {t2}?", "between")],
+    "test": [("how much time did you spend in the {r} over the last {n} minutes?", "recent"),
+             ("from {t1} to {t2}, how long were you inside the {r}?", "between")],
+}
+# A window's end must not cut a thing's sightings: seen in two frames this far inside it, none this far outside.
+WINDOW_MARGIN_S = 15.0
 # Room types and other words people use for them (the test pool uses them half the time).
 ROOM_SYNONYMS = {"bathroom": ["restroom", "washroom"], "meeting room": ["conference room"], "lab": ["laboratory"],
                  "living room": ["lounge"], "corridor": ["hallway"], "storage room": ["storeroom"]}
@@ -75,6 +105,88 @@ def _hms(stamp_ns: int) -> str:
 def _iso(stamp_ns: int) -> str:
     return datetime.fromtimestamp(stamp_ns / NS, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
+
+
+def _said(stamp_ns: int, rng: random.Random) -> str:
+    """A clock time as people say it: 24-hour, with pm, or 12-hour without (the most recent reading is meant)."""
+    dt = datetime.fromtimestamp(stamp_ns / NS, tz=timezone.utc)
+    twelve = dt.hour % 12 or 12
+    return rng.choice([f"{dt:%H:%M}", f"{twelve}:{dt:%M} {'pm' if dt.hour >= 12 else 'am'}", f"{twelve}:{dt:%M}"])
+
+
+def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Random, by_class: dict[str, list[int]],
+                    seen: dict[int, list[int]], word, per_category: int) -> list[dict[str, Any]]:
+    """Counts, yes/no, first or last sightings and time in rooms within a span of time, with ground truth only
+    where the span's ends cut no thing's sightings (see :data:`WINDOW_MARGIN_S`). "Now" is the last frame."""
+    stamps = [bp.stamp_ns for bp in tour.base_poses]
+    if len(stamps) < 2:
+        return []
+    t0, now = stamps[0], stamps[-1]
+    minute = 60 * NS
+    m = int(WINDOW_MARGIN_S * NS)
+
+    def clock_at(frac: float) -> int:  # a whole minute inside the tour
+        return (t0 + int(frac * (now - t0))) // minute * minute
+
+    def window(shape: str) -> tuple[int | None, int | None, dict[str, str]]:
+        if shape == "recent":
+            n = rng.randint(2, max(2, min(8, int((now - t0) / minute) - 1)))
+            return now - n * minute, None, {"n": str(n)}
+        if shape == "since":
+            a = clock_at(rng.uniform(0.3, 0.8))
+            return a, None, {"t": _said(a, rng)}
+        if shape == "before":
+            b = clock_at(rng.uniform(0.2, 0.7))
+            return None, b, {"t": _said(b, rng)}
+        a, b = sorted((clock_at(rng.uniform(0.1, 0.5)), clock_at(rng.uniform(0.5, 0.9))))
+        b = max(b, a + 2 * minute)
+        return a, b, {"t1": _said(a, rng), "t2": _said(b, rng)}
+
+    def inside(i: int, a: int | None, b: int | None, margin: int) -> bool:
+        st = stamps[i]
+        return (a is None or st >= a + margin) and (b is None or st <= b - margin)
+
+    counted = {c: [o for o in objs if len(seen[o]) >= 2] for c, objs in by_class.items()}
+
+    def objects_in(c: str, a: int | None, b: int | None) -> list[int] | None:
+        """The counted things of class ``c`` seen in the window; None when its ends cut one's sightings."""
+        core = [o for o in counted[c] if sum(inside(i, a, b, m) for i in seen[o]) >= 2]
+        wide = [o for o in counted[c] if any(inside(i, a, b, -m) for i in seen[o])]
+        return core if core == wide else None
+
+    out: list[dict[str, Any]] = []
+    classes = sorted(counted)
+    for c in classes:
+        template, shape = rng.choice(WINDOW_COUNT[pool])
+        a, b, slots = window(shape)
+        objs = objects_in(c, a, b)
+        if objs is not None and counted[c]:
+            out.append({"query": template.format(p=_plural(word(c)), **slots), "kind": "count",
+                        "expect_count": len(objs)})
+        template, shape = rng.choice(WINDOW_YES_NO[pool])
+        a, b, slots = window(shape)
+        objs = objects_in(c, a, b)
+        if objs is not None and counted[c]:
+            out.append({"query": template.format(c=word(c), **slots), "kind": "yes_no", "expect_yes_no": bool(objs)})
+        template, which = rng.choice(WINDOW_TIME[pool])
+        a, b, slots = window("since" if which == "first" else "before")
+        times = [stamps[i] for o in counted[c] for i in seen[o] if inside(i, a, b, 0)]
+        if times:
+            t = min(times) if which == "first" else max(times)
+            out.append({"query": template.format(c=word(c), **slots), "kind": "time", "expect_time": _iso(t),
+                        "tolerance_s": 15})
+    dt = 1.0 / tour.fps
+    for t in sorted({building.rooms[bp.room].type for bp in tour.base_poses if bp.room >= 0}):
+        template, shape = rng.choice(WINDOW_DURATION[pool])
+        a, b, slots = window(shape)
+        n = sum(1 for i, bp in enumerate(tour.base_poses)
+                if bp.room >= 0 and building.rooms[bp.room].type == t and inside(i, a, b, 0))
+        if n * dt >= 10:
+            out.append({"query": template.format(r=word(t, ROOM_SYNONYMS), **slots), "kind": "duration",
+                        "expect_duration_s": round(n * dt, 1), "tolerance": 0.25})
+    if len(out) > per_category:
+        out = rng.sample(out, per_category)
+    return out
 
 
 def make_kind_queries(building: Building, tour: Tour, pool: str = "dev", seed: int = 0, per_category: int = 10,
@@ -150,4 +262,5 @@ def make_kind_queries(building: Building, tour: Tour, pool: str = "dev", seed: i
             rooms.append({"query": rng.choice(ROOM[pool]).format(c=word(c)), "kind": "explain",
                           "expect_any": ROOM_WORDS[t]})
     add("room", rooms)
+    add("window", _window_queries(building, tour, pool, rng, by_class, seen, word, 2 * per_category))
     return out
