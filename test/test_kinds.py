@@ -635,6 +635,12 @@ def test_windows_given_by_clock_times():
         w = parse_time(text, now)
         assert (w.start_ns, w.end_ns) == (now - 35 * 60 * NS, now - 25 * 60 * NS), text
     assert parse_time("any chairs from 10 to 11 pm?", now).start_ns == now - 40 * 60 * NS
+    for said in ("22.20", "10.20 pm", "22h20", "2220 hours", "ten twenty", "twenty past ten", "10:20pm"):
+        w = parse_time(f"how many chairs did you see since {said}?", now)
+        assert w.start_ns == now - 20 * 60 * NS, said
+    assert spoken_clock("the box is 10.20 metres away; I saw ten twenty-dollar bills") == \
+        "the box is 10.20 metres away; I saw ten twenty-dollar bills"
+    assert parse_time("chairs count, past 5 min?", now).start_ns == now - 300 * NS
     first = parse_time("how many chairs in the first 5 minutes?", now, start_ns=T0)
     assert (first.start_ns, first.end_ns) == (T0, T0 + 300 * NS)
     at = parse_time("did you see a sink at 22:20?", now)
@@ -644,6 +650,28 @@ def test_windows_given_by_clock_times():
     assert parse_query("did you see a sink since 10:20?").target == "sink"
     assert parse_query("between 22:05 and 22:15, how many chairs did you pass?").target == "chairs"
     assert parse_query("how many chairs had you seen by 10:20 pm?").kind == "count"
+    # The time's words hid the question's cue
+    assert parse_query("chairs count, past 5 min?").kind == "count"
+    assert parse_query("After 22:20, you have seen a chair?").kind == "yes_no"
+    latest = parse_query("what was the latest time before 22:20 that you came across a chair?")
+    assert (latest.kind, latest.target, latest.recency) == ("time", "chair", "last")
+    assert parse_query("how many of the past 5 minutes were you in the kitchen?").kind == "duration"
+    assert parse_query("any chair observed in the window 10:10-10:25?").timed  # no stutter: "10-10"
+    for text in ("how many chairs u see 22:10 to 22:25", "did u pass a chair b4 22:20",
+                 "following 22:20, at what time did you first catch sight of a chair?",
+                 "Please confirm whether a chair was detected within the preceding 5 minutes.",
+                 "did you happen to notice a chair these last 5 minutes?"):
+        assert parse_query(text).timed and "chair" in parse_query(text).target, text
+    assert parse_time("how many chairs u see 22:10 to 22:25", now).start_ns == now - 30 * 60 * NS
+    # A span of time in a part of its own is the question's, unlike a deadline in the asker's situation
+    aside = parse_query("How many chairs did you - sweetie, put that down - come across in the past 5 minutes?")
+    assert aside.timed and aside.target == "chairs"
+    split = parse_query("Between 22:10 and - one second, buddy - 22:25, how many chairs did you come across?")
+    assert split.timed and parse_time(split.text, now).start_ns == now - 30 * 60 * NS
+    assert not parse_query("I've got 3 boxes to deliver before noon. When did you last see the sink?").timed
+    assert parse_query("Did you catch sight of a chair? I need it for my report.").kind == "yes_no"
+    assert parse_query("I don't quite know how to ask this, but did you happen to notice a chair?").kind == "yes_no"
+    assert parse_query("Log: time of first chair recorded since 22:20?").kind == "time"
 
 
 def test_counts_and_yes_no_within_clock_windows(ask):

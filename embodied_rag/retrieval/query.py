@@ -35,7 +35,7 @@ from embodied_rag.retrieval.thing_names import (
     sentences,
     things_named,
 )
-from embodied_rag.retrieval.time_window import has_time, strip_time
+from embodied_rag.retrieval.time_window import has_span, has_time, strip_time
 from embodied_rag.retrieval.typos import correct, known_word
 
 KINDS = ("find", "explain", "time", "duration", "count", "yes_no", "position")
@@ -91,6 +91,8 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"\b(the )?(exact )?time (when )?(a|an|the|your|that) [\w -]{1,40}? (was|were) (last|first)\b|"
                        r"\btime (robot|unit) (\w+ ){0,2}(observed|saw|seen|spotted|sighted|detected)\b|"
                        r"\b(time|date) (first |last )?(seen|sighted|spotted|observed)\b|"
+                       # "Log: time of first chair recorded?"
+                       r"^\W*(the )?(time|timestamp) of (the )?(first|last|latest|earliest|most recent) |"
                        # "earliest sofa sighting?", "the sofa - earliest you saw it?": earliest and latest say when
                        + _NO_WH_TIME + r".*\b(earliest|latest) (([\w-]+ ){0,3}(sighting|spotting|observation|detection|"
                        r"contact|encounter)|(that )?(you|the robot) (saw|spotted|noticed|observed|caught))\b|"
@@ -158,6 +160,9 @@ _WONDER = re.compile(r"(^|\b(but|so|and)\s+|,\s*(?=i (just |only |really )?(wond
                      r"i (don'?t|do not) suppose (you'?d|you would|you could|you can|you) "
                      r"(know|tell me|remember|(?=(describe|summari[sz]e|characteri[sz]e)\b))|"
                      r"(might|may|can|could) i ask( you)?|"
+                     # "I don't quite know how to ask this, but did you ...?"
+                     r"i (don'?t|do not) (quite |really |even )?know how to (ask|put|say|phrase|word) (this|it|that)"
+                     r"(\s*,?\s*but)?|"
                      r"i'?d? (really |just )?(need|require|want) to (know|find out|learn)|"
                      r"(please |kindly )?(confirm|check|verify|state|say|indicate|report|find out|work out|"
                      r"inform( me| us)?|share)"
@@ -966,8 +971,9 @@ _GO_THERE = re.compile(r"\W*(if (there is|there are|so|you have|you did),?\s*)?(
                        r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))|"
                        r"(look|search) for (one|it|them)|(find|locate) (one|it|them)( for me)?(?=\W*$)|"
                        r"(track|hunt) (one|it|them) down)\b", re.I)
-_ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|i need|i want|state|report|name)\b",
-                             re.I)
+# ("Did you see a chair? I need it for my report.": the answer is needed, no chair)
+_ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|"
+                             r"i need(?! (it|this|that) (for|by)\b)|i want|state|report|name)\b", re.I)
 
 
 # "Is there a shelf close by? The closest one, I mean.": which one is nearest is asked, a find
@@ -1159,9 +1165,12 @@ def _without_situation(text: str, kind: str) -> str:
     if not (place_named(place) if kind == "duration" else object_named(target)):
         return text
     # what the question itself says in another part: "I mean the last time.", "Or which room was it?", "near -
-    # near where we're standing?"
+    # near where we're standing?", and a part that is little more than a span of time ("From 22:10 to 22:25 - ... -
+    # how long ...", "How many chairs did you - sweetie, put that down - come across in the past 5 minutes?"; not
+    # "I've got 3 boxes to deliver before noon.")
     kept = [p for p in parts if p is asking[0] or len(p.split()) < _SITUATION_WORDS
-            or _LAST.search(p) or _FIRST.search(p) or _NEAREST.search(p) or _ROOM_OF.search(p)]
+            or _LAST.search(p) or _FIRST.search(p) or _NEAREST.search(p) or _ROOM_OF.search(p)
+            or (has_span(p) and len(re.findall(r"[\w']+", strip_time(p))) < _SITUATION_WORDS)]
     return " ".join(kept) if len(kept) < len(parts) else text
 
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 NS = 1_000_000_000
 _UNITS = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)"
 # "in the last ten minutes", "during the past hour", "over the previous 2 hours"
-_WINDOW = re.compile(r"\b(?:(?:in|during|within|over|for)\s+)?(?:the\s+)?(?:last|past|previous)\s+"
-                     r"((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\b", re.I)
+_WINDOW = re.compile(r"\b(?:(?:in|during|within|over|for)\s+)?(?:(?:the|these|those)\s+)?"
+                     r"(?:last|past|previous|preceding)\s+((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\b", re.I)
 # "in the first ten minutes" (of the recording)
 _FIRST = re.compile(r"\b(?:in|during|within|over)?\s*the\s+first\s+((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\b", re.I)
 _PART_OF_DAY = {"morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24), "night": (0, 6),
@@ -40,13 +40,14 @@ _CLOCK = (r"(?:(?:yesterday|today)\s+(?:at\s+)?)?(?:\d{1,2}(?::\d{2}){1,2}(?:\s*
           r"\d{1,2}\s*[ap]\.?m\b\.?|noon\b|midnight\b)")
 # "between 22:05 and 22:15", "from 10 to 11 pm" (the first end may leave its am/pm to the second), "22:05-22:15"
 _BETWEEN = re.compile(r"\b(?:between|from)\s+(" + _CLOCK + r"|\d{1,2}(?!\s*(?:minutes?|mins?|hours?|hrs?|secs?)))"
-                      r"\s*(?:and|to|till|til|until|through|thru|-|–)\s*(" + _CLOCK + ")", re.I)
-_DASH = re.compile(r"(" + _CLOCK + r")\s*[-–]\s*(" + _CLOCK + ")", re.I)
+                      r"\s*(?:(?:and|to|till|til|until|through|thru)\s*[-–]?|[-–])\s*(" + _CLOCK + ")", re.I)
+_DASH = re.compile(r"(" + _CLOCK + r")\s*(?:[-–]|\b(?:to|till|until|through|thru)\b)\s*(" + _CLOCK + ")", re.I)
 # "since 22:20", "after 10 pm", "from 22:20 onwards": until now
-_SINCE = re.compile(r"\b(?:since|after|from|starting(?:\s+(?:at|from))?|beginning\s+at|as\s+of|later\s+than)\s+("
-                    + _CLOCK + r")(?:\s*(?:on(?:wards?)?\b|(?:until|till|up\s+to|to)\s+now\b|and\s+later\b))?", re.I)
+_SINCE = re.compile(r"\b(?:since|after|following|from|starting(?:\s+(?:at|from))?|beginning\s+at|as\s+of|"
+                    r"later\s+than)\s+(" + _CLOCK + r")"
+                    r"(?:\s*(?:on(?:wards?)?\b|(?:until|till|up\s+to|to)\s+now\b|and\s+later\b))?", re.I)
 # "before 22:20", "until 10 pm", "by noon": from the start
-_BEFORE = re.compile(r"\b(?:before|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
+_BEFORE = re.compile(r"\b(?:before|b4|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
                      r"no\s+later\s+than)\s+(" + _CLOCK + ")", re.I)
 # A 12-hour clock time without am or pm ("10:20"): the reading most recently past is meant.
 _TWELVE_HOUR = re.compile(r"(?:at\s+)?(0?[1-9]|1[0-2]):\d{2}(?::\d{2})?", re.I)
@@ -55,8 +56,42 @@ _HALF_DAY_NS = 12 * 3600 * NS
 _DIGITS_OCLOCK = re.compile(r"(\d:\d{2}(?::\d{2})?)\s*o'?\s?clock\b", re.I)  # "at 22:20:40 o'clock"
 
 
+# Clock times written otherwise: "10.20 pm", "at 22.20" (a dot), "22h20" (an h), "2220 hours" (military).
+_HOUR_MINUTE = r"([01]?\d|2[0-3])[.h]([0-5]\d)(?!\d)(?!\.\d)"
+_OTHER_CLOCKS = [
+    (re.compile(r"\b" + _HOUR_MINUTE + r"(?=\s*[ap]\.?m\b)", re.I), r"\1:\2"),
+    (re.compile(r"\b(at|since|after|before|until|till|by|from|between|and|to)\s+" + _HOUR_MINUTE, re.I), r"\1 \2:\3"),
+    (re.compile(r"\b" + _HOUR_MINUTE + r"\s*([-–])\s*" + _HOUR_MINUTE), r"\1:\2\3\4:\5"),  # "22.05-22.15"
+    (re.compile(r"\b([01]?\d|2[0-3])h([0-5]\d)\b", re.I), r"\1:\2"),
+    (re.compile(r"\b([01]\d|2[0-3])([0-5]\d)\s*(?:hours|hrs)\b", re.I), r"\1:\2"),
+]
+
+
+# "since ten twenty", "at nine oh five", "before eleven forty-five": an hour and its minutes said as words.
+_UNIT_WORDS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine".split())}
+_TEEN_WORDS = {w: i + 10 for i, w in enumerate(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS_WORDS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_SAID_HOUR_MINUTE = re.compile(
+    r"\b(at|since|after|before|until|till|by|from|between|and|to)\s+(" + "|".join(_HOURS) + r")\s+"
+    r"(oh\s+(?:" + "|".join(_UNIT_WORDS) + r")|(?:" + "|".join(_TENS_WORDS) + r")(?:[- ](?:" + "|".join(_UNIT_WORDS)
+    + r"))?|" + "|".join(_TEEN_WORDS) + r")\b", re.I)
+
+
+def _said_minutes(words: str) -> int:
+    parts = re.split(r"[- ]+", words.lower())
+    if parts[0] == "oh":
+        return _UNIT_WORDS[parts[1]]
+    return _TEEN_WORDS.get(parts[0]) or _TENS_WORDS[parts[0]] + (_UNIT_WORDS[parts[1]] if len(parts) > 1 else 0)
+
+
 def spoken_clock(text: str) -> str:
     """The text with spoken clock times written as digits ("half past ten" -> "10:30")."""
+    for rx, written in _OTHER_CLOCKS:
+        text = rx.sub(written, text)
+    text = _SAID_HOUR_MINUTE.sub(
+        lambda m: f"{m.group(1)} {_HOURS[m.group(2).lower()]}:{_said_minutes(m.group(3)):02d}", text)
+
     def digits(m: re.Match) -> str:
         word = (m.group(3) or m.group(4)).lower()
         hour = int(word) if word.isdigit() else _HOURS[word]
@@ -115,6 +150,17 @@ def _ns(dt: datetime) -> int:
 def has_time(text: str) -> bool:
     text = spoken_clock(text)
     return bool(_WINDOW.search(text) or _FIRST.search(text) or _DAY.search(text) or _MOMENT.search(text))
+
+
+# A span's first end, its second after an aside ("Between 22:10 and - one second, buddy - 22:25, how many ...")
+_SPAN_OPENED = re.compile(r"\b(?:between|from)\s+" + _CLOCK + r"\s*(?:and|to|till|until)?\W*$", re.I)
+
+
+def has_span(text: str) -> bool:
+    """Whether the text names a span of time ("in the last 5 minutes", "since 22:20", "between 22:05 and 22:15"),
+    or opens one, not just a moment or a day."""
+    text = spoken_clock(text)
+    return any(rx.search(text) for rx in (_WINDOW, _FIRST, _BETWEEN, _DASH, _SINCE, _BEFORE, _SPAN_OPENED))
 
 
 def strip_time(text: str) -> str:

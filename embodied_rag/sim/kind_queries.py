@@ -107,11 +107,23 @@ def _iso(stamp_ns: int) -> str:
         "+00:00", "Z")
 
 
+_HOUR_WORDS = "twelve one two three four five six seven eight nine ten eleven".split()
+_MINUTE_WORDS = {5: "five", 10: "ten", 15: "quarter", 20: "twenty", 25: "twenty-five", 30: "half"}
+
+
 def _said(stamp_ns: int, rng: random.Random) -> str:
-    """A clock time as people say it: 24-hour, with pm, or 12-hour without (the most recent reading is meant)."""
+    """A clock time as people say it: 24-hour, with pm, 12-hour without (the most recent reading is meant), with
+    a dot, or in words ("twenty past ten", "quarter to eleven")."""
     dt = datetime.fromtimestamp(stamp_ns / NS, tz=timezone.utc)
     twelve = dt.hour % 12 or 12
-    return rng.choice([f"{dt:%H:%M}", f"{twelve}:{dt:%M} {'pm' if dt.hour >= 12 else 'am'}", f"{twelve}:{dt:%M}"])
+    forms = [f"{dt:%H:%M}", f"{twelve}:{dt:%M} {'pm' if dt.hour >= 12 else 'am'}", f"{twelve}:{dt:%M}", f"{dt:%H.%M}"]
+    m = dt.minute
+    if m == 0:
+        forms.append(f"{_HOUR_WORDS[dt.hour % 12]} o'clock")
+    elif m % 5 == 0:
+        forms.append(f"{_MINUTE_WORDS[m]} past {_HOUR_WORDS[dt.hour % 12]}" if m <= 30 else
+                     f"{_MINUTE_WORDS[60 - m]} to {_HOUR_WORDS[(dt.hour + 1) % 12]}")
+    return rng.choice(forms)
 
 
 def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Random, by_class: dict[str, list[int]],
