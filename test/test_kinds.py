@@ -638,6 +638,11 @@ def test_windows_given_by_clock_times():
     for said in ("22.20", "10.20 pm", "22h20", "2220 hours", "ten twenty", "twenty past ten", "10:20pm"):
         w = parse_time(f"how many chairs did you see since {said}?", now)
         assert w.start_ns == now - 20 * 60 * NS, said
+    for text in ("any chairs earlier than 22.20?", "chairs b4 22.20", "starting 22.20, any chairs?",
+                 "Between 22.05 and - 22.20, any chairs?", "chairs in the print room 22.05 to 22:20"):
+        assert parse_time(text, now).end_ns == now - 20 * 60 * NS or \
+            parse_time(text, now).start_ns == now - 20 * 60 * NS, text
+    assert spoken_clock("from 3.20 to 4.10 metres") == "from 3.20 to 4.10 metres"
     assert spoken_clock("the box is 10.20 metres away; I saw ten twenty-dollar bills") == \
         "the box is 10.20 metres away; I saw ten twenty-dollar bills"
     assert parse_time("chairs count, past 5 min?", now).start_ns == now - 300 * NS
@@ -1480,3 +1485,13 @@ def test_the_askers_situation_does_not_scope_the_question():
     assert parse_query("When did you see a printer? I mean the last time.").recency == "last"
     assert parse_query("Is there a printer near - near where we're standing?").nearest
     assert parse_query("You saw the printer in the office, right? Or which room was it?").asks_room
+
+
+def test_finds_within_a_span_of_time(ask):
+    # Chairs: red and blue in the kitchen (09:00:00-09:00:18), black in the office (09:00:30-09:00:58).
+    office = ask("take me to the chair you saw after 09:00:29")
+    assert office.goal is not None and office.goal.position[0] > 10 and "09:00:58" in office.answer
+    kitchen = ask("where was the chair you saw before 09:00:20?")
+    assert kitchen.goal is not None and kitchen.goal.position[0] < 5
+    gone = ask("where is the printer you saw after 09:01?")
+    assert not gone.found and gone.goal is None and "since 09:01" in gone.answer and "09:00:58" in gone.answer

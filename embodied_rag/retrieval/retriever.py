@@ -57,7 +57,7 @@ from embodied_rag.retrieval.thing_names import (
     requests,
     without_things,
 )
-from embodied_rag.retrieval.time_window import BadTime, clock, parse_time
+from embodied_rag.retrieval.time_window import BadTime, TimeSpec, clock, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class Retriever:
         parsed = self._spelled(parsed)
         if parsed.kind == "explain":
             return self._explain(parsed, mode)
-        return self._find(parsed, mode, robot)
+        return self._find(parsed, mode, robot, spec)
 
     def _yes_no(self, parsed: ParsedQuery, spec, robot: tuple[float, ...] | None) -> Answer:
         if parsed.nearest and robot is not None:
@@ -505,9 +505,11 @@ class Retriever:
         return f"{node.name}: {first_sentence(node.summary, 200)}" if node.name else first_sentence(node.summary)
 
     # -- find / temporal ------------------------------------------------------------------------------------
-    def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
+    def _find(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None,
+              spec: TimeSpec | None = None) -> Answer:
+        """``spec``: the time the question names ("the chair you saw after 22:20"): things seen then."""
         # Objects are one layer over the fleet's keyframes: a question about one robot's views skips them.
-        thing = self._find_object(parsed, robot) if self._robot is None else None
+        thing = self._find_object(parsed, robot, spec) if self._robot is None else None
         if thing is not None:
             return thing
         found = self._matches(parsed, mode, parsed.text)
@@ -525,6 +527,10 @@ class Retriever:
             found = self._needed(parsed, mode, found)
         cands, ranked, phrase = found.cands, found.ranked, found.phrase
         calls, degraded = cands.llm_calls, cands.degraded
+        kfs = self.memory.keyframes
+        if spec is not None and ranked:
+            window = spec.around()
+            ranked = [(k, s) for k, s in ranked if window.contains(kfs[k].stamp_ns)] or ranked
         if not ranked:
             return self._nothing(parsed, cands)
         best_score = ranked[0][1]
@@ -533,7 +539,6 @@ class Retriever:
         if parsed.nearest and phrase:
             # "The nearest X": every place that mentions X qualifies, however well its caption embeds.
             close = [(k, s) for k, s in ranked if k in phrase]
-        kfs = self.memory.keyframes
         if parsed.kind == "time":
             pick = min if parsed.recency == "first" else max
             chosen = pick(close, key=lambda t: kfs[t[0]].stamp_ns)[0]
@@ -566,8 +571,10 @@ class Retriever:
                       time_ns=kf.stamp_ns if parsed.kind == "time" else None)
 
     # -- objects --------------------------------------------------------------------------------------------
-    def _find_object(self, parsed: ParsedQuery, robot: tuple[float, ...] | None) -> Answer | None:
-        """Answer with an object instance when one matches the question well enough, else None (keyframes then)."""
+    def _find_object(self, parsed: ParsedQuery, robot: tuple[float, ...] | None,
+                     spec: TimeSpec | None = None) -> Answer | None:
+        """Answer with an object instance when one matches the question well enough, else None (keyframes then).
+        With ``spec``, only an instance seen at that time or in that span qualifies."""
         if not self.memory.objects.instances:
             return None
         texts = list(dict.fromkeys(t for t in (parsed.text, parsed.target) if t))
@@ -582,6 +589,15 @@ class Retriever:
             if everywhere and everywhere[0].score >= self.config.object_min_score and (
                     not matches or matches[0].score < self.config.object_min_score):
                 return self._not_on_floor(parsed, everywhere[0], floor)
+        window = spec.around() if spec is not None else None
+        if window is not None and matches:
+            kfs = self.memory.keyframes
+            then = [m for m in matches
+                    if any(k in kfs and window.contains(kfs[k].stamp_ns) for k in m.instance.keyframes)]
+            if matches[0].score >= self.config.object_min_score and (
+                    not then or then[0].score < self.config.object_min_score):
+                return self._not_then(parsed, matches[0], window)
+            matches = then
         if parsed.kind == "find" and parsed.place and matches:
             # "Take me to the chair in the library": a chair whose closest view is in a library, when there is one
             seen_there = self._kinds.place_keyframes(parsed.place)
@@ -596,7 +612,7 @@ class Retriever:
         if not matches or matches[0].score < self.config.object_min_score:
             return None
         chosen = self._objects.choose(parsed, matches, self._path_from(robot) if robot is not None else None)
-        return self._object_answer(parsed, chosen, robot)
+        return self._object_answer(parsed, chosen, robot, window)
 
     def _path_from(self, robot: tuple[float, ...]):
         """Path distances (m) from the robot to instances along the topological graph: to the keyframe nearest the
@@ -627,33 +643,48 @@ class Retriever:
 
         return distances
 
-    def _object_answer(self, parsed: ParsedQuery, match: ObjectMatch, robot: tuple[float, ...] | None) -> Answer:
+    def _object_answer(self, parsed: ParsedQuery, match: ObjectMatch, robot: tuple[float, ...] | None,
+                       window: TimeSpec | None = None) -> Answer:
         inst = match.instance
+        first_ns, last_ns = inst.first_ns, inst.last_ns
+        if window is not None:  # its sightings in the span asked about
+            kfs = self.memory.keyframes
+            then = [kfs[k].stamp_ns for k in inst.keyframes if k in kfs and window.contains(kfs[k].stamp_ns)]
+            first_ns, last_ns = min(then, default=first_ns), max(then, default=last_ns)
         goal = goal_at_object(self.memory, inst)
         views = self.memory.views_of(inst)
         area = self.memory.forest.ancestors(views[0]) if views else []
         evidence = [object_ref(inst.id)] + [kf_ref(k) for k in views[:2]] + [node_ref(a.id) for a in area[:1]]
-        text = self._object_sentence(parsed, inst, self._kinds.where(self._kinds.room_view(inst)) if views else "")
+        text = self._object_sentence(parsed, inst, self._kinds.where(self._kinds.room_view(inst)) if views else "",
+                                     first_ns, last_ns)
         calls, degraded = 0, ""
         if self.llm is not None:
             facts = [f"{inst.name} ({inst.n} sightings)"] + [self._node_text(a) for a in area[:1] if a.summary]
             written, calls, degraded = self._llm_answer(parsed, facts)
             text = written or text
         info = inst.to_json() | {"floor": self._objects.floor_of(inst)}
-        seen_ns = inst.first_ns if parsed.recency == "first" else inst.last_ns
+        seen_ns = first_ns if parsed.recency == "first" else last_ns
         return Answer(text, parsed.kind, goal, evidence, 0, calls, degraded=degraded, object=info,
                       time_ns=seen_ns if parsed.kind == "time" else None)
 
-    def _object_sentence(self, parsed: ParsedQuery, inst: ObjectInstance, where: str) -> str:
+    def _object_sentence(self, parsed: ParsedQuery, inst: ObjectInstance, where: str, first_ns: int,
+                         last_ns: int) -> str:
         """"There is a red armchair in the living room on the second floor; I last saw it at ..." (no
         coordinates: they are in the typed fields)."""
         article = "an" if inst.name[:1].lower() in "aeiou" else "a"
-        stamp = clock(inst.last_ns if parsed.recency != "first" else inst.first_ns, self.config.timezone)
+        stamp = clock(last_ns if parsed.recency != "first" else first_ns, self.config.timezone)
         caveat = " I had no depth for it, so the goal is where I saw it from." if inst.source == VIEWPOINT else ""
         if parsed.kind == "time" or parsed.recency:
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw {article} {inst.name}{where} at {stamp}.{caveat}"
         return f"There is {article} {inst.name}{where}; I last saw it at {stamp}.{caveat}"
+
+    def _not_then(self, parsed: ParsedQuery, match: ObjectMatch, window: TimeSpec) -> Answer:
+        inst = match.instance
+        where = self._kinds.where(self._kinds.room_view(inst)) if self.memory.views_of(inst) else ""
+        return Answer(f"I did not see {inst.label} {window.text}; I last saw a {inst.name}{where} at "
+                      f"{clock(inst.last_ns, self.config.timezone)}.", parsed.kind, None, [object_ref(inst.id)],
+                      found=False)
 
     def _not_on_floor(self, parsed: ParsedQuery, match: ObjectMatch, floor: int) -> Answer:
         inst = match.instance

@@ -58,10 +58,16 @@ _DIGITS_OCLOCK = re.compile(r"(\d:\d{2}(?::\d{2})?)\s*o'?\s?clock\b", re.I)  # "
 
 # Clock times written otherwise: "10.20 pm", "at 22.20" (a dot), "22h20" (an h), "2220 hours" (military).
 _HOUR_MINUTE = r"([01]?\d|2[0-3])[.h]([0-5]\d)(?!\d)(?!\.\d)"
+_NO_UNIT = r"(?!\s*(?:m|metres?|meters?|cm|mm|km|kg|g|s|secs?|seconds?|%|percent)\b)"  # "3.20 to 4.10 metres"
 _OTHER_CLOCKS = [
     (re.compile(r"\b" + _HOUR_MINUTE + r"(?=\s*[ap]\.?m\b)", re.I), r"\1:\2"),
-    (re.compile(r"\b(at|since|after|before|until|till|by|from|between|and|to)\s+" + _HOUR_MINUTE, re.I), r"\1 \2:\3"),
-    (re.compile(r"\b" + _HOUR_MINUTE + r"\s*([-–])\s*" + _HOUR_MINUTE), r"\1:\2\3\4:\5"),  # "22.05-22.15"
+    (re.compile(r"\b(at|since|after|before|b4|until|till|til|by|from|between|and|to|than|starting|following|of|around|"
+                r"about)\s+([-–]\s*)?" + _HOUR_MINUTE + _NO_UNIT,
+                re.I), r"\1 \2\3:\4"),
+    # "22.05-22.15", "22.18 to 22:24"
+    (re.compile(r"\b([01]?\d|2[0-3])[.h:]([0-5]\d)(?!\d)(?!\.\d)(\s*(?:[-–]|to|till|until)\s*)" + _HOUR_MINUTE
+                + _NO_UNIT, re.I), r"\1:\2\3\4:\5"),
+    (re.compile(r"\b" + _HOUR_MINUTE + r"(\s*(?:[-–]|to|till|until)\s*(?:[01]?\d|2[0-3]):[0-5]\d)", re.I), r"\1:\2\3"),
     (re.compile(r"\b([01]?\d|2[0-3])h([0-5]\d)\b", re.I), r"\1:\2"),
     (re.compile(r"\b([01]\d|2[0-3])([0-5]\d)\s*(?:hours|hrs)\b", re.I), r"\1:\2"),
 ]

@@ -88,7 +88,7 @@ SYNONYMS = {"fridge": ["refrigerator"], "tv": ["television"], "sofa": ["couch"],
             "stove": ["cooker"], "projector screen": ["presentation screen"], "armchair": ["easy chair"]}
 
 
-def _target(b: Building, o: Obj) -> list[float]:
+def object_target(b: Building, o: Obj) -> list[float]:
     return [round(o.position[0], 3), round(o.position[1], 3), round(b.rooms[o.room].z, 3)]
 
 
@@ -144,7 +144,7 @@ def make_find_queries(building: Building, tour: Tour, pool: str = "dev", seed: i
         out.extend({"dataset": name, **q, "category": category} for q in items)
 
     def find(query: str, targets: list[Obj], **extra: Any) -> dict[str, Any]:
-        return {"query": query, "kind": "find", "target_positions": [_target(building, o) for o in targets],
+        return {"query": query, "kind": "find", "target_positions": [object_target(building, o) for o in targets],
                 "radius_m": radius_m, **extra}
 
     add("object", [find(rng.choice(OBJECT[pool]).format(c=word(c)), by_class[c]) for c in classes])

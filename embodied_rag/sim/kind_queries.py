@@ -2,7 +2,8 @@
 (``time``), how long the robot was in a kind of room (``duration``), how many things of a class it saw (``count``),
 whether it saw a thing at all (``yes_no``, things it never saw included), where it was at a moment (``position``),
 which room a thing is in (``room``, scored like an explain), and counts, yes/no, sightings and time in rooms within
-a span of time (``window``: the last few minutes, since, before or between clock times).
+a span of time, and finds of the things seen in one (``window``: the last few minutes, since, before or between
+clock times).
 
 Ground truth: a sighting is a frame in which the object covers at least the renderer's ``min_fraction`` of the
 image; counts are of the objects seen in at least two frames (one glimpse is not a thing a robot can claim); time
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from embodied_rag.sim.building import CLASS_COLOURS, Building
-from embodied_rag.sim.find_queries import FLOOR_ORDINALS, SYNONYMS
+from embodied_rag.sim.find_queries import FLOOR_ORDINALS, SYNONYMS, object_target
 from embodied_rag.sim.queries import ROOM_WORDS
 from embodied_rag.sim.tour import NS, Tour
 
@@ -78,6 +79,11 @@ WINDOW_DURATION = {
             ("how long were you in the {r} between {t1} and {t2}?", "between")],
     "test": [("how much time did you spend in the {r} over the last {n} minutes?", "recent"),
              ("from {t1} to {t2}, how long were you inside the {r}?", "between")],
+}
+WINDOW_FIND = {
+    "dev": [("where is the {c} you saw since {t}?", "since"), ("take me to the {c} you saw before {t}", "before")],
+    "test": [("I need the {c} you passed after {t} - where is it?", "since"),
+             ("go to the {c} you spotted between {t1} and {t2}", "between")],
 }
 # A window's end must not cut a thing's sightings: seen in two frames this far inside it, none this far outside.
 WINDOW_MARGIN_S = 15.0
@@ -180,6 +186,13 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
         objs = objects_in(c, a, b)
         if objs is not None and counted[c]:
             out.append({"query": template.format(c=word(c), **slots), "kind": "yes_no", "expect_yes_no": bool(objs)})
+        template, shape = rng.choice(WINDOW_FIND[pool])
+        a, b, slots = window(shape)
+        objs = objects_in(c, a, b)
+        if objs and len(objs) < len(counted[c]):  # only where the span rules some of them out
+            out.append({"query": template.format(c=word(c), **slots), "kind": "find",
+                        "target_positions": [object_target(building, building.objects[o]) for o in objs],
+                        "radius_m": 3.0})
         template, which = rng.choice(WINDOW_TIME[pool])
         a, b, slots = window("since" if which == "first" else "before")
         times = [stamps[i] for o in counted[c] for i in seen[o] if inside(i, a, b, 0)]
