@@ -58,7 +58,9 @@ _DIGITS_OCLOCK = re.compile(r"(\d:\d{2}(?::\d{2})?)\s*o'?\s?clock\b", re.I)  # "
 
 # Clock times written otherwise: "10.20 pm", "at 22.20" (a dot), "22h20" (an h), "2220 hours" (military).
 _HOUR_MINUTE = r"([01]?\d|2[0-3])[.h]([0-5]\d)(?!\d)(?!\.\d)"
-_NO_UNIT = r"(?!\s*(?:m|metres?|meters?|cm|mm|km|kg|g|s|secs?|seconds?|%|percent)\b)"  # "3.20 to 4.10 metres"
+# A measure, not a clock time: "3.20 m", "from 3.20 to 4.10 metres"
+_UNIT = r"(?:m|metres?|meters?|cm|mm|km|kg|g|s|secs?|seconds?|%|percent)\b"
+_NO_UNIT = r"(?!\s*" + _UNIT + r")(?!\s*(?:[-–]|to|and|till)\s*\d+(?:\.\d+)?\s*" + _UNIT + ")"
 _OTHER_CLOCKS = [
     (re.compile(r"\b" + _HOUR_MINUTE + r"(?=\s*[ap]\.?m\b)", re.I), r"\1:\2"),
     (re.compile(r"\b(at|since|after|before|b4|until|till|til|by|from|between|and|to|than|starting|following|of|around|"
