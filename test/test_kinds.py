@@ -1495,3 +1495,17 @@ def test_finds_within_a_span_of_time(ask):
     assert kitchen.goal is not None and kitchen.goal.position[0] < 5
     gone = ask("where is the printer you saw after 09:01?")
     assert not gone.found and gone.goal is None and "since 09:01" in gone.answer and "09:00:58" in gone.answer
+
+
+def test_what_was_seen_at_a_time_or_in_a_span(ask):
+    at = ask("what did you see at 09:00:40?")
+    assert at.kind == "explain" and "office" in at.answer and "printer" in at.answer and "fridge" not in at.answer
+    assert at.goal is not None and at.goal.position[0] == pytest.approx(12.0) and at.time_ns == T0 + 40 * NS
+    doing = ask("what were you doing at 09:00:05?")
+    assert doing.kind == "explain" and "kitchen" in doing.answer and "fridge" in doing.answer
+    span = ask("describe what you saw between 09:00:10 and 09:00:40")
+    assert "kitchen" in span.answer and "office" in span.answer and span.goal is None
+    assert ask("what did you see in the last 10 seconds?").answer.startswith("In the last 10 seconds, I was in the")
+    never = ask("what did you see at 08:00?")
+    assert not never.found and "no memory" in never.answer
+    assert "kitchen" in ask("what is the kitchen like this morning?").answer  # a place asked about: the place

@@ -25,6 +25,7 @@ from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, obje
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.object_search import (
     ObjectSearch,
+    holdings,
     label_words,
     names_of,
     naming,
@@ -37,6 +38,7 @@ from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 
 MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
 POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
+SEEN_AT_SLACK_S = 5.0  # "what did you see at 22:20?": that minute, and this much either side
 COMPOUND_SIMILARITY = 0.67  # "kitchen sink" (0.89) and "dining table" (0.68) are one; "pool table" (0.65) is not
 # Words that may stand before a thing's name without making it another thing.
 _FUNCTION_WORDS = {"the", "a", "an", "any", "some", "many", "much", "of", "your", "my", "this", "that", "these",
@@ -332,6 +334,37 @@ class KindAnswers:
         text = (f"I spent about {_durationlabel_words(total)} in the {place}" +
                 (f", over {visits} visits." if visits > 1 else "."))
         return Answer(text, "duration", None, [kf_ref(k) for k in sorted(inside)[:5]], duration_s=round(total, 1))
+
+    def seen_then(self, spec: TimeSpec) -> Answer:
+        """"What did you see at 22:20?", "... in the last five minutes?", "what were you doing at 10:15?": where
+        the robot was then and the things it saw (a moment: that minute, give or take a few seconds)."""
+        window = spec.around(SEEN_AT_SLACK_S)
+        kfs = sorted((kf for kf in self.memory.keyframes.values() if window.contains(kf.stamp_ns)),
+                     key=lambda kf: kf.stamp_ns)
+        if not kfs:
+            every = sorted(kf.stamp_ns for kf in self.memory.keyframes.values())
+            span = f"from {clock(every[0], self.tz)} to {clock(every[-1], self.tz)}" if every else "empty"
+            return Answer(f"I have no memory of {spec.text}: my memory runs {span}.", "explain", found=False)
+        ids = {kf.id for kf in kfs}
+        insts = [i for i in self.memory.objects.confirmed() if ids.intersection(i.keyframes)]
+        places = list(dict.fromkeys(w for w in (self.where(kf.id) for kf in kfs) if w))
+        where = ", then".join(places[:4]) or " there"
+        if insts:
+            saw = f"; I saw {holdings(insts)}"
+        else:  # a memory without object detections: what the view in the middle of it shows
+            caption = kfs[len(kfs) // 2].caption.strip().rstrip(".")
+            saw = f"; the view: {caption}" if caption else ""
+        at = spec.at_ns
+        lead = f"At {clock(at, self.tz)}" if at is not None else spec.text[:1].upper() + spec.text[1:]
+        goal, stamp = None, None
+        if at is not None:  # where the robot stood then, as for "where were you at ...?"
+            kf = min(kfs, key=lambda kf: abs(kf.stamp_ns - at))
+            base = self.memory.base_pose(kf.pose)
+            goal = Goal(self.memory.config.frame_id, tuple(float(v) for v in base.position),
+                        yaw_quaternion(kf.pose.heading(optical=True) or 0.0))
+            stamp = kf.stamp_ns
+        return Answer(f"{lead}, I was{where}{saw}.", "explain", goal,
+                      [object_ref(i.id) for i in insts[:10]] + [kf_ref(kf.id) for kf in kfs[:5]], time_ns=stamp)
 
     def position(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
         if spec is None:

@@ -694,6 +694,7 @@ _DESCRIBE_FIRST = re.compile(_ASKED_POLITELY + r"(describe|summari[sz]e|" + _TEL
 _EXPLAIN = re.compile(
     _ASKED_POLITELY + r"(describe|summari[sz]e|explain|" + _TELL_ABOUT + r"|give me an overview|overview)\b|"
     r"\bhow (would|do) you describe\b|\b(just|simply|now|please) (describe|summari[sz]e)\b|"
+    r"\bwhat (were|was) (you|the robot|it) (doing|up to)\b|"
     r"\b(a|the) ([\w-]+ )?(rundown|run-down|lowdown|overview|summary|description|portrait|sketch|account|"
     r"impression) (of|on)\b|"
     r"(?<!\bfor )\bwhat\b(?! (feels|felt|seems|seemed) like\b).*(?<!'d )(?<!would )(?<!should )\blike\b(?! to\b)|"
@@ -1219,11 +1220,12 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # An explanation asked after a sentence of context is about what that sentence asks: "I've never been to this
     # part of campus. What are the surroundings of the stadium like?" is about the stadium, not the campus.
     about = (_asking_sentence(text, kind) if kind == "explain" else None) or text
-    content = _content(about)
+    untimed = strip_time if timed else str  # "what did you see at 22:20?" is about no "22 20"
+    content = _content(untimed(about))
     # "Near the stadium, how it look? What is there around?", "Report on the vicinity of the stadium. What is in the
     # surrounding area?": the asking sentence names nothing, the one before does
-    if about != text and (not content or not named_thing(content) and named_thing(_content(text))):
-        about, content = text, _content(text)
+    if about != text and (not content or not named_thing(content) and named_thing(_content(untimed(text)))):
+        about, content = text, _content(untimed(text))
     # "I'm thinking of renting an apartment near the stadium. What's the area around it like?" is about the stadium:
     # a word for the whole memory in a sentence of context that names a place is the asker's, not what is asked
     parts = sentences(about)

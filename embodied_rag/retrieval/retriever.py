@@ -79,6 +79,8 @@ def _thing_before_place(text: str, target: str) -> bool:
 _MAX_LEXICAL_EXTRA = 5000
 # Views that mention the thing a request names make the answer unless more than this share of the memory does.
 _BROAD_SHARE = 0.2
+# A find at a moment ("the sink I passed around 10:15") prefers a match seen this close to it (s).
+FIND_MOMENT_SLACK_S = 600.0
 # How well a need must fit a thing's uses (cosine) to be looked for: when nothing was mentioned, and instead of a
 # word most views mention.
 _NEED_SIMILARITY, _NEED_OVER_BROAD = 0.5, 0.6
@@ -320,6 +322,9 @@ class Retriever:
             if parsed.kind != "time" or ans.found:
                 return ans
             # Nothing named it: look for it by meaning, like a find, and say when that was seen.
+        if parsed.kind == "explain" and spec is not None and (
+                parsed.global_scope or not named_thing(parsed.content)):
+            return self._kinds.seen_then(spec)  # "what did you see at 22:20?": then, not a place
         parsed = self._spelled(parsed)
         if parsed.kind == "explain":
             return self._explain(parsed, mode)
@@ -529,8 +534,8 @@ class Retriever:
         calls, degraded = cands.llm_calls, cands.degraded
         kfs = self.memory.keyframes
         if spec is not None and ranked:
-            window = spec.around()
-            ranked = [(k, s) for k, s in ranked if window.contains(kfs[k].stamp_ns)] or ranked
+            span = spec if spec.is_window else spec.around(FIND_MOMENT_SLACK_S)
+            ranked = [(k, s) for k, s in ranked if span.contains(kfs[k].stamp_ns)] or ranked
         if not ranked:
             return self._nothing(parsed, cands)
         best_score = ranked[0][1]
@@ -589,15 +594,17 @@ class Retriever:
             if everywhere and everywhere[0].score >= self.config.object_min_score and (
                     not matches or matches[0].score < self.config.object_min_score):
                 return self._not_on_floor(parsed, everywhere[0], floor)
-        window = spec.around() if spec is not None else None
-        if window is not None and matches:
-            kfs = self.memory.keyframes
-            then = [m for m in matches
-                    if any(k in kfs and window.contains(kfs[k].stamp_ns) for k in m.instance.keyframes)]
-            if matches[0].score >= self.config.object_min_score and (
+        window = spec if spec is not None and spec.is_window else None
+        if spec is not None and matches:
+            # A span ("the chair you saw after 22:20") rules out the rest; a moment ("the sink I passed around
+            # 10:15", "a minute ago") is a hint: a match seen within ten minutes of it, when there is one.
+            span = window or spec.around(FIND_MOMENT_SLACK_S)
+            then = [m for m in matches if self._seen_in(m.instance, span)]
+            if window is not None and matches[0].score >= self.config.object_min_score and (
                     not then or then[0].score < self.config.object_min_score):
                 return self._not_then(parsed, matches[0], window)
-            matches = then
+            if window is not None or (then and then[0].score >= self.config.object_min_score):
+                matches = then
         if parsed.kind == "find" and parsed.place and matches:
             # "Take me to the chair in the library": a chair whose closest view is in a library, when there is one
             seen_there = self._kinds.place_keyframes(parsed.place)
@@ -678,6 +685,10 @@ class Retriever:
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw {article} {inst.name}{where} at {stamp}.{caveat}"
         return f"There is {article} {inst.name}{where}; I last saw it at {stamp}.{caveat}"
+
+    def _seen_in(self, inst: ObjectInstance, span: TimeSpec) -> bool:
+        kfs = self.memory.keyframes
+        return any(k in kfs and span.contains(kfs[k].stamp_ns) for k in inst.keyframes)
 
     def _not_then(self, parsed: ParsedQuery, match: ObjectMatch, window: TimeSpec) -> Answer:
         inst = match.instance

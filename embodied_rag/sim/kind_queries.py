@@ -85,6 +85,10 @@ WINDOW_FIND = {
     "test": [("I need the {c} you passed after {t} - where is it?", "since"),
              ("go to the {c} you spotted between {t1} and {t2}", "between")],
 }
+WINDOW_SEEN = {
+    "dev": ["what did you see at {hms}?", "what were you doing at {hms}?"],
+    "test": ["describe what was around you at {hms}", "at {hms}, what did you have in view?"],
+}
 # A window's end must not cut a thing's sightings: seen in two frames this far inside it, none this far outside.
 WINDOW_MARGIN_S = 15.0
 # Room types and other words people use for them (the test pool uses them half the time).
@@ -200,6 +204,12 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
             t = min(times) if which == "first" else max(times)
             out.append({"query": template.format(c=word(c), **slots), "kind": "time", "expect_time": _iso(t),
                         "tolerance_s": 15})
+    for _ in range(3):  # what it saw at a moment: the kind of room it was in then
+        i = rng.randrange(len(stamps))
+        bp = tour.base_poses[i]
+        if bp.room >= 0:
+            out.append({"query": rng.choice(WINDOW_SEEN[pool]).format(hms=_hms(bp.stamp_ns)), "kind": "explain",
+                        "expect_any": ROOM_WORDS[building.rooms[bp.room].type]})
     dt = 1.0 / tour.fps
     for t in sorted({building.rooms[bp.room].type for bp in tour.base_poses if bp.room >= 0}):
         template, shape = rng.choice(WINDOW_DURATION[pool])
