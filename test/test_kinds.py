@@ -677,6 +677,13 @@ def test_windows_given_by_clock_times():
     assert parse_query("Did you catch sight of a chair? I need it for my report.").kind == "yes_no"
     assert parse_query("I don't quite know how to ask this, but did you happen to notice a chair?").kind == "yes_no"
     assert parse_query("Log: time of first chair recorded since 22:20?").kind == "time"
+    # What was seen then, no thing named: a description of that time
+    for text in ("what did you pass in the past 5 minutes", "List everything you observed over the previous 5 minutes.",
+                 "WHAT'D YOU SEE THESE LAST 5 MINUTES?!", "At 22:20:15 you were doing what, please tell."):
+        assert parse_query(text).kind == "explain", text
+    assert parse_query("what did you pass on the way to the kitchen?").kind == "find"  # no time: unchanged
+    assert parse_query("A chair, you have seen one in these last 5 minutes?").kind == "yes_no"
+    assert parse_query("Have you seen a chair in the last 5 minutes? I need one for a patient.").kind == "yes_no"
 
 
 def test_counts_and_yes_no_within_clock_windows(ask):

@@ -972,9 +972,10 @@ _GO_THERE = re.compile(r"\W*(if (there is|there are|so|you have|you did),?\s*)?(
                        r"( (over|back|right))?( there| to (it|one|that|them)| to that (one|place|spot))|"
                        r"(look|search) for (one|it|them)|(find|locate) (one|it|them)( for me)?(?=\W*$)|"
                        r"(track|hunt) (one|it|them) down)\b", re.I)
-# ("Did you see a chair? I need it for my report.": the answer is needed, no chair)
+# ("Did you see a chair? I need it for my report.": the answer is needed, no chair; "I need one for a patient" is
+# why the asker wants to know)
 _ANSWER_REQUEST = re.compile(r"\s*(just |so |please |kindly )?((give|tell|send) me|"
-                             r"i need(?! (it|this|that) (for|by)\b)|i want|state|report|name)\b", re.I)
+                             r"i need(?! (it|this|that) (for|by)\b| one\b)|i want|state|report|name)\b", re.I)
 
 
 # "Is there a shelf close by? The closest one, I mean.": which one is nearest is asked, a find
@@ -990,7 +991,14 @@ def question_kind(text: str) -> str | None:
     return "find" if kind == "yes_no" and _CLOSEST_ONE.search(text) else kind
 
 
+# "A chair, you have seen one?": the thing first, then a statement asked as a question
+_TOPIC_FIRST = re.compile(r"^\W*(a|an|the|any|some)\s+[\w-]+( [\w-]+){0,2},\s+(?=you\b)", re.I)
+
+
 def _cued_kind(text: str) -> str | None:
+    topic = _TOPIC_FIRST.match(text)
+    if topic and cue_kind(text) is None and cue_kind(text[topic.end():]) == "yes_no":
+        return "yes_no"
     scene = _WHEN_YOU_WERE.match(text)
     if scene and (kind := cue_kind(text[scene.end():])) in ("yes_no", "count", "find"):
         return kind  # "When you were in the kitchen, did you see any microwave?": the scene, then the question
@@ -1150,6 +1158,14 @@ _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yo
 # that a context cannot scope by itself, and only when the asking part names its own thing or place.
 _PART_BREAK = re.compile(r"(?<=[.;!?])\s+|\s+[-\u2013\u2014]+\s+|\s*[;\u2026]\s*|\.{3}\s*|\banyway\b,?\s*", re.I)
 _SITUATED_KINDS = ("count", "yes_no", "time", "duration")
+# What the robot saw, with no thing named: asked about a time, a description of then ("what did you pass in the
+# past 5 minutes?", "list everything you observed after 22:20", "at 22:20:15 you were doing what?")
+_WHAT_SEEN = re.compile(r"\b(what|everything|anything|all)('d)?( things?| stuff)?( (that|which))?"
+                        r"( (have|did|had|do|'d))? you( have)? (see|saw|seen|pass|passed|observe|observed|"
+                        r"notice|noticed|spot|spotted|"
+                        r"come across|came across|encounter|encountered|catch sight of|caught sight of|"
+                        r"(have|had) in view|record|recorded|detect|detected)\b|\byou (were|was) doing what\b|"
+                        r"^\W*(view|scene|surroundings)\s+(at|around|in|during|over)\b", re.I)
 _SITUATION_WORDS = 4  # a shorter part ("Second floor.", "This morning:") scopes the question
 
 
@@ -1189,6 +1205,9 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                 (untimed := question_kind(" ".join(strip_time(text).split()).lstrip(" ,;:-"))) in \
                 ("count", "yes_no", "duration", "time"):
             kind = untimed  # "chairs count, past 5 min?": the time's words hid the cue
+        if kind in (None, "find") and has_time(text) and _WHAT_SEEN.search(text) and \
+                not named_thing(_content(strip_time(text))):
+            kind = "explain"
         if kind is None and (_ROOM_OF.search(text) or _thing_room(text)):
             kind = "find"  # "Why do things stay in rooms? Which room is the desk in?": the room is found, not explained
         if kind is None and intents is not None and query_vec is not None:
