@@ -86,8 +86,10 @@ WINDOW_FIND = {
              ("go to the {c} you spotted between {t1} and {t2}", "between")],
 }
 WINDOW_SEEN = {
-    "dev": ["what did you see at {hms}?", "what were you doing at {hms}?"],
-    "test": ["describe what was around you at {hms}", "at {hms}, what did you have in view?"],
+    "dev": [("what did you see at {hms}?", "at"), ("what were you doing at {hms}?", "at"),
+            ("what did you pass in the last {n} minutes?", "recent")],
+    "test": [("describe what was around you at {hms}", "at"), ("at {hms}, what did you have in view?", "at"),
+             ("what have you seen over the past {n} minutes?", "recent")],
 }
 # A window's end must not cut a thing's sightings: seen in two frames this far inside it, none this far outside.
 WINDOW_MARGIN_S = 15.0
@@ -204,12 +206,15 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
             t = min(times) if which == "first" else max(times)
             out.append({"query": template.format(c=word(c), **slots), "kind": "time", "expect_time": _iso(t),
                         "tolerance_s": 15})
-    for _ in range(3):  # what it saw at a moment: the kind of room it was in then
+    for _ in range(3):  # what it saw at a moment or lately: the kinds of room it was in then
+        template, shape = rng.choice(WINDOW_SEEN[pool])
         i = rng.randrange(len(stamps))
-        bp = tour.base_poses[i]
-        if bp.room >= 0:
-            out.append({"query": rng.choice(WINDOW_SEEN[pool]).format(hms=_hms(bp.stamp_ns)), "kind": "explain",
-                        "expect_any": ROOM_WORDS[building.rooms[bp.room].type]})
+        a, _b, slots = window(shape) if shape == "recent" else (stamps[i], None, {"hms": _hms(stamps[i])})
+        types = {building.rooms[bp.room].type for j, bp in enumerate(tour.base_poses)
+                 if bp.room >= 0 and (j == i if shape == "at" else stamps[j] >= a)}
+        if types:
+            out.append({"query": template.format(**slots), "kind": "explain",
+                        "expect_any": sorted({w for t in types for w in ROOM_WORDS[t]})})
     dt = 1.0 / tour.fps
     for t in sorted({building.rooms[bp.room].type for bp in tour.base_poses if bp.room >= 0}):
         template, shape = rng.choice(WINDOW_DURATION[pool])
