@@ -635,6 +635,12 @@ def test_windows_given_by_clock_times():
         w = parse_time(text, now)
         assert (w.start_ns, w.end_ns) == (now - 35 * 60 * NS, now - 25 * 60 * NS), text
     assert parse_time("any chairs from 10 to 11 pm?", now).start_ns == now - 40 * 60 * NS
+    for text in ("any chairs between 22:15 and 22:05?", "any chairs between 10:15 and 10:05?"):  # ends swapped
+        w = parse_time(text, now)
+        assert (w.start_ns, w.end_ns) == (now - 35 * 60 * NS, now - 25 * 60 * NS), text
+    for bad in ("how many chairs since 25:99?", "chairs between 25:00 and 26:00?", "any sink before 99 pm?"):
+        with pytest.raises(BadTime):
+            parse_time(bad, now)
     for said in ("22.20", "10.20 pm", "22h20", "2220 hours", "ten twenty", "twenty past ten", "10:20pm"):
         w = parse_time(f"how many chairs did you see since {said}?", now)
         assert w.start_ns == now - 20 * 60 * NS, said

@@ -223,6 +223,11 @@ def _bounded(text: str, now: datetime, now_ns: int, tz: str, start_ns: int | Non
             first = f"{first.strip()}:00"
         a = _clock_ns(first, now, now_ns, tz)
         b = _clock_ns(second, now, now_ns, tz, after_ns=a)
+        if b - a > _HALF_DAY_NS // 2:  # "between 22:15 and 22:05": the ends given the other way round
+            step = _HALF_DAY_NS if _TWELVE_HOUR.fullmatch(second.strip()) else 2 * _HALF_DAY_NS
+            before = b - step * -(-(b - a) // step)  # the reading of the second end at or before the first
+            if a - before <= _HALF_DAY_NS // 2:
+                a, b = before, a
         return TimeSpec(a, b, None, f"between {_hm(a, now)} and {_hm(b, now)}", bounded=True)
     m = _SINCE.search(text)
     if m:
