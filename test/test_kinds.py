@@ -708,6 +708,8 @@ def test_counts_and_yes_no_within_clock_windows(ask):
     assert ask("when did you last see the fridge before 09:00:30?").time_ns == T0 + 18 * NS
     assert ask("when did you first see a chair since 09:00:20?").time_ns == T0 + 30 * NS
     assert ask("how long were you in the office between 09:00:40 and 09:01:08?").duration_s < 30.0
+    bad = ask("how many chairs did you see since 25:99?")
+    assert not bad.found and bad.count is None and "not a time" in bad.answer
 
 
 class ScriptedLLM:
