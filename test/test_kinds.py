@@ -652,6 +652,14 @@ def test_windows_given_by_clock_times():
     assert spoken_clock("the box is 10.20 metres away; I saw ten twenty-dollar bills") == \
         "the box is 10.20 metres away; I saw ten twenty-dollar bills"
     assert parse_time("chairs count, past 5 min?", now).start_ns == now - 300 * NS
+    # Amounts of time in words, which dateparser does not read
+    for said, minutes in (("in the last half hour", 30), ("within the last quarter of an hour", 15),
+                          ("in the last hour and a half", 90), ("in the last couple of minutes", 2),
+                          ("in the past few minutes", 5), ("in the past half-hour", 30)):
+        assert parse_time(f"how many chairs did you see {said}?", now).start_ns == now - minutes * 60 * NS, said
+    assert parse_time("did you see a sink half an hour ago?", now).at_ns == now - 30 * 60 * NS
+    since = parse_time("how many chairs since this morning?", now)
+    assert (since.start_ns, since.end_ns) == (now - (16 * 60 + 40) * 60 * NS, now)  # 06:00 until now
     first = parse_time("how many chairs in the first 5 minutes?", now, start_ns=T0)
     assert (first.start_ns, first.end_ns) == (T0, T0 + 300 * NS)
     at = parse_time("did you see a sink at 22:20?", now)

@@ -35,6 +35,7 @@ _MINUTES = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five"
 _SPOKEN = re.compile(r"\b(?:(?:a\s+)?(" + "|".join(sorted(_MINUTES, key=len, reverse=True)) + r"|[1-5]?\d)"
                      r"(?:\s+minutes?)?\s+(past|after|to)\s+" + _HOUR + r"|" + _HOUR + r"\s+o'?\s?clock)\b", re.I)
 
+_SINCE_DAY = re.compile(r"\b(since|from|after)\s+$", re.I)
 # One end of a window: a clock time, maybe of another day ("yesterday at 3 pm").
 _CLOCK = (r"(?:(?:yesterday|today)\s+(?:at\s+)?)?(?:\d{1,2}(?::\d{2}){1,2}(?:\s*[ap]\.?m\b\.?)?|"
           r"\d{1,2}\s*[ap]\.?m\b\.?|noon\b|midnight\b)")
@@ -93,9 +94,28 @@ def _said_minutes(words: str) -> int:
     return _TEEN_WORDS.get(parts[0]) or _TENS_WORDS[parts[0]] + (_UNIT_WORDS[parts[1]] if len(parts) > 1 else 0)
 
 
+# Amounts of time dateparser does not read, in a window ("the last half hour") or before "ago" ("a couple of minutes
+# ago"): "half an hour", "a quarter of an hour", "an hour and a half", "a couple of minutes", "a few minutes"
+# (generously: up to five), "several minutes".
+_AMOUNT_WORDS = [
+    (r"(?:an?\s+|one\s+)?hour\s+and\s+a\s+half|(?:one|1)\s+and\s+a\s+half\s+hours?", "90 minutes", ""),
+    (r"half\s+(?:an?\s+)?hour|half-hour", "30 minutes", ""),
+    (r"(?:an?\s+)?quarter(?:\s+of)?\s+(?:an?\s+)?hour", "15 minutes", ""),
+    (r"(?:an?\s+)?couple(?:\s+of)?", "2", _UNITS),
+    (r"(?:an?\s+)?few", "5", _UNITS),
+    (r"several", "10", _UNITS),
+]
+_AMOUNTS = [(re.compile(r"\b(last|past|previous|preceding|first)\s+(?:" + words + r")\b" +
+                        (r"(?=\s+" + unit + r"\b)" if unit else ""), re.I), r"\1 " + number)
+            for words, number, unit in _AMOUNT_WORDS] + \
+           [(re.compile(r"\b(?:" + words + r")\b" + (r"(?=\s+" + unit + r"\s+ago\b)" if unit else r"(?=\s+ago\b)"),
+                        re.I), number) for words, number, unit in _AMOUNT_WORDS]
+
+
 def spoken_clock(text: str) -> str:
-    """The text with spoken clock times written as digits ("half past ten" -> "10:30")."""
-    for rx, written in _OTHER_CLOCKS:
+    """The text with spoken clock times written as digits ("half past ten" -> "10:30") and amounts of time as
+    numbers ("half an hour" -> "30 minutes")."""
+    for rx, written in _OTHER_CLOCKS + _AMOUNTS:
         text = rx.sub(written, text)
     text = _SAID_HOUR_MINUTE.sub(
         lambda m: f"{m.group(1)} {_HOURS[m.group(2).lower()]}:{_said_minutes(m.group(3)):02d}", text)
@@ -281,6 +301,8 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = N
         h0, h1 = _PART_OF_DAY.get(part, (0, 24))
         start = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo) + timedelta(hours=h0)
         end = datetime(day.year, day.month, day.day, tzinfo=now.tzinfo) + timedelta(hours=h1)
+        if _SINCE_DAY.search(text[:m.start()]):  # "since this morning": until now
+            return TimeSpec(_ns(start), now_ns, None, f"since {m.group(0).strip()}")
         return TimeSpec(_ns(start), min(_ns(end), now_ns), None, m.group(0).strip())
     if moment:
         # The clock time with the words around it that qualify it ("yesterday at 3 pm").
