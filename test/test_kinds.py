@@ -691,6 +691,8 @@ def test_windows_given_by_clock_times():
     assert parse_query("Did you catch sight of a chair? I need it for my report.").kind == "yes_no"
     assert parse_query("I don't quite know how to ask this, but did you happen to notice a chair?").kind == "yes_no"
     assert parse_query("Log: time of first chair recorded since 22:20?").kind == "time"
+    so = parse_query("You've explored this whole building, haven't you? So tell me what it's like.")
+    assert so.global_scope and "So" not in so.target  # "so" joins the question to what came before
     # What was seen then, no thing named: a description of that time
     for text in ("what did you pass in the past 5 minutes", "List everything you observed over the previous 5 minutes.",
                  "WHAT'D YOU SEE THESE LAST 5 MINUTES?!", "At 22:20:15 you were doing what, please tell."):
@@ -1518,6 +1520,11 @@ def test_finds_within_a_span_of_time(ask):
     assert kitchen.goal is not None and kitchen.goal.position[0] < 5
     gone = ask("where is the printer you saw after 09:01?")
     assert not gone.found and gone.goal is None and "since 09:01" in gone.answer and "09:00:58" in gone.answer
+    # A time that is the asker's own, not when the robot saw the thing, limits nothing
+    mine = ask("My grandson is coming to visit after 09:01, dear. Could you find the printer for me?")
+    assert mine.found and mine.goal is not None
+    assert not parse_query("I have a meeting at 3 pm - where's the conference room?").timed
+    assert parse_query("Where's the chair you spotted in the last 5 minutes?").timed
 
 
 def test_what_was_seen_at_a_time_or_in_a_span(ask):

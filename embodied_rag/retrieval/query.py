@@ -753,6 +753,8 @@ _FILLER = re.compile(
     r"remember|recall|idea|here|let|wonder|wondering|whether|if|was|lol|haha|lmao|tbh|btw|thx|thanks|s|re|ve|ll|m|"
     r"how|look|looks|it|she|they|them|one|ones|more|actual|proceed|nearby|surroundings|surrounding|had|now|okay|ok|"
     r"but|very|abeg|reckon|bet(?= you\b)|surely|actually|yeah|"
+    r"so(?= (tell|what|whats|where|how|which|when|did|do|does|can|could|would|is|are|was|were|any|have|has|show|"
+    r"take|bring|describe|give)\b)|"  # "So tell me what it's like": a connective
     r"(did|have|has|had|was|were|would|could|is|are|do|does)n(?=['’ ]?t\b)|"
     r"(state|indicate|specify)(?= (the|your|when|where|how|which|what|whether|if)\b)|"
     r"(think|suppose|s'pose|figure|guess)(?= (you|ya|ye|u)\b)|"
@@ -1158,6 +1160,12 @@ _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yo
 # that a context cannot scope by itself, and only when the asking part names its own thing or place.
 _PART_BREAK = re.compile(r"(?<=[.;!?])\s+|\s+[-\u2013\u2014]+\s+|\s*[;\u2026]\s*|\.{3}\s*|\banyway\b,?\s*", re.I)
 _SITUATED_KINDS = ("count", "yes_no", "time", "duration")
+_SEEN_THEN = re.compile(r"\b(you|the robot)('ve| have| had| did)?\s+(\w+\s+)?(saw|seen|see|spotted|spot|passed|pass|"
+                        r"noticed|notice|came across|come across|found|observed|observe|detected|detect|recorded|"
+                        r"record|caught sight|catch sight|had in view|have in view|encountered|went past|"
+                        r"walked past)\b|"
+                        r"\baround you\b|\bin view\b|\b(you|the robot) (were|was) doing\b|\bwere you doing\b|"
+                        r"\bwas the robot doing\b|\bwhat('d)? you\b|^\W*(view|scene|surroundings)\s", re.I)
 # What the robot saw, with no thing named: asked about a time, a description of then ("what did you pass in the
 # past 5 minutes?", "list everything you observed after 22:20", "at 22:20:15 you were doing what?")
 _WHAT_SEEN = re.compile(r"\b(what|everything|anything|all)('d)?( things?| stuff)?( (that|which))?"
@@ -1215,7 +1223,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
         kind = kind or "find"
     text = _without_situation(text, kind)
     floor, rest = parse_floor(text)
-    timed = has_time(rest)
+    # A find or a description is limited to a time only when it asks what the robot saw then ("the chair you saw
+    # after 22:20", "what was around you at 22:20?"); else the time is the asker's ("My grandson visits this
+    # afternoon. Could you find the robot toys?")
+    timed = has_time(rest) and (kind not in ("find", "explain") or bool(_SEEN_THEN.search(text)))
     rest = _CLOSER.sub(" ", _YES_NO_TAG.sub(" ", strip_time(rest)))
     relative = 0
     m = _UPSTAIRS.search(rest)

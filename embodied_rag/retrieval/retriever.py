@@ -79,7 +79,7 @@ def _thing_before_place(text: str, target: str) -> bool:
 _MAX_LEXICAL_EXTRA = 5000
 # Views that mention the thing a request names make the answer unless more than this share of the memory does.
 _BROAD_SHARE = 0.2
-# A find at a moment ("the sink I passed around 10:15") prefers a match seen this close to it (s).
+# A find at a moment ("the sink you passed around 10:15") prefers a match seen this close to it (s).
 FIND_MOMENT_SLACK_S = 600.0
 # How well a need must fit a thing's uses (cosine) to be looked for: when nothing was mentioned, and instead of a
 # word most views mention.
@@ -596,7 +596,7 @@ class Retriever:
                 return self._not_on_floor(parsed, everywhere[0], floor)
         window = spec if spec is not None and spec.is_window else None
         if spec is not None and matches:
-            # A span ("the chair you saw after 22:20") rules out the rest; a moment ("the sink I passed around
+            # A span ("the chair you saw after 22:20") rules out the rest; a moment ("the sink you passed around
             # 10:15", "a minute ago") is a hint: a match seen within ten minutes of it, when there is one.
             span = window or spec.around(FIND_MOMENT_SLACK_S)
             then = [m for m in matches if self._seen_in(m.instance, span)]
