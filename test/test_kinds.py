@@ -1525,6 +1525,12 @@ def test_finds_within_a_span_of_time(ask):
     assert mine.found and mine.goal is not None
     assert not parse_query("I have a meeting at 3 pm - where's the conference room?").timed
     assert parse_query("Where's the chair you spotted in the last 5 minutes?").timed
+    for text in ("loc of chair seen after 22:20?", "chair, 22:10-22:25, location?",
+                 "Before 22:20 you one chair saw, please to that place take me.",
+                 "what was in front of you at exactly 22:20:15"):
+        assert parse_query(text).timed, text
+    assert not parse_query("The hedges can wait until 4 o'clock and the hose is in shed 2; for now, go to the "
+                           "water feature.").timed
 
 
 def test_what_was_seen_at_a_time_or_in_a_span(ask):

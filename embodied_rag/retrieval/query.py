@@ -1160,12 +1160,16 @@ _WHERE_WAS_SELF = re.compile(r"\bwhere (were|was|are|am|is) (you|the robot|it|yo
 # that a context cannot scope by itself, and only when the asking part names its own thing or place.
 _PART_BREAK = re.compile(r"(?<=[.;!?])\s+|\s+[-\u2013\u2014]+\s+|\s*[;\u2026]\s*|\.{3}\s*|\banyway\b,?\s*", re.I)
 _SITUATED_KINDS = ("count", "yes_no", "time", "duration")
-_SEEN_THEN = re.compile(r"\b(you|the robot)('ve| have| had| did)?\s+(\w+\s+)?(saw|seen|see|spotted|spot|passed|pass|"
-                        r"noticed|notice|came across|come across|found|observed|observe|detected|detect|recorded|"
-                        r"record|caught sight|catch sight|had in view|have in view|encountered|went past|"
-                        r"walked past)\b|"
-                        r"\baround you\b|\bin view\b|\b(you|the robot) (were|was) doing\b|\bwere you doing\b|"
-                        r"\bwas the robot doing\b|\bwhat('d)? you\b|^\W*(view|scene|surroundings)\s", re.I)
+_SEEN_THEN = re.compile(r"\b(you|the robot)('ve| have| had| did)?(\s+[\w-]+){0,3}?\s+(saw|seen|see|spotted|spot|passed|"
+                        r"pass|noticed|notice|came across|come across|found|observed|observe|detected|detect|"
+                        r"recorded|record|logged|log|caught sight|catch sight|had in view|have in view|encountered|"
+                        r"went past|walked past)\b|\b(seen|spotted|sighted|logged|detected|observed|recorded)\b|"
+                        r"\b(around|in front of|near|beside) you\b|\bin view\b|\b(you|the robot) (were|was) doing\b|"
+                        r"\bwere you doing\b|\bwas the robot doing\b|\bwhat('d)? you\b|"
+                        r"^\W*(view|scene|surroundings)\s", re.I)
+_TERSE_WORDS = 8  # a find this short with a span of time in it is about that span ("chair, 22:10-22:25, location?")
+# The asker speaking of their own doings ("I have a meeting at 3 pm", "my shift ends at 6")
+_ASKER_SPEAKS = re.compile(r"\b(i|i'm|i've|i'll|i'd|my|we|we're|we've|our)\b", re.I)
 # What the robot saw, with no thing named: asked about a time, a description of then ("what did you pass in the
 # past 5 minutes?", "list everything you observed after 22:20", "at 22:20:15 you were doing what?")
 _WHAT_SEEN = re.compile(r"\b(what|everything|anything|all)('d)?( things?| stuff)?( (that|which))?"
@@ -1224,9 +1228,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     text = _without_situation(text, kind)
     floor, rest = parse_floor(text)
     # A find or a description is limited to a time only when it asks what the robot saw then ("the chair you saw
-    # after 22:20", "what was around you at 22:20?"); else the time is the asker's ("My grandson visits this
-    # afternoon. Could you find the robot toys?")
-    timed = has_time(rest) and (kind not in ("find", "explain") or bool(_SEEN_THEN.search(text)))
+    # after 22:20", "what was around you at 22:20?", "chair, 22:10-22:25, location?"); else the time is the asker's
+    # ("My grandson visits this afternoon. Could you find the robot toys?")
+    timed = has_time(rest) and (kind not in ("find", "explain") or bool(_SEEN_THEN.search(text)) or (
+        has_span(text) and not _ASKER_SPEAKS.search(text) and len(text.split()) <= _TERSE_WORDS))
     rest = _CLOSER.sub(" ", _YES_NO_TAG.sub(" ", strip_time(rest)))
     relative = 0
     m = _UPSTAIRS.search(rest)
