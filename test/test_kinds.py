@@ -605,6 +605,9 @@ def test_time_expressions():
     assert parse_time("where were you at 09:15?", now).at_ns == T0 + 900 * NS
     assert parse_time("where were you yesterday at 3 pm?", now).at_ns == T0 - 18 * 3600 * NS
     assert parse_time("where were you five minutes ago?", now).at_ns == now - 300 * NS
+    assert parse_time("where were you 5 minutes ago?", now).at_ns == now - 300 * NS
+    # Two clock times: the one dateparser reads longest, as before plain clock times were read without it
+    assert parse_time("My shift started at 08:30. Where were you at 09:15:20?", now).at_ns == T0 + 920 * NS
     assert parse_time("how long were you in the kitchen?", now) is None
     # Spoken clock times, which dateparser does not read.
     assert parse_time("where were you at quarter past nine?", now).at_ns == T0 + 900 * NS

@@ -1042,6 +1042,7 @@ def _cued_kind(text: str) -> str | None:
     return kind
 
 
+@functools.lru_cache(maxsize=4096)  # the same parts of a question are looked at again
 def cue_kind(text: str) -> str | None:
     """The kind a question's cue words make clear, or None."""
     main = _MAIN_ASK.search(text)

@@ -8,6 +8,7 @@ adds is which span of a question is a time, and whether it names a window or a m
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -112,6 +113,7 @@ _AMOUNTS = [(re.compile(r"\b(last|past|previous|preceding|first)\s+(?:" + words 
                         re.I), number) for words, number, unit in _AMOUNT_WORDS]
 
 
+@functools.lru_cache(maxsize=4096)  # asked of the same text many times while one question is read
 def spoken_clock(text: str) -> str:
     """The text with spoken clock times written as digits ("half past ten" -> "10:30") and amounts of time as
     numbers ("half an hour" -> "30 minutes")."""
@@ -207,12 +209,45 @@ def _recent_reading(said: str, at_ns: int, now_ns: int) -> int:
     return at_ns
 
 
+# Clock times in the plain written forms the standard library reads ("22:20", "22:20:15", "10:20 pm", "10 pm") are
+# read with datetime.strptime; every other form goes to dateparser, which takes a millisecond or two per call.
+_CLOCK_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p", "%I %p")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _clock_today(said: str, now: datetime) -> datetime | None:
+    """A plain clock time on now's day (in now's time zone), or None when ``said`` is in another form."""
+    plain = re.sub(r"\s*([ap])\.?m\.?$", r" \1m", said.strip(), flags=re.I)  # "10:20pm", "10:20 p.m."
+    for fmt in _CLOCK_FORMATS:
+        try:
+            t = datetime.strptime(plain, fmt)
+        except ValueError:
+            continue
+        return now.replace(hour=t.hour, minute=t.minute, second=t.second, microsecond=0)
+    return None
+
+
+def _ago_ns(amount: str, unit: str, now: datetime, now_ns: int, tz: str, said: str) -> int:
+    """The moment ``amount unit`` before now: a number by arithmetic, an amount in words ("ten") by dateparser."""
+    if re.fullmatch(r"\d+(?:\.\d+)?", amount):
+        u = unit.lower()
+        return now_ns - int(float(amount) * _UNIT_S["m" if u.startswith("min") else u[0]] * NS)
+    import dateparser
+
+    back = dateparser.parse(f"{amount} {unit} ago", settings=_settings(now, tz), languages=["en"])
+    if back is None:
+        raise BadTime(f"I cannot tell how long '{said.strip()}' is.")
+    return _ns(back)
+
+
 def _clock_ns(said: str, now: datetime, now_ns: int, tz: str, after_ns: int | None = None) -> int:
     """A window's end ("22:20", "10 pm", "yesterday at 3 pm") read by dateparser: the moment most recently past,
     or with ``after_ns`` (the window's start), the first reading not before it ("from 10 to 11 pm")."""
-    import dateparser
+    when = _clock_today(said, now)
+    if when is None:
+        import dateparser
 
-    when = dateparser.parse(said, settings=_settings(now, tz), languages=["en"])
+        when = dateparser.parse(said, settings=_settings(now, tz), languages=["en"])
     if when is None:
         raise BadTime(f"'{said.strip()}' is not a time I can read.")
     at = _ns(when)
@@ -259,22 +294,14 @@ def _bounded(text: str, now: datetime, now_ns: int, tz: str, start_ns: int | Non
         return TimeSpec(None, b, None, f"before {_hm(b, now)}", bounded=True)
     m = _FIRST.search(text)
     if m and start_ns is not None:
-        import dateparser
-
-        amount = m.group(1).strip() or "1"
-        back = dateparser.parse(f"{amount} {m.group(2)} ago", settings=_settings(now, tz), languages=["en"])
-        if back is None:
-            raise BadTime(f"I cannot tell how long '{m.group(0).strip()}' is.")
-        return TimeSpec(start_ns, start_ns + now_ns - _ns(back), None, m.group(0).strip(), bounded=True)
+        back = _ago_ns(m.group(1).strip() or "1", m.group(2), now, now_ns, tz, m.group(0))
+        return TimeSpec(start_ns, start_ns + now_ns - back, None, m.group(0).strip(), bounded=True)
     return None
 
 
 def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = None) -> TimeSpec | None:
     """The time a question names, or None when it names none. Raises BadTime for an impossible or future time.
     ``start_ns``: when the memory begins (for "in the first ten minutes")."""
-    import dateparser  # imported here: it takes a moment, and most questions name no time
-    from dateparser.search import search_dates
-
     text = spoken_clock(text)
     zone = timezone.utc if tz.upper() == "UTC" else None
     now = datetime.fromtimestamp(now_ns / NS, tz=zone or timezone.utc)
@@ -284,11 +311,8 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = N
         now = now.astimezone(ZoneInfo(tz))
     m = _WINDOW.search(text)
     if m:
-        amount = m.group(1).strip() or "1"
-        start = dateparser.parse(f"{amount} {m.group(2)} ago", settings=_settings(now, tz), languages=["en"])
-        if start is None:
-            raise BadTime(f"I cannot tell how long '{m.group(0).strip()}' is.")
-        return TimeSpec(_ns(start), now_ns, None, m.group(0).strip())
+        start = _ago_ns(m.group(1).strip() or "1", m.group(2), now, now_ns, tz, m.group(0))
+        return TimeSpec(start, now_ns, None, m.group(0).strip())
     window = _bounded(text, now, now_ns, tz, start_ns)
     if window is not None:
         return window
@@ -305,7 +329,21 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = N
             return TimeSpec(_ns(start), now_ns, None, f"since {m.group(0).strip()}")
         return TimeSpec(_ns(start), min(_ns(end), now_ns), None, m.group(0).strip())
     if moment:
+        said = moment.group(0).strip()
+        ago = re.fullmatch(r"(\d+(?:\.\d+)?)\s+" + _UNITS + r"\s+ago", said, re.I)
+        # One clock time and no day named: today's (or yesterday's); several, the one dateparser reads longest
+        plain = _clock_today(said, now) if not m and len(_MOMENT.findall(text)) == 1 else None
+        if plain is not None or ago:
+            if ago:
+                at = _ago_ns(ago.group(1), ago.group(2), now, now_ns, tz, said)
+            else:
+                at = _ns(plain)
+                at = _recent_reading(said, at - 2 * _HALF_DAY_NS if at > now_ns + 60 * NS else at, now_ns)
+            seconds = re.search(r"\d:\d{2}:\d{2}", said)
+            return TimeSpec(None, None, at, said, precision_s=1.0 if seconds else 60.0)
         # The clock time with the words around it that qualify it ("yesterday at 3 pm").
+        from dateparser.search import search_dates  # imported here: it takes a moment
+
         found = search_dates(text, settings=_settings(now, tz), languages=["en"]) or []
         found = [(s, d) for s, d in found if _MOMENT.search(s) or re.search(r"\d", s)]
         if not found:
