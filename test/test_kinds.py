@@ -111,6 +111,7 @@ def test_position_at_a_time(ask):
     assert "office" in p.answer and p.time_ns == T0 + 40 * NS
     assert "(12" not in p.answer  # coordinates only in the typed fields
     assert ask("At 09:00:40 o'clock, what place were you in?").time_ns == T0 + 40 * NS
+    assert ask("For our records, please provide your location as of 09:00:40.").time_ns == T0 + 40 * NS
     ago = ask("where were you 30 seconds ago?")  # relative to the memory's latest moment
     assert ago.goal is not None and ago.goal.position[0] == pytest.approx(12.0)
     for bad, why in (("where were you at 25:99?", "not a time"), ("where were you at 08:00?", "no memory of")):

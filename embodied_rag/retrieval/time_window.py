@@ -45,11 +45,11 @@ _BETWEEN = re.compile(r"\b(?:between|from)\s+(" + _CLOCK + r"|\d{1,2}(?!\s*(?:mi
                       r"\s*(?:(?:and|to|till|til|until|through|thru)\s*[-–]?|[-–])\s*(" + _CLOCK + ")", re.I)
 _DASH = re.compile(r"(" + _CLOCK + r")\s*(?:[-–]|\b(?:to|till|until|through|thru)\b)\s*(" + _CLOCK + ")", re.I)
 # "since 22:20", "after 10 pm", "from 22:20 onwards": until now
-_SINCE = re.compile(r"\b(?:since|after|following|from|starting(?:\s+(?:at|from))?|beginning\s+at|as\s+of|"
+_SINCE = re.compile(r"\b(?:since|after|following|from|starting(?:\s+(?:at|from))?|beginning\s+at|"
                     r"later\s+than)\s+(" + _CLOCK + r")"
                     r"(?:\s*(?:on(?:wards?)?\b|(?:until|till|up\s+to|to)\s+now\b|and\s+later\b))?", re.I)
-# "before 22:20", "until 10 pm", "by noon": from the start
-_BEFORE = re.compile(r"\b(?:before|b4|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
+# "before 22:20", "until 10 pm", "by noon", "as of 22:20" (how things stood then): from the start
+_BEFORE = re.compile(r"\b(?:before|b4|as\s+of|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
                      r"no\s+later\s+than)\s+(" + _CLOCK + ")", re.I)
 # A 12-hour clock time without am or pm ("10:20"): the reading most recently past is meant.
 _TWELVE_HOUR = re.compile(r"(?:at\s+)?(0?[1-9]|1[0-2]):\d{2}(?::\d{2})?", re.I)
