@@ -99,6 +99,11 @@ class KindAnswers:
     def start_ns(self) -> int | None:
         return min((kf.stamp_ns for kf in self.memory.keyframes.values()), default=None)
 
+    def sightings(self, inst: ObjectInstance, span: TimeSpec) -> list[int]:
+        """The stamps of the keyframes that saw ``inst`` within ``span``, earliest first."""
+        kfs = self.memory.keyframes
+        return sorted(kfs[k].stamp_ns for k in inst.keyframes if k in kfs and span.contains(kfs[k].stamp_ns))
+
     def _vec(self, text: str) -> np.ndarray:
         return self._embed([text])[text]
 
@@ -296,9 +301,8 @@ class KindAnswers:
                 inst = s.instances[int(np.argmin(distances(s.instances)))]
             when = ""
             if spec is not None and spec.is_window:  # asked about a span of time: when in it
-                kfs = self.memory.keyframes
-                stamps = [kfs[k].stamp_ns for k in inst.keyframes if k in kfs and spec.contains(kfs[k].stamp_ns)]
-                when = f" at {clock(max(stamps), self.tz)}" if stamps else ""
+                stamps = self.sightings(inst, spec)
+                when = f" at {clock(stamps[-1], self.tz)}" if stamps else ""
             return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}{when}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})

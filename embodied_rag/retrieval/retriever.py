@@ -599,7 +599,7 @@ class Retriever:
             # A span ("the chair you saw after 22:20") rules out the rest; a moment ("the sink you passed around
             # 10:15", "a minute ago") is a hint: a match seen within ten minutes of it, when there is one.
             span = window or spec.around(FIND_MOMENT_SLACK_S)
-            then = [m for m in matches if self._seen_in(m.instance, span)]
+            then = [m for m in matches if self._kinds.sightings(m.instance, span)]
             if window is not None and matches[0].score >= self.config.object_min_score and (
                     not then or then[0].score < self.config.object_min_score):
                 return self._not_then(parsed, matches[0], window)
@@ -654,10 +654,8 @@ class Retriever:
                        window: TimeSpec | None = None) -> Answer:
         inst = match.instance
         first_ns, last_ns = inst.first_ns, inst.last_ns
-        if window is not None:  # its sightings in the span asked about
-            kfs = self.memory.keyframes
-            then = [kfs[k].stamp_ns for k in inst.keyframes if k in kfs and window.contains(kfs[k].stamp_ns)]
-            first_ns, last_ns = min(then, default=first_ns), max(then, default=last_ns)
+        if window is not None and (then := self._kinds.sightings(inst, window)):  # its sightings in the span asked
+            first_ns, last_ns = then[0], then[-1]
         goal = goal_at_object(self.memory, inst)
         views = self.memory.views_of(inst)
         area = self.memory.forest.ancestors(views[0]) if views else []
@@ -685,10 +683,6 @@ class Retriever:
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw {article} {inst.name}{where} at {stamp}.{caveat}"
         return f"There is {article} {inst.name}{where}; I last saw it at {stamp}.{caveat}"
-
-    def _seen_in(self, inst: ObjectInstance, span: TimeSpec) -> bool:
-        kfs = self.memory.keyframes
-        return any(k in kfs and span.contains(kfs[k].stamp_ns) for k in inst.keyframes)
 
     def _not_then(self, parsed: ParsedQuery, match: ObjectMatch, window: TimeSpec) -> Answer:
         inst = match.instance

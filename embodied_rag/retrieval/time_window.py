@@ -261,6 +261,11 @@ def _clock_ns(said: str, now: datetime, now_ns: int, tz: str, after_ns: int | No
     return _recent_reading(said, at, now_ns)
 
 
+def _precision(said: str) -> float:
+    """How much time a moment covers: a second when said to the second ("22:20:15"), else a minute."""
+    return 1.0 if re.search(r"\d:\d{2}:\d{2}", said) else 60.0
+
+
 def _hm(at_ns: int, now: datetime) -> str:
     """"22:20", or "22:20:15" for a moment within a minute."""
     return datetime.fromtimestamp(at_ns / NS, tz=now.tzinfo).strftime("%H:%M:%S" if at_ns % (60 * NS) else "%H:%M")
@@ -334,13 +339,9 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = N
         # One clock time and no day named: today's (or yesterday's); several, the one dateparser reads longest
         plain = _clock_today(said, now) if not m and len(_MOMENT.findall(text)) == 1 else None
         if plain is not None or ago:
-            if ago:
-                at = _ago_ns(ago.group(1), ago.group(2), now, now_ns, tz, said)
-            else:
-                at = _ns(plain)
-                at = _recent_reading(said, at - 2 * _HALF_DAY_NS if at > now_ns + 60 * NS else at, now_ns)
-            seconds = re.search(r"\d:\d{2}:\d{2}", said)
-            return TimeSpec(None, None, at, said, precision_s=1.0 if seconds else 60.0)
+            at = (_ago_ns(ago.group(1), ago.group(2), now, now_ns, tz, said) if ago
+                  else _clock_ns(said, now, now_ns, tz))
+            return TimeSpec(None, None, at, said, precision_s=_precision(said))
         # The clock time with the words around it that qualify it ("yesterday at 3 pm").
         from dateparser.search import search_dates  # imported here: it takes a moment
 
@@ -352,8 +353,7 @@ def parse_time(text: str, now_ns: int, tz: str = "UTC", start_ns: int | None = N
         at = _recent_reading(span, _ns(when), now_ns)
         if at > now_ns + 60 * NS:
             raise BadTime(f"{when.strftime('%H:%M')} on {when.date()} is after the last thing I remember.")
-        seconds = re.search(r"\d:\d{2}:\d{2}", span)
-        return TimeSpec(None, None, at, span.strip(), precision_s=1.0 if seconds else 60.0)
+        return TimeSpec(None, None, at, span.strip(), precision_s=_precision(span))
     return None
 
 
