@@ -726,6 +726,57 @@ def test_counts_and_yes_no_within_clock_windows(ask):
     assert not bad.found and bad.count is None and "not a time" in bad.answer
 
 
+def test_spans_bounded_by_the_robots_moves(ask):
+    # The walk: kitchen 09:00:00-09:00:18, corridor -09:00:28, office (a chair, the printer) -09:00:58, kitchen.
+    assert ask("how many chairs did you see before you went into the office?").count == 2
+    after = ask("how many chairs did you see since you first left the kitchen?")
+    assert after.count == 1 and "since I left the kitchen at 09:00:18" in after.answer
+    assert ask("Since leaving the office, have you spotted a printer?").yes_no is False
+    assert ask("did you see a printer before you left the office?").yes_no is True
+    assert ask("when did you leave the office?").time_ns == T0 + 58 * NS
+    assert ask("what time did you get to the office?").time_ns == T0 + 30 * NS
+    chair = ask("take me to the chair you saw after you left the corridor")
+    assert chair.goal is not None and chair.object["label"] == "chair" and chair.object["position"][0] > 10
+    seen = ask("what did you see after you left the corridor?")
+    assert "office" in seen.answer and "printer" in seen.answer
+    # Moves it never made: one sentence, no count
+    still = ask("how many chairs did you see since you left the kitchen?")
+    assert not still.found and still.count is None and "not left the kitchen" in still.answer
+    assert "not gone upstairs" in ask("did you see a fridge after you went upstairs?").answer
+    nowhere = ask("since you left the moon base, any chairs?")
+    assert not nowhere.found and "moon base" in nowhere.answer
+
+
+@pytest.mark.parametrize("text, move, after, place", [
+    ("how many chairs did you see since you left the kitchen?", "left", True, "kitchen"),
+    ("before you went into the lab, did you see a sofa?", "entered", False, "lab"),
+    ("Since you've left the storage room have you come across any plants?", "left", True, "storage room"),
+    ("count the chairs you saw b4 u went into the office", "entered", False, "office"),
+    ("what did you pass after your trip upstairs?", "up", True, ""),
+    ("Did you clock any bins before you made it up to the second floor?", "up", False, "second floor"),
+    ("Since you left the - what's it called - the storage room, how many chairs have you seen?", "left", True,
+     "storage room"),
+    ("when did you leave the kitchen?", "left", None, "kitchen"),
+    ("What time was it when you exited the lab?", "left", None, "lab"),
+    ("When was it you went downstairs?", "down", None, ""),
+    ("the chair you see after you exit the lab, where it is?", "left", True, "lab"),
+])
+def test_moves_that_bound_a_span(text, move, after, place):
+    m = parse_query(text).move
+    assert m is not None and (m.move, m.after, m.place) == (move, after, place)
+
+
+@pytest.mark.parametrize("text", [
+    "after you go to the kitchen, find me a cup",  # an instruction for later
+    "I need it before you leave the building. Where is the printer?",
+    "Where are the steps you walk up to get to the next floor?",  # an infinitive
+    "From entering until leaving the kitchen, how long did it take?",
+    "I left my keys in the kitchen. Where are they?",
+])
+def test_no_move_of_the_robot(text):
+    assert parse_query(text).move is None
+
+
 class ScriptedLLM:
     """Isolates the retriever's use of an LLM: replies in order, recording what it was asked."""
 
@@ -760,7 +811,8 @@ def test_sim_kinds_scored_by_ground_truth(sim_memory, minilm):
 
     building, tour, memory = sim_memory
     queries = make_kind_queries(building, tour, pool="dev", seed=7, per_category=6)
-    assert {q["category"] for q in queries} == {"time", "duration", "count", "yes_no", "position", "room", "window"}
+    assert {q["category"] for q in queries} == {"time", "duration", "count", "yes_no", "position", "room", "window",
+                                               "moves"}
     r = Retriever(memory, minilm)
     results = [score(q, r.ask(q["query"]))[0] for q in queries]
     assert sum(results) >= 0.8 * len(results), f"{sum(results)}/{len(results)}"

@@ -11,6 +11,7 @@ object detections falls back to keyframes whose text mentions the thing. Places 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from embodied_rag.memory.pose import yaw_quaternion
 from embodied_rag.models.protocols import TextEmbedder
 from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
+from embodied_rag.retrieval.moves import MoveAnchor, move_time
 from embodied_rag.retrieval.object_search import (
     ObjectSearch,
     holdings,
@@ -369,6 +371,37 @@ class KindAnswers:
             stamp = kf.stamp_ns
         return Answer(f"{lead}, I was{where}{saw}.", "explain", goal,
                       [object_ref(i.id) for i in insts[:10]] + [kf_ref(kf.id) for kf in kfs[:5]], time_ns=stamp)
+
+    def moved(self, anchor: MoveAnchor, kind: str) -> TimeSpec | Answer:
+        """The span a move bounds ("since you left the kitchen": from the last keyframe of the last visit to a
+        kitchen until now), or an answer of ``kind``: the move's time when that is asked ("when did you leave the
+        kitchen?"), or why there is no such span."""
+        kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
+        floor_of = self.memory.floors.floor_of
+        if anchor.floor is not None and anchor.floor < 0:  # "the top floor"
+            anchor = dataclasses.replace(anchor, floor=len(self.memory.floors) - 1)
+        inside: set[int] = set()
+        if anchor.move in ("left", "entered") and anchor.floor is None:
+            found = self.place_keyframes(anchor.place)
+            if not found:
+                return Answer(f"I have not been in {_an(anchor.place)} {anchor.place}.", kind, found=False)
+            inside = found
+        track = [(kf.stamp_ns, kf.id in inside, floor_of(kf.pose.position[2])) for kf in kfs]
+        at = move_time(anchor, track)
+        where = anchor.place or "floor"
+        if at is None or anchor.after and anchor.move == "left" and at == kfs[-1].stamp_ns:
+            never = {"left": f"I have not left the {where}.", "entered": f"I have not been to the {where}.",
+                     "up": "I have not gone upstairs.", "down": "I have not gone downstairs."}[anchor.move]
+            return Answer(never, kind, found=False)
+        said = clock(at, self.tz).split(" on ")[0]
+        if anchor.after is None:
+            text = anchor.words(said)
+            return Answer(text[0].upper() + text[1:] + ".", "time",
+                          evidence=[kf_ref(kf.id) for kf in kfs if kf.stamp_ns == at][:1], time_ns=at)
+        if anchor.after:
+            return TimeSpec(at + (1 if anchor.move == "left" else 0), kfs[-1].stamp_ns, None, anchor.words(said),
+                            bounded=True)
+        return TimeSpec(None, at - (0 if anchor.move == "left" else 1), None, anchor.words(said), bounded=True)
 
     def position(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
         if spec is None:

@@ -23,6 +23,7 @@ import numpy as np
 from embodied_rag.errors import UserError
 from embodied_rag.memory.lexical import words
 from embodied_rag.models.fixed_texts import embedded
+from embodied_rag.retrieval.moves import MoveAnchor, find_move, with_floor
 from embodied_rag.retrieval.thing_names import (
     alternative_names,
     asked_thing,
@@ -266,8 +267,10 @@ _WEAR = re.compile(r"\b(wear|were)(?= (were|was|did|is|are|do|does|can|have|had)
 _ANY_CHANCE = re.compile(r"^\s*(is there )?(a|any) chance (that )?you (could|can|would|might) "
                          r"(?!(remember|recall|know|tell|say|confirm|check|have|see|spot|notice)\b)", re.I)
 # "Has a sink come up anywhere in what you saw?": what you saw is no wh-question
-_WHAT_YOU_SAW = re.compile(r"\s*\b(in|among|from|of) what (you|the robot) (saw|see|have seen|'ve seen|recorded|"
-                           r"observed?|detected|captured|filmed)\b", re.I)
+_WHAT_YOU_SAW = re.compile(r"(?<!summary)(?<!overview)(?<!account)(?<!rundown)(?<!recap)(?<!list)"
+                           r"(?<!summary )(?<!overview )(?<!account )(?<!rundown )(?<!recap )(?<!list )"
+                           r"\s*\b(in|among|from|of) what (you|the robot) (saw|see|have seen|'ve seen|recorded|"
+                           r"observed?|detected|captured|filmed)\b", re.I)  # "a summary of what you saw" is asked
 _WITH = re.compile(r"\bw/\s*|\bw (?=(the|a|an)\b)", re.I)  # "room w/ the sink", "room w the sink"
 _OF = re.compile(r"\bo'(?=\s)", re.I)  # Scots "whit kind o' room"
 _BOT = re.compile(r"\b(the|this|our|your|that) bot\b", re.I)  # "where was the bot at 10:15?": the robot
@@ -855,6 +858,7 @@ class ParsedQuery:
     place: str = ""  # "in the kitchen": where to count, or where the robot spent time
     timed: bool = False  # names a time or a window (read with time_window.parse_time against "now")
     asks_room: bool = False  # "which room is the X in?"
+    move: MoveAnchor | None = None  # "since you left the kitchen": a span bounded by the robot's move (see moves.py)
 
 
 def clean_query(text: str, max_chars: int) -> str:
@@ -1173,12 +1177,19 @@ _TERSE_WORDS = 8  # a find this short with a span of time in it is about that sp
 _ASKER_SPEAKS = re.compile(r"\b(i|i'm|i've|i'll|i'd|my|we|we're|we've|our)\b", re.I)
 # What the robot saw, with no thing named: asked about a time, a description of then ("what did you pass in the
 # past 5 minutes?", "list everything you observed after 22:20", "at 22:20:15 you were doing what?")
-_WHAT_SEEN = re.compile(r"\b(what|everything|anything|all)('d)?( things?| stuff)?( (that|which))?"
+_WHAT_SEEN = re.compile(r"\b(what|everything|anything|all|which things|the (?:things|objects|items|stuff))('d)?"
+                        r"( all)?( things?| stuff| objects?| items?)?( (that|which))?"
                         r"( (have|did|had|do|'d))? you( have)? (see|saw|seen|pass|passed|observe|observed|"
-                        r"notice|noticed|spot|spotted|"
+                        r"notice|noticed|spot|spotted|go past|went past|gone past|get up to|got up to|"
                         r"come across|came across|encounter|encountered|catch sight of|caught sight of|"
                         r"(have|had) in view|record|recorded|detect|detected)\b|\byou (were|was) doing what\b|"
                         r"^\W*(view|scene|surroundings)\s+(at|around|in|during|over)\b", re.I)
+# "Recently", "lately" in a question about what was seen: this many minutes back.
+RECENT_MINUTES = 5
+_VAGUE_RECENT = re.compile(r"\b(?:(?:most |very |quite |only )?recently|lately|of late|just now|"
+                           r"(?:just )?a (?:little |short )?(?:while|moment|second) ago)\b", re.I)
+_WHERE_WENT = re.compile(r"\bwhere (?:did|have|had) (?:you|u|it|the robot) (?:go|been|gone|head|headed|went)\b|"
+                         r"\bwhere (?:were|was) (?:you|u|it|the robot)\b", re.I)
 _SITUATION_WORDS = 4  # a shorter part ("Second floor.", "This morning:") scopes the question
 
 
@@ -1210,6 +1221,14 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
     text = " ".join(_NEGATED.sub(" ", normalise(text)).split())
+    # "How many chairs did you see since you left the kitchen?": a span of time, not a place to count in
+    move, text = find_move(text)
+    if move is not None and move.place:
+        move = with_floor(move, parse_floor(move.place)[0])
+    if _VAGUE_RECENT.search(text) and _WHAT_SEEN.search(text) and \
+            not named_thing(_content(_VAGUE_RECENT.sub(" ", text))):
+        # "What did you see recently?": the last few minutes, said so in the answer
+        text = " ".join(_VAGUE_RECENT.sub(f" in the last {RECENT_MINUTES} minutes ", text, count=1).split())
     if kind not in ("auto", *KINDS):
         raise UserError(f"Unknown query kind '{kind}' (use auto, {', '.join(KINDS)}).")
     if kind == "auto":
@@ -1218,7 +1237,10 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                 (untimed := question_kind(" ".join(strip_time(text).split()).lstrip(" ,;:-"))) in \
                 ("count", "yes_no", "duration", "time"):
             kind = untimed  # "chairs count, past 5 min?": the time's words hid the cue
-        if kind in (None, "find") and has_time(text) and _WHAT_SEEN.search(text) and \
+        if kind in (None, "find", "position") and move is not None and move.after is not None and \
+                _WHERE_WENT.search(text):
+            kind = "explain"  # "where did you go after you left the kitchen?": the places since
+        if kind in (None, "find") and (has_time(text) or move is not None) and _WHAT_SEEN.search(text) and \
                 not named_thing(_content(strip_time(text))):
             kind = "explain"
         if kind is None and (_ROOM_OF.search(text) or _thing_room(text)):
@@ -1233,6 +1255,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     # ("My grandson visits this afternoon. Could you find the robot toys?")
     timed = has_time(rest) and (kind not in ("find", "explain") or bool(_SEEN_THEN.search(text)) or (
         has_span(text) and not _ASKER_SPEAKS.search(text) and len(text.split()) <= _TERSE_WORDS))
+    if move is not None and move.after is not None:
+        timed = True
     rest = _CLOSER.sub(" ", _YES_NO_TAG.sub(" ", strip_time(rest)))
     relative = 0
     m = _UPSTAIRS.search(rest)
@@ -1283,7 +1307,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     return ParsedQuery(text, kind, global_scope, content or text, bool(_NEAREST.search(text)), floor, relative,
                        recency, colour, target or ("" if kind in ("duration", "position") else content or text), place,
                        timed,
-                       asks_room)
+                       asks_room, move)
 
 
 _GO = re.compile(r"\b(go|get|head|take|bring|walk|climb|move|going|getting|lead|guide)\b", re.I)

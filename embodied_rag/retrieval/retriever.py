@@ -297,7 +297,13 @@ class Retriever:
 
     def _answer(self, parsed: ParsedQuery, mode: str, robot: tuple[float, ...] | None) -> Answer:
         spec = None
-        if parsed.timed:
+        if parsed.move is not None and (parsed.move.after is not None or parsed.kind == "time"):
+            # "since you left the kitchen", "when did you get upstairs?"
+            moved = self._kinds.moved(parsed.move, parsed.kind)
+            if isinstance(moved, Answer):
+                return moved
+            spec = moved
+        elif parsed.timed:
             try:
                 spec = parse_time(parsed.text, self._kinds.now_ns(), self.config.timezone, self._kinds.start_ns())
             except BadTime as exc:

@@ -91,6 +91,28 @@ WINDOW_SEEN = {
     "test": [("describe what was around you at {hms}", "at"), ("at {hms}, what did you have in view?", "at"),
              ("what have you seen over the past {n} minutes?", "recent")],
 }
+# Spans bounded by the robot's own moves: (words, move, after). "{r}" is a kind of room visited once, "{o}" a floor
+# reached once.
+MOVE_SPANS = {
+    "dev": [("since you left the {r}", "left", True), ("before you went into the {r}", "entered", False),
+            ("after you entered the {r}", "entered", True), ("before you left the {r}", "left", False),
+            ("after you got to the {o} floor", "floor", True), ("before you went up to the {o} floor", "floor", False)],
+    "test": [("after leaving the {r}", "left", True), ("up until you got to the {r}", "entered", False),
+             ("once you'd come out of the {r}", "left", True), ("prior to reaching the {r}", "entered", False),
+             ("since you arrived on the {o} floor", "floor", True), ("before you made it to the {o} floor", "floor",
+                                                                     False)],
+}
+MOVE_ASKS = {  # (question with the span "{a}", kind)
+    "dev": [("how many {p} did you see {a}?", "count"), ("did you see a {c} {a}?", "yes_no"),
+            ("where is the {c} you saw {a}?", "find")],
+    "test": [("{A}, how many {p} did you come across?", "count"), ("{A}, have you spotted any {c}?", "yes_no"),
+             ("take me to the {c} you passed {a}", "find")],
+}
+MOVE_WHEN = {"dev": [("when did you leave the {r}?", "left"), ("when did you get to the {r}?", "entered")],
+             "test": [("what time was it when you walked out of the {r}?", "left"),
+                      ("at what time did you reach the {r}?", "entered")]}
+# Stretches in a room this close in time are one visit (as the memory reads them: see retrieval/moves.py).
+VISIT_GAP_S = 20.0
 # A window's end must not cut a thing's sightings: seen in two frames this far inside it, none this far outside.
 WINDOW_MARGIN_S = 15.0
 # Room types and other words people use for them (the test pool uses them half the time).
@@ -138,6 +160,26 @@ def _said(stamp_ns: int, rng: random.Random) -> str:
     return rng.choice(forms)
 
 
+class _SpanTruth:
+    """Ground truth within a span of the tour (stamps ``a`` to ``b``, either open)."""
+
+    def __init__(self, stamps: list[int], seen: dict[int, list[int]], by_class: dict[str, list[int]]):
+        self.stamps, self.seen = stamps, seen
+        self.counted = {c: [o for o in objs if len(seen[o]) >= 2] for c, objs in by_class.items()}
+        self.margin = int(WINDOW_MARGIN_S * NS)
+
+    def inside(self, i: int, a: int | None, b: int | None, margin: int) -> bool:
+        st = self.stamps[i]
+        return (a is None or st >= a + margin) and (b is None or st <= b - margin)
+
+    def objects_in(self, c: str, a: int | None, b: int | None) -> list[int] | None:
+        """The counted things of class ``c`` seen in the window; None when its ends cut one's sightings."""
+        m = self.margin
+        core = [o for o in self.counted[c] if sum(self.inside(i, a, b, m) for i in self.seen[o]) >= 2]
+        wide = [o for o in self.counted[c] if any(self.inside(i, a, b, -m) for i in self.seen[o])]
+        return core if core == wide else None
+
+
 def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Random, by_class: dict[str, list[int]],
                     seen: dict[int, list[int]], word, per_category: int) -> list[dict[str, Any]]:
     """Counts, yes/no, first or last sightings and time in rooms within a span of time, with ground truth only
@@ -147,7 +189,6 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
         return []
     t0, now = stamps[0], stamps[-1]
     minute = 60 * NS
-    m = int(WINDOW_MARGIN_S * NS)
 
     def clock_at(frac: float) -> int:  # a whole minute inside the tour
         return (t0 + int(frac * (now - t0))) // minute * minute
@@ -166,18 +207,8 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
         b = max(b, a + 2 * minute)
         return a, b, {"t1": _said(a, rng), "t2": _said(b, rng)}
 
-    def inside(i: int, a: int | None, b: int | None, margin: int) -> bool:
-        st = stamps[i]
-        return (a is None or st >= a + margin) and (b is None or st <= b - margin)
-
-    counted = {c: [o for o in objs if len(seen[o]) >= 2] for c, objs in by_class.items()}
-
-    def objects_in(c: str, a: int | None, b: int | None) -> list[int] | None:
-        """The counted things of class ``c`` seen in the window; None when its ends cut one's sightings."""
-        core = [o for o in counted[c] if sum(inside(i, a, b, m) for i in seen[o]) >= 2]
-        wide = [o for o in counted[c] if any(inside(i, a, b, -m) for i in seen[o])]
-        return core if core == wide else None
-
+    span = _SpanTruth(stamps, seen, by_class)
+    inside, objects_in, counted = span.inside, span.objects_in, span.counted
     out: list[dict[str, Any]] = []
     classes = sorted(counted)
     for c in classes:
@@ -224,6 +255,80 @@ def _window_queries(building: Building, tour: Tour, pool: str, rng: random.Rando
         if n * dt >= 10:
             out.append({"query": template.format(r=word(t, ROOM_SYNONYMS), **slots), "kind": "duration",
                         "expect_duration_s": round(n * dt, 1), "tolerance": 0.25})
+    if len(out) > per_category:
+        out = rng.sample(out, per_category)
+    return out
+
+
+def _visits(stamps: list[int], where: list[Any]) -> dict[Any, list[tuple[int, int]]]:
+    """Each place's visits, as (first, last) frame indices; ``where[i]`` is the place of frame i (None: none)."""
+    out: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    for i, w in enumerate(where):
+        if w is None:
+            continue
+        runs = out[w]
+        if runs and (stamps[i] - stamps[runs[-1][1]]) / NS <= VISIT_GAP_S:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return out
+
+
+def _move_queries(building: Building, tour: Tour, pool: str, rng: random.Random, by_class: dict[str, list[int]],
+                  seen: dict[int, list[int]], word, per_category: int) -> list[dict[str, Any]]:
+    """Counts, yes/no and finds within a span bounded by one of the robot's moves (leaving or entering a kind of
+    room it visited once, reaching a floor it reached once), and the time of such a move; ground truth as for
+    :func:`_window_queries`."""
+    stamps = [bp.stamp_ns for bp in tour.base_poses]
+    span = _SpanTruth(stamps, seen, by_class)
+    types = [building.rooms[bp.room].type if bp.room >= 0 else None for bp in tour.base_poses]
+    rooms_of = defaultdict(set)
+    for bp in tour.base_poses:
+        if bp.room >= 0:
+            rooms_of[building.rooms[bp.room].type].add(bp.room)
+    floors, last = [], None
+    for bp in tour.base_poses:
+        last = building.rooms[bp.room].floor if bp.room >= 0 else last
+        floors.append(last)
+    # Kinds of room in one room, visited once, for 10 s at least, neither first nor last.
+    once = {t: (i, j) for t, runs in _visits(stamps, types).items() for i, j in runs[:1]
+            if len(runs) == 1 and len(rooms_of[t]) == 1 and t != "corridor"
+            and (stamps[j] - stamps[i]) / NS >= 10 and i > 0 and j < len(stamps) - 1}
+    reached = {f: runs[0] for f, runs in _visits(stamps, floors).items() if len(runs) == 1 and runs[0][0] > 0}
+    out: list[dict[str, Any]] = []
+    for c in sorted(span.counted):
+        if not span.counted[c]:
+            continue
+        for question, kind in MOVE_ASKS[pool]:
+            words, move, after = rng.choice(MOVE_SPANS[pool])
+            if move == "floor":
+                if not reached:
+                    continue
+                f = rng.choice(sorted(reached))
+                at = stamps[reached[f][0]]
+                said = words.format(o=FLOOR_ORDINALS[f])
+            else:
+                if not once:
+                    continue
+                t = rng.choice(sorted(once))
+                at = stamps[once[t][1] if move == "left" else once[t][0]]
+                said = words.format(r=word(t, ROOM_SYNONYMS))
+            a, b = (at, None) if after else (None, at)
+            objs = span.objects_in(c, a, b)
+            if objs is None or kind == "find" and not (objs and len(objs) < len(span.counted[c])):
+                continue
+            q = question.format(a=said, A=said[0].upper() + said[1:], p=_plural(word(c)), c=word(c))
+            if kind == "count":
+                out.append({"query": q, "kind": "count", "expect_count": len(objs)})
+            elif kind == "yes_no":
+                out.append({"query": q, "kind": "yes_no", "expect_yes_no": bool(objs)})
+            else:
+                out.append({"query": q, "kind": "find", "radius_m": 3.0,
+                            "target_positions": [object_target(building, building.objects[o]) for o in objs]})
+    for t, (i, j) in sorted(once.items()):
+        question, move = rng.choice(MOVE_WHEN[pool])
+        out.append({"query": question.format(r=word(t, ROOM_SYNONYMS)), "kind": "time",
+                    "expect_time": _iso(stamps[j if move == "left" else i]), "tolerance_s": 15})
     if len(out) > per_category:
         out = rng.sample(out, per_category)
     return out
@@ -303,4 +408,5 @@ def make_kind_queries(building: Building, tour: Tour, pool: str = "dev", seed: i
                           "expect_any": ROOM_WORDS[t]})
     add("room", rooms)
     add("window", _window_queries(building, tour, pool, rng, by_class, seen, word, 2 * per_category))
+    add("moves", _move_queries(building, tour, pool, rng, by_class, seen, word, 2 * per_category))
     return out
