@@ -747,6 +747,14 @@ def test_spans_bounded_by_the_robots_moves(ask):
     assert not nowhere.found and "moon base" in nowhere.answer
 
 
+def test_what_was_seen_recently_is_the_last_minutes(ask):
+    # The walk ends with 10 s in the kitchen, after the office: "recently" is the last 5 minutes, said so
+    recent = ask("what have you seen lately?")
+    assert recent.answer.startswith("In the last 5 minutes") and "kitchen" in recent.answer
+    assert parse_query("have you recently seen a fire extinguisher?").kind == "yes_no"  # no span: any time
+    assert not parse_query("have you recently seen a fire extinguisher?").timed
+
+
 @pytest.mark.parametrize("text, move, after, place", [
     ("how many chairs did you see since you left the kitchen?", "left", True, "kitchen"),
     ("before you went into the lab, did you see a sofa?", "entered", False, "lab"),
