@@ -747,6 +747,13 @@ def test_spans_bounded_by_the_robots_moves(ask):
     assert not nowhere.found and "moon base" in nowhere.answer
 
 
+def test_a_question_begun_again_and_a_query_language():
+    again = parse_query("When did you last - hang on, I mean the first time - when did you first see a sink?")
+    assert (again.kind, again.recency, again.target) == ("time", "first", "sink")
+    assert parse_query("return min(timestamp) where label = 'sink'").recency == "first"
+    assert parse_query("return max(timestamp) where label = 'sink'").recency == "last"
+
+
 def test_what_was_seen_recently_is_the_last_minutes(ask):
     # The walk ends with 10 s in the kitchen, after the office: "recently" is the last 5 minutes, said so
     recent = ask("what have you seen lately?")
@@ -933,6 +940,8 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("By the ancient runes, reveal the moment thine eyes first fell upon the sink!", "time"),
     ("How many grains of the hourglass didst thou spend within the kitchen?", "duration"),
     ("Fit time did ye last clap een on a sink, loon?", "time"),  # Doric
+    ("How much quantity of time did you pass in the kitchen?", "duration"),
+    ("Has a sink ever crossed your gaze?", "yes_no"),
     ("Foo lang were ye hingin aboot in the kitchen?", "duration"),
     ("Foo mony sinks did ye see aathegither?", "count"),
     ("Far were ye at 14:05:33, min?", "position"),

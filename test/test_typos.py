@@ -9,6 +9,8 @@ from embodied_rag.retrieval.typos import correct
     ("whre were you at 10:15", "where were you at 10:15"), ("what tiem did you see it", "what time did you see it"),
     ("how lnog were you there", "how long were you there"), ("how mnay chairs", "how many chairs"),
     ("wich room has the sink", "which room has the sink"), ("Wehn did you see it", "when did you see it"),
+    ("whare were you at 10:15", "where were you at 10:15"), ("discribe it plese", "describe it please"),
+    ("is theer a sink", "is there a sink"),  # "their" is no question word: its vowel slips do not compete
 ])
 def test_slips_of_question_words_are_corrected(text, fixed):
     assert correct(text) == fixed

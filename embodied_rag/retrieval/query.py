@@ -105,14 +105,15 @@ _TEMPORAL = re.compile(r"\bwhen\b|\bhow long ago\b|\b(what|which) time\b|\bhow r
                        r"detection)\W*$|\bhow soon (after|into|from)\b|\bhow (early|late) (did|was|were|in)\b",
                        re.I)
 _COUNT = re.compile(r"\bhow many\b|\s(/|-)\s*(count|number|how many)\W*$|"
-                    r"\b(number|quantity) of\b|\bcount (up )?(the|all|how|of)\b|^\s*count\b|"
+                    r"\b(number|quantity) of\b(?! time\b)|\bcount (up )?(the|all|how|of)\b|^\s*count\b|"
                     r"(^|[,:;]\s*)(please |kindly )?count\b|"
                     r"\b(total|overall) (count|number)\b|^\W*(quick |rough |a )?(head ?)?count\s*[:-]|"
                     r"^\W*(total|overall) ([\w-]+ ){0,2}[\w-]+s\b,?( please| pls| thanks)?\W*$|"
                     r"^\W*([a-z-]+ ){1,3}(count|number|tally),?( please| pls| thanks| thx)?\s*\??\s*$|"
                     r"(^|[:;]\s*)\s*(total|overall)\s+(?!time\b)([\w-]+\s+){1,3}"
                     r"(seen|spotted|sighted|observed|noticed|encountered)\b|"
-                    r"\bhow much (?!((total|overall) )?time\b|of\b|long(er)?\b|(did|do|was|were|is|are|have|has)\b)",
+                    r"\bhow much (?!((total|overall) )?time\b|(quantity|amount) of time\b|of\b|long(er)?\b|"
+                    r"(did|do|was|were|is|are|have|has)\b)",
                     re.I)
 # "Did you see a sink, and if so, when was that?": the time is asked (a sighting implies the yes).
 _IF_SO_WHEN = re.compile(r"\bif so\W+(when|what time|at what time)\b", re.I)
@@ -388,7 +389,9 @@ _ASIDE = re.compile(r"\s-\s(?=[^-]*\b(honey|sweetie|sweetheart|darling|kids?|sto
                     # "- Leo, come back here! -": a child called by name
                     r"(?-i:[A-Z][a-z]+)\s*[,!])[^-]*\s-\s", re.I)
 # "Where did I leave the - Emma, off the table, NOW - where did I leave the box?": broken off, and begun again
-_RESTART = re.compile(r"^\W*(?P<head>(?:[\w']+\s+){2,}?[\w']+)\s+-\s+(.*?\s-\s+)?(?=(?P=head)\b)", re.I)
+# "When did you last - hang on, I mean the first time - when did you first see it?": begun again after a dash
+_RESTART = re.compile(r"^\W*(?P<head>(?:[\w']+\s+){2,}?[\w']+)(?:\s+[\w']+){0,2}?\s+-\s+(.*?\s-\s+)?"
+                      r"(?=(?P=head)\b)", re.I)
 _POLITE_IF = re.compile(r"\s*(if|whether) you (could|can|would|might)( possibly)?( be (so )?(good|kind)( enough)? "
                         r"(as )?to)? "
                         r"(tell me|let me know|say|remember|recall|show me)\s+", re.I)
@@ -415,7 +418,8 @@ _MAIN_ASK = re.compile(r"\b(more|most) importantly\b\W*|"
                        r",\s*and (?=(where|when)\b)|"
                        r"(?<=[.?!])\s+(and|also|plus|but)\W+(?=(what|when|where|which|how|who)\b)",
                        re.I)
-_DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of )?time\b|\bdwell(ing)? time\b|\bfor how long\b|"
+_DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of |quantity of |amount of )?time\b|"
+                       r"\bdwell(ing)? time\b|\bfor how long\b|"
                        r"\b(total|overall) time\b|\b(your|its|the robot'?s?) ([\w-]+ )?time (spent )?(in|inside|at) "
                        r"(the|a|an)\b|"
                        r"\bfor long\b|"
@@ -566,7 +570,7 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           r"(saw|spotted|noticed|observed|came across|(have|'ve|had) seen)\b|"
                           # "did a sink ever cross your path?"
                           + _NO_WH + r".*\b(did|has|have|had) (a|an|any|the) [\w -]{1,40}? (ever )?cross(ed)? "
-                          r"(your|its|the robot'?s?) (path|way)\b|"
+                          r"(your|its|the robot'?s?) (path|way|gaze|sight|view|eyes|field of view|camera)\b|"
                           # "I'd like confirmation on whether a sink was present anywhere"
                           + _NO_WH + r".*\bwhether (or not )?(a|an|any|the) [\w -]{1,40}? (was|were) (present|seen|"
                           r"spotted|observed|visible|detected|there)\b|"
@@ -813,11 +817,12 @@ _OTHER_FLOOR = re.compile(r"\b((up|down)( to| by)? (another|the next|a different
 # ... "the newest lift you remember seeing", "the lift you saw just a little while ago"
 _LAST = re.compile(r"\b(most recently|most recent|latest|lately|recently|final|(?:the )?last(?: time)?|newest|"
                    r"(just )?a (little |short )?while ago|a (moment|minute|few minutes) ago|"
-                   r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b", re.I)
+                   r"(?<=you )just (?=(saw|seen|spotted|passed|drove|went|rolled|walked|came)\b))\b|"
+                   r"\bmax\s*\(?\s*(time|stamp|ts)", re.I)
 _FIRST = re.compile(r"\b(earliest|originally|initial(ly)?|firstly|very first|how early|(?:the )?(first|1st)(?: time)?|"
                     r"(start|started|begin|began) (to see|seeing)|"
-                    r"(in |at )?the (very )?(beginning|start),? (when |that )?(you|the robot))\b(?! aid)",
-                    re.I)
+                    r"(in |at )?the (very )?(beginning|start),? (when |that )?(you|the robot))\b(?! aid)|"
+                    r"\bmin\s*\(?\s*(time|stamp|ts)", re.I)  # a query language's "min(timestamp)"
 # Colour names (and a few spellings) that tell instances of a class apart.
 COLOURS = ("dark grey", "light blue", "dark green", "light green", "dark blue", "red", "blue", "green", "yellow",
            "orange", "purple", "pink", "brown", "black", "white", "grey", "silver", "beige", "teal", "cream",

@@ -17,18 +17,10 @@ from collections.abc import Iterable
 
 from embodied_rag.memory.lexical import LexicalIndex, words
 from embodied_rag.retrieval.thing_names import known_names
-from embodied_rag.retrieval.typos import slips
+from embodied_rag.retrieval.typos import slips, vowel_slips
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _SHORTEST = 5
-_VOWELS = "aeiou"
-
-
-def _vowel_slips(word: str) -> set[str]:
-    if len(word) < 6:
-        return set()
-    return {word[:i] + v + word[i + 1:] for i in range(1, len(word)) if word[i] in _VOWELS for v in _VOWELS}
-
 
 _SPOKEN_AS = {"m": "b", "n": "d", "r": "h"}  # a blocked nose's m and n; a non-rhotic accent's r written as h
 
@@ -69,7 +61,7 @@ class Spelling:
             joined = name.replace(" ", "")
             if len(joined) < _SHORTEST or not (name in found or index.matching(name)[1]):
                 continue
-            for slip in (slips(joined) | _vowel_slips(joined) | _accent_slips(joined) | _key_slips(joined)
+            for slip in (slips(joined) | vowel_slips(joined, 6) | _accent_slips(joined) | _key_slips(joined)
                          | _word_slips(name)) - {joined}:
                 if len(slip) < _SHORTEST:
                     continue

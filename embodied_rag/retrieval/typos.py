@@ -1,7 +1,8 @@
 """Misspelt question words ("whre were you", "how mnay chairs", "what tiem"), written correctly before parsing.
 
-Only the words that say what kind of question it is are corrected, and only for the two slips that rarely make
-another word: two neighbouring letters swapped ("tiem") and one letter left out, not the first ("wich"). A slip
+Only the words that say what kind of question it is are corrected, and only for the slips that rarely make another
+word: two neighbouring letters swapped ("tiem"), one letter left out, not the first ("wich"), and in words of five
+letters or more one vowel written as another ("whare"). A slip
 that spells a known word (a thing or place name from ``data/*.yaml``, or a word such as "here", "hat", "may") or
 that could come from two question words ("thre": there, three) is left alone.
 """
@@ -16,7 +17,7 @@ from importlib import resources
 QUESTION_WORDS = ("when", "where", "which", "what", "time", "long", "many", "much", "were", "room", "seen", "saw",
                   "how", "you", "did", "have", "there", "spend", "spent", "minutes", "hours", "number", "whether",
                   "remember", "recall", "notice", "noticed", "spotted", "happen", "show", "count", "location",
-                  "position", "last", "first", "recently", "earliest", "latest", "area", "around", "describe")
+                  "position", "last", "first", "recently", "earliest", "latest", "area", "around", "describe", "please")
 # Words that are not corrected into and whose slips are not corrected either ("thre" may be "three").
 _LOOKALIKES = ("three", "other", "their", "really", "house", "horse")
 # Real words that are slips of a question word; the data files' names are added to them.
@@ -40,6 +41,14 @@ def known_word(word: str) -> bool:
     return w in QUESTION_WORDS or w in _known_words()
 
 
+def vowel_slips(word: str, shortest: int = 5) -> set[str]:
+    """One vowel after the first letter written as another ("whare" for "where"), in words of ``shortest`` letters
+    or more."""
+    if len(word) < shortest:
+        return set()
+    return {word[:i] + v + word[i + 1:] for i in range(1, len(word)) if word[i] in "aeiou" for v in "aeiou"} - {word}
+
+
 def slips(word: str) -> set[str]:
     swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1) if word[i] != word[i + 1]}
     dropped = {word[:i] + word[i + 1:] for i in range(1, len(word))} if len(word) >= 4 else set()
@@ -51,7 +60,7 @@ def _corrections() -> dict[str, str]:
     known = _known_words() | set(QUESTION_WORDS) | set(_LOOKALIKES)
     seen: dict[str, set[str]] = {}
     for word in QUESTION_WORDS + _LOOKALIKES:
-        for slip in slips(word):
+        for slip in slips(word) | (set() if word in _LOOKALIKES else vowel_slips(word)):
             seen.setdefault(slip, set()).add(word)
     return {slip: word for slip, words in seen.items() if len(words) == 1 and slip not in known
             for word in words if word not in _LOOKALIKES}
