@@ -739,12 +739,23 @@ def test_spans_bounded_by_the_robots_moves(ask):
     assert chair.goal is not None and chair.object["label"] == "chair" and chair.object["position"][0] > 10
     seen = ask("what did you see after you left the corridor?")
     assert "office" in seen.answer and "printer" in seen.answer
+    between = ask("how many chairs did you see between leaving the corridor and leaving the office?")
+    assert between.count == 1 and "since I left the corridor" in between.answer
+    backwards = ask("how many chairs did you see between leaving the office and getting to the corridor?")
+    assert not backwards.found and backwards.count is None
     # Moves it never made: one sentence, no count
     still = ask("how many chairs did you see since you left the kitchen?")
     assert not still.found and still.count is None and "not left the kitchen" in still.answer
     assert "not gone upstairs" in ask("did you see a fridge after you went upstairs?").answer
     nowhere = ask("since you left the moon base, any chairs?")
     assert not nowhere.found and "moon base" in nowhere.answer
+
+
+def test_a_place_said_in_passing_does_not_swap_the_thing(ask):
+    # No printer in the kitchen: the printer, not the kitchen's fridge
+    found = ask("Where's that printer you passed? I've got a visitor waiting in the kitchen.")
+    assert found.object is not None and found.object["label"] == "printer"
+    assert ask("take me to the chair in the office").object["position"][0] > 10  # the office's chair
 
 
 def test_a_question_begun_again_and_a_query_language():
@@ -774,6 +785,7 @@ def test_what_was_seen_recently_is_the_last_minutes(ask):
     ("when did you leave the kitchen?", "left", None, "kitchen"),
     ("What time was it when you exited the lab?", "left", None, "lab"),
     ("When was it you went downstairs?", "down", None, ""),
+    ("what did you see between when you left the lab and when you went upstairs?", "left", True, "lab"),
     ("the chair you see after you exit the lab, where it is?", "left", True, "lab"),
 ])
 def test_moves_that_bound_a_span(text, move, after, place):

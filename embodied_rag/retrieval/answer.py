@@ -57,6 +57,11 @@ def iso(stamp_ns: int) -> str:
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def article(word: str) -> str:
+    """"a" or "an" before ``word`` (by its first letter)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def floor_name(floor: int) -> str:
     """"ground floor", "second floor", ... (floor 0 is the ground floor)."""
     names = ["ground floor", "second floor", "third floor", "fourth floor", "fifth floor", "sixth floor"]

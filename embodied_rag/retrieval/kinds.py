@@ -22,7 +22,7 @@ from embodied_rag.memory.memory import Memory
 from embodied_rag.memory.objects import ObjectInstance
 from embodied_rag.memory.pose import yaw_quaternion
 from embodied_rag.models.protocols import TextEmbedder
-from embodied_rag.retrieval.answer import Answer, Goal, floor_name, kf_ref, object_ref
+from embodied_rag.retrieval.answer import Answer, Goal, article, floor_name, kf_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.moves import MoveAnchor, move_time
 from embodied_rag.retrieval.object_search import (
@@ -41,6 +41,7 @@ from embodied_rag.retrieval.time_window import NS, TimeSpec, clock
 MEANS_THRESHOLD = 0.88  # a label the question does not name counts when its embedding is this close
 POSITION_SLACK_S = 120.0  # a moment this far outside the recording is not remembered
 SEEN_AT_SLACK_S = 5.0  # "what did you see at 22:20?": that minute, and this much either side
+SEEN_PLACES = 4  # places a description of a span names at most
 COMPOUND_SIMILARITY = 0.67  # "kitchen sink" (0.89) and "dining table" (0.68) are one; "pool table" (0.65) is not
 # Words that may stand before a thing's name without making it another thing.
 _FUNCTION_WORDS = {"the", "a", "an", "any", "some", "many", "much", "of", "your", "my", "this", "that", "these",
@@ -60,10 +61,6 @@ def scene_label(kf) -> str:
         return kf.name.strip().lower()
     m = _SCENE.match(kf.caption or "")
     return m.group(1).strip().lower() if m else ""
-
-
-def _an(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _durationlabel_words(seconds: float) -> str:
@@ -271,7 +268,7 @@ class KindAnswers:
                     sightings.append((kfs[k].stamp_ns, k, inst))
         sightings += [(kfs[k].stamp_ns, k, None) for k in s.keyframes]
         if not sightings:
-            return Answer(f"I have not seen {_an(s.name)} {s.name}{self._scope(parsed)}.", "time", found=False)
+            return Answer(f"I have not seen {article(s.name)} {s.name}{self._scope(parsed)}.", "time", found=False)
         stamp, k, inst = min(sightings, key=lambda t: t[0]) if first else max(sightings, key=lambda t: t[0])
         which = "first" if first else "last"
         text = f"I {which} saw the {inst.name if inst else s.name}{self.where(k)} at {clock(stamp, self.tz)}."
@@ -305,16 +302,17 @@ class KindAnswers:
             if spec is not None and spec.is_window:  # asked about a span of time: when in it
                 stamps = self.sightings(inst, spec)
                 when = f" at {clock(stamps[-1], self.tz)}" if stamps else ""
-            return Answer(f"Yes, I saw {_an(inst.name)} {inst.name}{self.where(self.room_view(inst))}{when}.", "yes_no",
+            where = self.where(self.room_view(inst))
+            return Answer(f"Yes, I saw {article(inst.name)} {inst.name}{where}{when}.", "yes_no",
                           goal_at_object(self.memory, inst), [object_ref(i.id) for i in s.instances[:5]],
                           yes_no=True, object=inst.to_json() | {"floor": self.objects.floor_of(inst)})
         if s.keyframes:
             k = s.keyframes[-1]
             # "Is there a library around here?": the answer also says how to get there.
-            return Answer(f"Yes, I saw {_an(s.name)} {s.name}{self.where(k)}.", "yes_no",
+            return Answer(f"Yes, I saw {article(s.name)} {s.name}{self.where(k)}.", "yes_no",
                           goal_for(self.memory, self.memory.keyframes[k]), [kf_ref(x) for x in s.keyframes[-5:]],
                           yes_no=True)
-        return Answer(f"No, I have not seen {_an(s.name)} {s.name}{scope}.", "yes_no", yes_no=False)
+        return Answer(f"No, I have not seen {article(s.name)} {s.name}{scope}.", "yes_no", yes_no=False)
 
     def duration(self, parsed: ParsedQuery, spec: TimeSpec | None) -> Answer:
         place = parsed.place or parsed.target
@@ -325,7 +323,7 @@ class KindAnswers:
         if inside is None:  # "how long were you in the building": the whole recording
             inside = {kf.id for kf in kfs}
         if not inside:
-            return Answer(f"I have not been anywhere I would call {_an(place)} {place}.", "duration", found=False)
+            return Answer(f"I have not been anywhere I would call {article(place)} {place}.", "duration", found=False)
         total = 0.0
         floor_of = self.memory.floors.floor_of
         # Consecutive keyframes further apart in time than the keyframe policy allows, or on other floors (an
@@ -353,8 +351,12 @@ class KindAnswers:
             return Answer(f"I have no memory of {spec.text}: my memory runs {span}.", "explain", found=False)
         ids = {kf.id for kf in kfs}
         insts = [i for i in self.memory.objects.confirmed() if ids.intersection(i.keyframes)]
-        places = list(dict.fromkeys(w for w in (self.where(kf.id) for kf in kfs) if w))
-        where = ", then".join(places[:4]) or " there"
+        seq = [w for w in (self.where(kf.id) for kf in kfs) if w]
+        if spec.start_ns is None and spec.at_ns is None:  # "before you went upstairs": the places that led up to it
+            places = list(dict.fromkeys(reversed(seq)))[:SEEN_PLACES][::-1]
+        else:
+            places = list(dict.fromkeys(seq))[:SEEN_PLACES]
+        where = ", then".join(places) or " there"
         if insts:
             saw = f"; I saw {holdings(insts)}"
         else:  # a memory without object detections: what the view in the middle of it shows
@@ -378,13 +380,21 @@ class KindAnswers:
         kitchen?"), or why there is no such span."""
         kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
         floor_of = self.memory.floors.floor_of
+        if anchor.until is not None:  # "between leaving the lab and getting to the kitchen"
+            since = self.moved(dataclasses.replace(anchor, until=None), kind)
+            until = self.moved(anchor.until, kind)
+            if not isinstance(since, TimeSpec) or not isinstance(until, TimeSpec):
+                return since if not isinstance(since, TimeSpec) else until
+            if since.start_ns is None or until.end_ns is None or since.start_ns > until.end_ns:
+                return Answer(f"That is no span of time: {since.text}, but {until.text}.", kind, found=False)
+            return TimeSpec(since.start_ns, until.end_ns, None, f"{since.text} and {until.text}", bounded=True)
         if anchor.floor is not None and anchor.floor < 0:  # "the top floor"
             anchor = dataclasses.replace(anchor, floor=len(self.memory.floors) - 1)
         inside: set[int] = set()
         if anchor.move in ("left", "entered") and anchor.floor is None:
             found = self.place_keyframes(anchor.place)
             if not found:
-                return Answer(f"I have not been in {_an(anchor.place)} {anchor.place}.", kind, found=False)
+                return Answer(f"I have not been in {article(anchor.place)} {anchor.place}.", kind, found=False)
             inside = found
         track = [(kf.stamp_ns, kf.id in inside, floor_of(kf.pose.position[2])) for kf in kfs]
         at = move_time(anchor, track)

@@ -10,6 +10,7 @@ happened several times means the most recent one, unless the question says "firs
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 # Stretches in a place shorter than this apart are one visit (a keyframe labelled otherwise in the doorway).
@@ -115,6 +116,7 @@ class MoveAnchor:
     floor: int | None = None  # the floor the move went to or left (0 = ground floor, -1 = the top floor)
     first: bool = False  # the first such move, not the most recent
     said: str = ""  # the question's words for it
+    until: MoveAnchor | None = None  # "between leaving the lab and getting to the kitchen": the move that ends it
 
     def words(self, at: str = "") -> str:
         """The move as an answer says it: "since I left the kitchen at 22:14"."""
@@ -136,9 +138,29 @@ def _earliest(patterns: list[tuple[re.Pattern, str]], text: str) -> tuple[re.Mat
     return min(found, key=lambda t: t[0].start()) if found else None
 
 
+# "between leaving the lab and getting to the kitchen", "between when you left the lab and when you got upstairs"
+_BETWEEN = re.compile(r"\bbetween\s+(?:when\s+)?(?P<a>.{4,60}?)\s+and\s+(?:when\s+)?(?P<b>.{4,60}?)"
+                      r"(?=\s*(?:[,.;:?!]|$))", re.I)
+
+
+def _between(text: str) -> tuple[MoveAnchor | None, str]:
+    m = _BETWEEN.search(text)
+    if m is None:
+        return None, text
+    since, _ = find_move("after " + m.group("a"))
+    until, _ = find_move("before " + m.group("b"))
+    if since is None or until is None or since.after is not True or until.after is not False:
+        return None, text
+    rest = " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
+    return replace(since, until=until, said=m.group(0)), rest
+
+
 def find_move(text: str) -> tuple[MoveAnchor | None, str]:
     """The move a question's span of time is anchored on, or whose time it asks, and the question without the
     words of a span (None and the text when there is none)."""
+    between, rest = _between(text)
+    if between is not None:
+        return between, rest
     said = text
     text = _ASIDE.sub(" ", text)
     hit = _earliest(_MOVES, text)
@@ -179,8 +201,10 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
     return MoveAnchor(move, after, place, first=first, said=m.group(0)), rest
 
 
-def with_floor(anchor: MoveAnchor, floor: int | None) -> MoveAnchor:
-    return replace(anchor, floor=floor)
+def with_floors(anchor: MoveAnchor, floor_of: Callable[[str], int | None]) -> MoveAnchor:
+    """The anchor with the floors its places name ("the second floor": 1), read by ``floor_of``."""
+    until = with_floors(anchor.until, floor_of) if anchor.until is not None else None
+    return replace(anchor, floor=floor_of(anchor.place) if anchor.place else None, until=until)
 
 
 def move_time(anchor: MoveAnchor, track: list[tuple[int, bool, int]]) -> int | None:

@@ -23,7 +23,7 @@ import numpy as np
 from embodied_rag.errors import UserError
 from embodied_rag.memory.lexical import words
 from embodied_rag.models.fixed_texts import embedded
-from embodied_rag.retrieval.moves import MoveAnchor, find_move, with_floor
+from embodied_rag.retrieval.moves import MoveAnchor, find_move, with_floors
 from embodied_rag.retrieval.thing_names import (
     alternative_names,
     asked_thing,
@@ -1228,8 +1228,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     text = " ".join(_NEGATED.sub(" ", normalise(text)).split())
     # "How many chairs did you see since you left the kitchen?": a span of time, not a place to count in
     move, text = find_move(text)
-    if move is not None and move.place:
-        move = with_floor(move, parse_floor(move.place)[0])
+    if move is not None:
+        move = with_floors(move, lambda place: parse_floor(place)[0])
     if _VAGUE_RECENT.search(text) and _WHAT_SEEN.search(text) and \
             not named_thing(_content(_VAGUE_RECENT.sub(" ", text))):
         # "What did you see recently?": the last few minutes, said so in the answer

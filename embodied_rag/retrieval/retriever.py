@@ -30,7 +30,7 @@ from embodied_rag.memory.objects import VIEWPOINT, ObjectInstance
 from embodied_rag.memory.sanitize import strip_instructions
 from embodied_rag.memory.summaries import first_sentence, leading_sentences
 from embodied_rag.models.protocols import LLM, LLMError, TextEmbedder
-from embodied_rag.retrieval.answer import Answer, floor_name, kf_ref, node_ref, object_ref
+from embodied_rag.retrieval.answer import Answer, article, floor_name, kf_ref, node_ref, object_ref
 from embodied_rag.retrieval.goal import goal_at_object, goal_for
 from embodied_rag.retrieval.image_evidence import FusedQuery, ImageEvidence
 from embodied_rag.retrieval.kinds import KindAnswers
@@ -81,6 +81,8 @@ _MAX_LEXICAL_EXTRA = 5000
 _BROAD_SHARE = 0.2
 # A find at a moment ("the sink you passed around 10:15") prefers a match seen this close to it (s).
 FIND_MOMENT_SLACK_S = 600.0
+# A thing in the place a find names is taken over a better match elsewhere only when it scores this close to it.
+PLACE_SCORE_MARGIN = 0.1
 # How well a need must fit a thing's uses (cosine) to be looked for: when nothing was mentioned, and instead of a
 # word most views mention.
 _NEED_SIMILARITY, _NEED_OVER_BROAD = 0.5, 0.6
@@ -615,7 +617,10 @@ class Retriever:
             # "Take me to the chair in the library": a chair whose closest view is in a library, when there is one
             seen_there = self._kinds.place_keyframes(parsed.place)
             inside = [m for m in matches if seen_there is None or self._kinds.home(m.instance) in seen_there]
-            matches = inside or matches
+            # ... but not some other thing that happens to be there ("Where's that lab bench? I've got a VIP waiting
+            # in the lobby": no lab bench in the lobby, and the lobby's sofa is no lab bench)
+            if inside and inside[0].score >= matches[0].score - PLACE_SCORE_MARGIN:
+                matches = inside
         place = place_named(parsed.target) if parsed.kind == "find" and not object_named(parsed.target) else ""
         if place and matches and not matches[0].named:
             # "Take me to the office": a thing seen in an office, not the best match for the word in a bedroom.
@@ -693,7 +698,8 @@ class Retriever:
     def _not_then(self, parsed: ParsedQuery, match: ObjectMatch, window: TimeSpec) -> Answer:
         inst = match.instance
         where = self._kinds.where(self._kinds.room_view(inst)) if self.memory.views_of(inst) else ""
-        return Answer(f"I did not see {inst.label} {window.text}; I last saw a {inst.name}{where} at "
+        return Answer(f"I did not see {article(inst.label)} {inst.label} {window.text}; I last saw "
+                      f"{article(inst.name)} {inst.name}{where} at "
                       f"{clock(inst.last_ns, self.config.timezone)}.", parsed.kind, None, [object_ref(inst.id)],
                       found=False)
 
@@ -702,8 +708,9 @@ class Retriever:
         n = len(self.memory.floors)
         asked = floor_name(n - 1 if floor < 0 else floor)
         seen = floor_name(self._objects.floor_of(inst))
-        return Answer(f"I have not seen {inst.label} on the {asked}; the nearest match I saw is a {inst.name} on the "
-                      f"{seen}.", parsed.kind, None, [object_ref(inst.id)], found=False)
+        return Answer(f"I have not seen {article(inst.label)} {inst.label} on the {asked}; the nearest match I saw is "
+                      f"{article(inst.name)} {inst.name} on the {seen}.", parsed.kind, None, [object_ref(inst.id)],
+                      found=False)
 
     def _matches(self, parsed: ParsedQuery, mode: str, embed_text: str) -> Matches:
         """Search for ``embed_text``, with exact mentions of the question's content (hybrid retrieval)."""
