@@ -631,11 +631,15 @@ def test_windows_given_by_clock_times():
     assert parse_time("any sinks after 10:20?", now).start_ns == now - 20 * 60 * NS
     assert parse_time("where were you at 10:20?", now).at_ns == now - 20 * 60 * NS
     assert parse_time("where were you at 11:20?", now).at_ns == now - 20 * 60 * NS - 11 * 3600 * NS  # 23:20 is later
+    assert parse_time("any chairs no later than 22:20?", now).start_ns is None
+    assert parse_time("chairs in the 5 minutes just gone?", now).start_ns == now - 5 * 60 * NS
     before = parse_time("did you see a sink before 10 pm?", now)
     assert before.start_ns is None and before.end_ns == now - 40 * 60 * NS and before.is_window
     assert before.contains(T0) and not before.contains(now)
     for text in ("how many chairs between 22:05 and 22:15?", "from 22:05 to 22:15, any chairs?",
-                 "chairs in the window 22:05-22:15?", "any chairs between 10:05 and 10:15 pm?"):
+                 "chairs in the window 22:05-22:15?", "any chairs between 10:05 and 10:15 pm?",
+                 "Between 22:05, when my shift started, and 22:15, any chairs?", "chairs between 22.05 n 22.15",
+                 "Between 22.05 and, let me think, 22.15, any chairs?", "chairs from 22:05 up to 22:15?"):
         w = parse_time(text, now)
         assert (w.start_ns, w.end_ns) == (now - 35 * 60 * NS, now - 25 * 60 * NS), text
     assert parse_time("any chairs from 10 to 11 pm?", now).start_ns == now - 40 * 60 * NS
@@ -786,6 +790,14 @@ def test_what_was_seen_recently_is_the_last_minutes(ask):
     ("What time was it when you exited the lab?", "left", None, "lab"),
     ("When was it you went downstairs?", "down", None, ""),
     ("what did you see between when you left the lab and when you went upstairs?", "left", True, "lab"),
+    ("You went into the storage room - afterwards, did you see a fire extinguisher?", "entered", True, "storage room"),
+    ("Any chairs sighted during transit to the lab?", "entered", False, "lab"),
+    ("Locate the chair observed upon exit from the second floor.", "left", True, "second floor"),
+    ("How many chairs have you seen since you hopped in the lift up to the second floor?", "up", True,
+     "second floor"),
+    ("Where was that chair you saw before you went back down, then?", "down", False, ""),
+    ("Ere you stepped into the lab, how many chairs had you seen?", "entered", False, "lab"),
+    ("Unit, confirm time you exited the storage room, over.", "left", None, "storage room"),
     ("the chair you see after you exit the lab, where it is?", "left", True, "lab"),
 ])
 def test_moves_that_bound_a_span(text, move, after, place):
@@ -954,6 +966,12 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Fit time did ye last clap een on a sink, loon?", "time"),  # Doric
     ("How much quantity of time did you pass in the kitchen?", "duration"),
     ("Has a sink ever crossed your gaze?", "yes_no"),
+    ("In the window from 22:10 to 22:25, did a chair show up in the rooms you passed?", "yes_no"),
+    ("Any time after 22:20 - when was the earliest you saw a chair?", "time"),
+    ("Over the last 5 mins, how much of that time were you in the kitchen?", "duration"),
+    ("Where've you been since leaving the second floor?", "explain"),
+    ("Report all observations upon exit from the storage room.", "explain"),
+    ("that chair you saw once you'd gone up to the second floor, where was it?", "find"),
     ("Foo lang were ye hingin aboot in the kitchen?", "duration"),
     ("Foo mony sinks did ye see aathegither?", "count"),
     ("Far were ye at 14:05:33, min?", "position"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 # Stretches in a place shorter than this apart are one visit (a keyframe labelled otherwise in the doorway).
 VISIT_GAP_S = 20.0
 
-_BEFORE = (r"before|b4|prior to|until|till|til|up (?:un)?till?|up to|right before|just before|ahead of|"
+_BEFORE = (r"before|b4|ere|prior to|until|till|til|up (?:un)?till?|up to|right before|just before|ahead of|"
            r"by the time")
 _REL = (r"\b(?P<rel>" + _BEFORE + r"|(?:ever )?since|after|following|once|right after|just after|subsequent to|"
         r"from when|from the (?:moment|minute|time|point)(?: when| that)?|the moment(?: when| that)?|as soon as|"
@@ -36,9 +36,10 @@ def _verbs(went: str, go: str, going: str) -> tuple[str, str]:
     return went + "|" + going + "|" + go, go
 
 
-_LEFT, _LEAVE = _verbs(r"left|exited|quit|departed(?:\s+from)?|" + _WENT + r"\s+out\s+of",
-                       r"leave|exit|depart(?:\s+from)?|" + _GO + r"\s+out\s+of",
-                       r"leaving|exiting|departing(?:\s+from)?|" + _GOING + r"\s+out\s+of")
+_OUT = r"\s+out\s+(?:of|from)"
+_LEFT, _LEAVE = _verbs(r"left(?:\s+from)?|exited|quit|departed(?:\s+from)?|" + _WENT + _OUT,
+                       r"leave|exit|depart(?:\s+from)?|" + _GO + _OUT,
+                       r"leaving|exiting|departing(?:\s+from)?|" + _GOING + _OUT)
 _INTO = r"\s+(?:into|in\s+to|in|(?:over\s+|back\s+)?to)"
 _UP_AT = r"\s+up\s+(?:at|to|in)"  # "rocked up at the lab", "showed up at"
 _ENTERED, _ENTER = _verbs(r"entered(?:\s+in(?:to)?)?|" + _WENT + _INTO + r"|arrived\s+(?:at|in|on)|reached|visited|"
@@ -50,18 +51,26 @@ _WAS_IN = (r"were\s+(?:in|at|inside)|was\s+(?:in|at|inside)|being\s+(?:in|at)|be
            r"(?:passed|went|walked|drove|rolled|came|passing|going|walking)\s+through")
 _LIFT = r"\s+the\s+(?:stairs|elevator|lift|escalator)"
 _UP_DOWN = (r"(?:(?:" + _WENT + r"|" + _GOING + r"|" + _GO + r"|climbed|climbing|rode|riding|ride)(?:" + _LIFT + r")?|"
-            r"(?:took|taking|take|gone|been)" + _LIFT + r")\s+(?P<dir>up|down)(?:stairs|" + _LIFT + r")?")
+            r"(?:took|taking|take|gone|been|(?:hopped|hop|hopping|jumped|got|stepped)\s+(?:in|into|on))" + _LIFT
+            + r")\s+(?:back\s+)?(?P<dir>up|down)(?:stairs|" + _LIFT + r")?")
 # The place: a few words up to the question's next clause.
 _PLACE = (r"(?:the\s+|a\s+|an\s+|that\s+|this\s+)?"
           r"(?!(?:in|at|on|with|for|from|by|it|them|him|her|me|us|here|there|home|style)\b)"
           r"(?P<place>[a-z][\w'-]*(?:\s+[\w'-]+){0,3}?)"
-          r"(?=\s*(?:[,.;:?!)]|$|\b(?:how|what|which|did|do|does|have|has|had|is|are|was|were|where|when|and|but|"
+          r"(?=\s*(?:[,.;:?!)]|$)|\s+[-–]|\s+\b(?:how|what|which|did|do|does|have|has|had|is|are|was|were|where|when|and|but|"
           r"so|then|any|i|can|could|would|will|earlier|before|today|just|again|last|first|for|this|tell|give|list|"
-          r"show|count|please|anything|something|to|on|at)\b))")
+          r"show|count|please|anything|something|to|on|at)\b)")
 _FLOOR = r"(?:to\s+|on\s+|onto\s+)?(?:the\s+)?(?P<place>[\w-]+\s+(?:floor|level|storey|story))\b"
 _YOUR = r"(?:your|the robot's|its|our)\s+" + _WHEN + r"(?:visit|trip|stop|time|stay|walk|run)\s+"
-_YOUR_EXIT = r"(?:your|the robot's|its|our)\s+" + _WHEN + r"(?:departure|exit)\s+from\s+"
-_YOUR_ARRIVAL = r"(?:your|the robot's|its|our)\s+" + _WHEN + r"(?:arrival|entry|entrance)\s+(?:at|in|on|to|into)\s+"
+_OWN = r"(?:(?:your|the robot's|its|our)\s+)?"
+_YOUR_EXIT = _OWN + _WHEN + r"(?:departure|exit)\s+from\s+"
+_YOUR_ARRIVAL = _OWN + _WHEN + r"(?:arrival|entry|entrance)\s+(?:at|in|on|to|into)\s+"
+# "during transit to the lab", "on your way to the lab": before getting there
+_TRANSIT = (r"\b(?P<rel>during (?:the )?transit|(?:on|during) (?:your|its|the robot's) (?:way|trip|journey) |"
+            r"en route)\s*to\s+")  # not "what did you pass on the way to the kitchen?": what lies on the way
+# "You went into the lab - afterwards, did you see ...?": the move said first, the span after it
+_THEN = (r"\s*(?:[-–,;.]\s*)+(?:and\s+|so\s+)?(?P<rel>afterwards|after that|after which|since then|from then on|"
+         r"beforehand|before that|prior to that|before then)\b")
 
 
 def _rx(*parts: str) -> re.Pattern:
@@ -83,9 +92,17 @@ _MOVES = [
     (_rx(_REL, "(?:", _WHO, _WHEN, ")?(?:", _ENTERED, r")\s+", _PLACE), "entered"),
     (_rx(_REL, "(?:", _WHO, _WHEN, ")?(?:", _WAS_IN, r")\s+", _PLACE), "was"),
     (_rx(_REL, _YOUR, r"(?:to|in|at|inside|through)\s+", _PLACE), "was"),
+    (_rx(r"\b(?P<rel>post)-(?!it\b)", _PLACE), "left"),  # "the count post-storage room"
+    (_rx(_TRANSIT, _PLACE), "transit"),
 ]
+# The move said first: (pattern, move)
+_MOVES_THEN = [(_rx(r"\b", _WHO, _WHEN, "(?:", verbs, r")\s+", where, _THEN), move)
+               for verbs, move in ((_LEFT, "left"), (_ENTERED, "entered")) for where in (_FLOOR, _PLACE)]
+_MOVES_THEN.append((_rx(r"\b", _WHO, _WHEN, _UP_DOWN, r"(?:\s+", _FLOOR, ")?", _THEN), ""))
+_BEFORE_THEN = re.compile(r"beforehand|before that|prior to that|before then")
 # "When did you leave the kitchen?", "what time did you get to the second floor?": the move's own time.
-_ASK_WHEN = (r"\b(?:when|what time|at (?:what|which) time|how long ago)(?:\s*,?\s+(?:was\s+it|was\s+that|is\s+it|"
+_ASK_WHEN = (r"\b(?:when|what time|at (?:what|which) time|how long ago|(?:confirm|give me|tell me|state|report|log)\s+"
+             r"(?:the\s+)?time(?:\s+that|\s+when)?)(?:\s*,?\s+(?:was\s+it|was\s+that|is\s+it|"
              r"exactly|precisely|roughly|approximately|about|did|had|have|when|that),?)*\s+")
 _WHEN_MOVED = [(_rx(_ASK_WHEN, _WHO, _WHEN, "(?:", verbs, r")\s+", where), move)
                for verbs, move in ((_LEFT, "left"), (_ENTERED, "entered")) for where in (_FLOOR, _PLACE)]
@@ -101,6 +118,8 @@ _SEEING = re.compile(r"\b(?:see|saw|seen|spot\w*|notic\w*|pass\w*|c[ao]me across
 # Leaving or entering the whole building bounds nothing a memory of its inside can tell.
 _WHOLE = {"building", "house", "home", "premises", "site", "place", "apartment", "flat", "room", "area"}
 _WHO_START = re.compile(_WHO, re.I)
+# Words a move said as a noun starts with ("since your visit to", "upon exit from")
+_NOUN_LEADS = ("your", "its", "our", "the", "exit", "departure", "arrival", "entry", "entrance", "first", "last")
 _FROM_MOVE = re.compile(r"\bfrom\s+\w+ing\s*$", re.I)
 # "since you left the - what's it called - the storage room"
 _ASIDE = re.compile(r"\s[-–—]\s[^-–—]{1,40}?\s[-–—]\s")
@@ -164,6 +183,13 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
     said = text
     text = _ASIDE.sub(" ", text)
     hit = _earliest(_MOVES, text)
+    if hit is None and (then := _earliest(_MOVES_THEN, text)) is not None:
+        m, move = then
+        after = not _BEFORE_THEN.fullmatch(m.group("rel").lower())
+        move = (m.groupdict().get("dir") or move).lower()
+        rest = " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
+        first = bool(re.search(r"\b(first|initially)\b", m.group(0), re.I))
+        return MoveAnchor(move, after, _place(m.groupdict().get("place")), first=first, said=m.group(0)), rest
     if hit is None:
         asked = _earliest(_WHEN_MOVED, text)
         if asked is None:
@@ -178,12 +204,15 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
     lead = text[m.end("rel"):m.end()].split()
     lead = lead[3:] if lead[:1] == ["the"] and lead[2:3] == ["time"] else lead
     rel = m.group("rel").lower()
-    if not lead or not (_WHO_START.match(" ".join(lead)) or lead[0].lower().endswith("ing") and rel != "having" or
-                        lead[0].lower() in ("your", "its", "our", "the", "post") or rel in ("having", "post")) \
-            or _FROM_MOVE.search(text[:m.start()]) or rel in ("on", "upon") and not lead[0].lower().endswith("ing"):
+    noun = lead[:1] and lead[0].lower() in _NOUN_LEADS
+    if move != "transit" and (
+            not lead or not (_WHO_START.match(" ".join(lead)) or lead[0].lower().endswith("ing") and rel != "having"
+                             or noun or rel in ("having", "post"))
+            or _FROM_MOVE.search(text[:m.start()]) or rel in ("on", "upon") and not (lead[0].endswith("ing") or noun)):
         return None, said
     groups = m.groupdict()
-    after = not re.fullmatch(_BEFORE, rel)
+    after = not re.fullmatch(_BEFORE, rel) and move != "transit"  # "on your way to the lab": before getting there
+    move = "entered" if move == "transit" else move
     first = bool(re.search(r"\b(first|initially)\b", m.group(0), re.I))
     place = _place(groups.get("place"))
     if move == "post":  # "post-exit from the lab: count chairs"

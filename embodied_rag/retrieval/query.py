@@ -423,7 +423,8 @@ _DURATION = re.compile(r"\bhow (much )?long\b(?! ago)|\bhow much (of |quantity o
                        r"\b(total|overall) time\b|\b(your|its|the robot'?s?) ([\w-]+ )?time (spent )?(in|inside|at) "
                        r"(the|a|an)\b|"
                        r"\bfor long\b|"
-                       r"\bhow much of (your|the) (time|tour|visit|day|walk|rounds?|trip|route|patrol|shift|night)\b|"
+                       r"\bhow much of (your|the|that|this) (time|tour|visit|day|walk|rounds?|trip|route|patrol|shift|"
+                       r"night)\b|"
                        r"\b(was|were) spent\b|"
                        r"\btime (did |that )?(you )?(spen[dt]|stay(ed)?)\b|"
                        r"(?<!what )\btime (that )?you passed (in|within|inside|at)\b|"
@@ -571,6 +572,9 @@ _YES_NO_LATE = re.compile(_NO_WH + r".*\b(did|have|has|had|might|may|could|would
                           # "did a sink ever cross your path?"
                           + _NO_WH + r".*\b(did|has|have|had) (a|an|any|the) [\w -]{1,40}? (ever )?cross(ed)? "
                           r"(your|its|the robot'?s?) (path|way|gaze|sight|view|eyes|field of view|camera)\b|"
+                          # "did a chair show up in the rooms you passed?"
+                          + _NO_WH + r".*\b(did|has|have|had) (a|an|any|the) [\w -]{1,40}? (ever )?(show(ed|n)? up|"
+                          r"turn(ed)? up|pop(ped)? up|come up|appear(ed)?)\b|"
                           # "I'd like confirmation on whether a sink was present anywhere"
                           + _NO_WH + r".*\bwhether (or not )?(a|an|any|the) [\w -]{1,40}? (was|were) (present|seen|"
                           r"spotted|observed|visible|detected|there)\b|"
@@ -1188,13 +1192,15 @@ _WHAT_SEEN = re.compile(r"\b(what|everything|anything|all|which things|the (?:th
                         r"notice|noticed|spot|spotted|go past|went past|gone past|get up to|got up to|"
                         r"come across|came across|encounter|encountered|catch sight of|caught sight of|"
                         r"(have|had) in view|record|recorded|detect|detected)\b|\byou (were|was) doing what\b|"
+                        r"\byou (saw|seen|see|passed) what\b|\b(all|your|the) observations\b|"  # "you saw what ah?"
                         r"^\W*(view|scene|surroundings)\s+(at|around|in|during|over)\b", re.I)
+_ANY_TIME = re.compile(r"\b(?:at )?any ?time (?=(?:after|since|before|from|between|up to|until|till)\b)", re.I)
 # "Recently", "lately" in a question about what was seen: this many minutes back.
 RECENT_MINUTES = 5
 _VAGUE_RECENT = re.compile(r"\b(?:(?:most |very |quite |only )?recently|lately|of late|just now|"
                            r"(?:just )?a (?:little |short )?(?:while|moment|second) ago)\b", re.I)
-_WHERE_WENT = re.compile(r"\bwhere (?:did|have|had) (?:you|u|it|the robot) (?:go|been|gone|head|headed|went)\b|"
-                         r"\bwhere (?:were|was) (?:you|u|it|the robot)\b", re.I)
+_WHERE_WENT = re.compile(r"\bwhere (?:did|have|had) (?:you|u|the robot) (?:go|been|gone|head|headed|went)\b|"
+                         r"\bwhere(?:'ve| have) (?:you|u) been\b|\bwhere (?:were|was) (?:you|u|the robot)\b", re.I)
 _SITUATION_WORDS = 4  # a shorter part ("Second floor.", "This morning:") scopes the question
 
 
@@ -1226,6 +1232,7 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
     questions without cue words; without them such questions are finds."""
     kind = _ALIASES.get(kind, kind)
     text = " ".join(_NEGATED.sub(" ", normalise(text)).split())
+    text = _ANY_TIME.sub("", text)  # "Any time after 22:20 - when was the earliest you saw a chair?"
     # "How many chairs did you see since you left the kitchen?": a span of time, not a place to count in
     move, text = find_move(text)
     if move is not None:
@@ -1242,6 +1249,8 @@ def parse_query(text: str, kind: str = "auto", intents: IntentPrototypes | None 
                 (untimed := question_kind(" ".join(strip_time(text).split()).lstrip(" ,;:-"))) in \
                 ("count", "yes_no", "duration", "time"):
             kind = untimed  # "chairs count, past 5 min?": the time's words hid the cue
+        if kind in (None, "find") and move is not None and move.after is None:
+            kind = "time"  # "Unit, confirm time you exited the storage room, over."
         if kind in (None, "find", "position") and move is not None and move.after is not None and \
                 _WHERE_WENT.search(text):
             kind = "explain"  # "where did you go after you left the kitchen?": the places since

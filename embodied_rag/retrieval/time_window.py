@@ -41,12 +41,16 @@ _SINCE_DAY = re.compile(r"\b(since|from|after)\s+$", re.I)
 _CLOCK = (r"(?:(?:yesterday|today)\s+(?:at\s+)?)?(?:\d{1,2}(?::\d{2}){1,2}(?:\s*[ap]\.?m\b\.?)?|"
           r"\d{1,2}\s*[ap]\.?m\b\.?|noon\b|midnight\b)")
 # "between 22:05 and 22:15", "from 10 to 11 pm" (the first end may leave its am/pm to the second), "22:05-22:15"
+# "between 22:10, when my shift started, and 22:25", "between 22:10 and, let me think, 22:25": an aside at either end
+_ASIDE = r"(?:\s*,[^,\d]{1,40},)?"
 _BETWEEN = re.compile(r"\b(?:between|from)\s+(" + _CLOCK + r"|\d{1,2}(?!\s*(?:minutes?|mins?|hours?|hrs?|secs?)))"
-                      r"\s*(?:(?:and|to|till|til|until|through|thru)\s*[-–]?|[-–])\s*(" + _CLOCK + ")", re.I)
-_DASH = re.compile(r"(" + _CLOCK + r")\s*(?:[-–]|\b(?:to|till|until|through|thru)\b)\s*(" + _CLOCK + ")", re.I)
+                      + _ASIDE + r"\s*(?:(?:and|n|&|to|till|til|until|through|thru|up\s+(?:un)?till?|up\s+to)" + _ASIDE
+                      + r"\s*[-–]?|[-–])\s*(" + _CLOCK + ")", re.I)
+_DASH = re.compile(r"(" + _CLOCK + r")\s*(?:[-–]|\b(?:to|till|until|through|thru|up\s+(?:un)?till?|up\s+to)\b)\s*("
+                   + _CLOCK + ")", re.I)
 # "since 22:20", "after 10 pm", "from 22:20 onwards": until now
 _SINCE = re.compile(r"\b(?:since|after|following|from|starting(?:\s+(?:at|from))?|beginning\s+at|"
-                    r"later\s+than)\s+(" + _CLOCK + r")"
+                    r"(?<!no\s)(?<!not\s)later\s+than)\s+(" + _CLOCK + r")"
                     r"(?:\s*(?:on(?:wards?)?\b|(?:until|till|up\s+to|to)\s+now\b|and\s+later\b))?", re.I)
 # "before 22:20", "until 10 pm", "by noon", "as of 22:20" (how things stood then): from the start
 _BEFORE = re.compile(r"\b(?:before|b4|as\s+of|until|till|til|up\s+(?:un)?till?|up\s+to|prior\s+to|by|earlier\s+than|"
@@ -65,8 +69,8 @@ _UNIT = r"(?:m|metres?|meters?|cm|mm|km|kg|g|s|secs?|seconds?|%|percent)\b"
 _NO_UNIT = r"(?!\s*" + _UNIT + r")(?!\s*(?:[-–]|to|and|till)\s*\d+(?:\.\d+)?\s*" + _UNIT + ")"
 _OTHER_CLOCKS = [
     (re.compile(r"\b" + _HOUR_MINUTE + r"(?=\s*[ap]\.?m\b)", re.I), r"\1:\2"),
-    (re.compile(r"\b(at|since|after|before|b4|until|till|til|by|from|between|and|to|than|starting|following|of|around|"
-                r"about)\s+([-–]\s*)?" + _HOUR_MINUTE + _NO_UNIT,
+    (re.compile(r"\b(at|since|after|before|b4|until|till|til|by|from|between|and|n|to|than|starting|following|of|around|"
+                r"about)(?:,[^,\d]{1,40},)?\s+([-–]\s*)?" + _HOUR_MINUTE + _NO_UNIT,  # "and, let me think, 22.25"
                 re.I), r"\1 \2\3:\4"),
     # "22.05-22.15", "22.18 to 22:24"
     (re.compile(r"\b([01]?\d|2[0-3])[.h:]([0-5]\d)(?!\d)(?!\.\d)(\s*(?:[-–]|to|till|until)\s*)" + _HOUR_MINUTE
@@ -106,6 +110,8 @@ _AMOUNT_WORDS = [
     (r"(?:an?\s+)?few", "5", _UNITS),
     (r"several", "10", _UNITS),
 ]
+# "in the 5 minutes just gone": the last 5 minutes
+_GONE = re.compile(r"\bthe\s+((?:[\w-]+\s+){0,2}?)" + _UNITS + r"\s+(?:just\s+)?(?:gone(?:\s+by)?|passed)\b", re.I)
 _AMOUNTS = [(re.compile(r"\b(last|past|previous|preceding|first)\s+(?:" + words + r")\b" +
                         (r"(?=\s+" + unit + r"\b)" if unit else ""), re.I), r"\1 " + number)
             for words, number, unit in _AMOUNT_WORDS] + \
@@ -117,6 +123,7 @@ _AMOUNTS = [(re.compile(r"\b(last|past|previous|preceding|first)\s+(?:" + words 
 def spoken_clock(text: str) -> str:
     """The text with spoken clock times written as digits ("half past ten" -> "10:30") and amounts of time as
     numbers ("half an hour" -> "30 minutes")."""
+    text = _GONE.sub(r"the last \1\2", text)
     for rx, written in _OTHER_CLOCKS + _AMOUNTS:
         text = rx.sub(written, text)
     text = _SAID_HOUR_MINUTE.sub(
