@@ -971,6 +971,7 @@ def test_a_question_taken_back_and_a_portrait_asked_for():
     ("Over the last 5 mins, how much of that time were you in the kitchen?", "duration"),
     ("Where've you been since leaving the second floor?", "explain"),
     ("Report all observations upon exit from the storage room.", "explain"),
+    ("Give me the lifts count post-kitchen.", "count"),
     ("that chair you saw once you'd gone up to the second floor, where was it?", "find"),
     ("Foo lang were ye hingin aboot in the kitchen?", "duration"),
     ("Foo mony sinks did ye see aathegither?", "count"),
