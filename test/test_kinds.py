@@ -769,6 +769,12 @@ def test_a_question_begun_again_and_a_query_language():
     assert parse_query("return max(timestamp) where label = 'sink'").recency == "last"
 
 
+def test_when_a_thing_never_seen_was_seen_is_an_honest_no(ask):
+    never = ask("when did you last see a giraffe?")
+    assert not never.found and never.time_ns is None and "giraffe" in never.answer
+    assert ask("when did you first see something to sit on?").time_ns is not None  # a chair, by its use
+
+
 def test_what_was_seen_recently_is_the_last_minutes(ask):
     # The walk ends with 10 s in the kitchen, after the office: "recently" is the last 5 minutes, said so
     recent = ask("what have you seen lately?")

@@ -325,18 +325,24 @@ class Retriever:
             return ans
         typed = {"time": self._kinds.time, "count": self._kinds.count, "duration": self._kinds.duration,
                  "position": self._kinds.position}
+        unseen = None
         if parsed.kind in typed:
             ans = typed[parsed.kind](parsed, spec)
             if parsed.kind != "time" or ans.found:
                 return ans
-            # Nothing named it: look for it by meaning, like a find, and say when that was seen.
+            unseen = ans  # Nothing named it: look for it by meaning, like a find, and say when that was seen.
         if parsed.kind == "explain" and spec is not None and (
                 parsed.global_scope or not named_thing(parsed.content)):
             return self._kinds.seen_then(spec)  # "what did you see at 22:20?": then, not a place
         parsed = self._spelled(parsed)
         if parsed.kind == "explain":
             return self._explain(parsed, mode)
-        return self._find(parsed, mode, robot, spec)
+        found = self._find(parsed, mode, robot, spec)
+        if unseen is not None and found.object is None and self.memory.objects.instances:
+            # "When did you last see a giraffe?": no thing of that name or meaning, only a view that is the best
+            # match for the word: not seen (a memory without detections answers with the view's time)
+            return unseen
+        return found
 
     def _yes_no(self, parsed: ParsedQuery, spec, robot: tuple[float, ...] | None) -> Answer:
         if parsed.nearest and robot is not None:
