@@ -378,8 +378,6 @@ class KindAnswers:
         """The span a move bounds ("since you left the kitchen": from the last keyframe of the last visit to a
         kitchen until now), or an answer of ``kind``: the move's time when that is asked ("when did you leave the
         kitchen?"), or why there is no such span."""
-        kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
-        floor_of = self.memory.floors.floor_of
         if anchor.until is not None:  # "between leaving the lab and getting to the kitchen"
             since = self.moved(dataclasses.replace(anchor, until=None), kind)
             until = self.moved(anchor.until, kind)
@@ -388,6 +386,8 @@ class KindAnswers:
             if since.start_ns is None or until.end_ns is None or since.start_ns > until.end_ns:
                 return Answer(f"That is no span of time: {since.text}, but {until.text}.", kind, found=False)
             return TimeSpec(since.start_ns, until.end_ns, None, f"{since.text} and {until.text}", bounded=True)
+        kfs = sorted(self.memory.keyframes.values(), key=lambda kf: kf.stamp_ns)
+        floor_of = self.memory.floors.floor_of
         if anchor.floor is not None and anchor.floor < 0:  # "the top floor"
             anchor = dataclasses.replace(anchor, floor=len(self.memory.floors) - 1)
         inside: set[int] = set()

@@ -176,6 +176,14 @@ _BETWEEN = re.compile(r"\bbetween\s+(?:when\s+)?(?P<a>.{4,60}?)\s+and\s+(?:when\
                       r"(?=\s*(?:[,.;:?!]|$))", re.I)
 
 
+_FIRST = re.compile(r"\b(first|initially)\b", re.I)
+
+
+def _without(text: str, m: re.Match) -> str:
+    """The question without the words of its span."""
+    return " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
+
+
 def _between(text: str) -> tuple[MoveAnchor | None, str]:
     m = _BETWEEN.search(text)
     if m is None:
@@ -184,7 +192,7 @@ def _between(text: str) -> tuple[MoveAnchor | None, str]:
     until, _ = find_move("before " + m.group("b"))
     if since is None or until is None or since.after is not True or until.after is not False:
         return None, text
-    rest = " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
+    rest = _without(text, m)
     return replace(since, until=until, said=m.group(0)), rest
 
 
@@ -201,15 +209,15 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
         m, move = then
         after = not _BEFORE_THEN.fullmatch(m.group("rel").lower())
         move = (m.groupdict().get("dir") or move).lower()
-        rest = " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
-        first = bool(re.search(r"\b(first|initially)\b", m.group(0), re.I))
+        rest = _without(text, m)
+        first = bool(_FIRST.search(m.group(0)))
         return MoveAnchor(move, after, _place(m.groupdict().get("place")), first=first, said=m.group(0)), rest
     if hit is None:
         asked = _earliest(_WHEN_MOVED, text)
         if asked is None:
             return None, said
         m, move = asked
-        first = bool(re.search(r"\b(first|initially)\b", m.group(0), re.I))
+        first = bool(_FIRST.search(m.group(0)))
         move = (m.groupdict().get("dir") or move).lower()
         return MoveAnchor(move, None, _place(m.group("place")), first=first, said=m.group(0)), said
     m, move = hit
@@ -227,7 +235,7 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
     groups = m.groupdict()
     after = not re.fullmatch(_BEFORE, rel) and move != "transit"  # "on your way to the lab": before getting there
     move = "entered" if move == "transit" else move
-    first = bool(re.search(r"\b(first|initially)\b", m.group(0), re.I))
+    first = bool(_FIRST.search(m.group(0)))
     place = _place(groups.get("place"))
     if move == "post":  # "post-exit from the lab: count chairs"
         move = "entered" if groups.get("in") else "left"
@@ -237,7 +245,7 @@ def find_move(text: str) -> tuple[MoveAnchor | None, str]:
         move = "left" if after else "entered"
     if move in ("left", "entered") and not place:
         return None, said
-    rest = " ".join((text[:m.start()] + " " + text[m.end():]).split()).lstrip(" ,;:-")
+    rest = _without(text, m)
     if _PRESENT.search(m.group(0)) and (_INSTRUCTION.match(text[m.end():]) or not _SEEING.search(rest)) or \
             place in _WHOLE:
         return None, said
