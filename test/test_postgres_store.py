@@ -31,7 +31,8 @@ def _config() -> Config:
     return cfg
 
 
-def test_round_trip_of_every_table(postgres_url):
+def test_round_trip_of_every_table(postgres_url, monkeypatch):
+    monkeypatch.setattr("embodied_rag.memory.memory.LOAD_BATCH", 7)  # a reader opens it in batches of 7 keyframes
     rng = np.random.default_rng(0)
     embs = rng.normal(size=(20, 16)).astype(np.float32)
     img = rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
@@ -45,8 +46,9 @@ def test_round_trip_of_every_table(postgres_url):
         m.store.save_free_space([(0, 1, 2, np.arange(2 * 64 * 64, dtype="<u2").tobytes())])
         forest = {n.id: (n.level, n.parent, sorted(n.children)) for n in m.forest.nodes.values()}
     with Memory(postgres_url, _config(), writable=False) as r:
-        assert sorted(r.keyframes) == list(range(1, 21))
+        assert sorted(r.keyframes) == list(range(1, 21)) and len(r.leaves) == 20
         assert np.allclose(r.keyframes[5].text_embedding, embs[4])
+        assert r.lexical.matching("caption 0")[0] == set(range(1, 21))  # every batch indexed by its words
         assert {n.id: (n.level, n.parent, sorted(n.children)) for n in r.forest.nodes.values()} == forest
         assert r.forest.check() == []
         assert r.store.read_image(r.keyframes[1].image).shape == (120, 160, 3)

@@ -36,7 +36,8 @@ def test_directory_modes_wal_schema_and_images(tmp_path):
         assert max(rgb.shape[:2]) == cfg.store.image_max_side
 
 
-def test_reopen_restores_and_second_build_appends_a_session(tmp_path):
+def test_reopen_restores_and_second_build_appends_a_session(tmp_path, monkeypatch):
+    monkeypatch.setattr("embodied_rag.memory.memory.LOAD_BATCH", 7)  # opened in batches of 7 keyframes
     d = tmp_path / "mem"
     rng = np.random.default_rng(0)
     embs = rng.normal(size=(30, 8)).astype(np.float32)
@@ -56,7 +57,8 @@ def test_reopen_restores_and_second_build_appends_a_session(tmp_path):
             m.add(_kf(i, i * 1.0, embs[i - 1]))
         assert m.forest.check() == []
     with Memory(d, Config(), writable=False) as m:
-        assert len(m.keyframes) == 30
+        assert len(m.keyframes) == 30 and len(m.leaves) == 30
+        assert m.lexical.matching("captions 30") == ({30}, {30})
         assert [s["source"] for s in m.store.sessions()] == ["first", "second"]
         # No travel edge joins the two sessions.
         assert not m.graph.g.has_edge(20, 21) or m.graph.g.edges[20, 21]["kind"] != "travel"

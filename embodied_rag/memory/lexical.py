@@ -10,15 +10,32 @@ _WORD = re.compile(r"[a-z0-9]+")
 ES_PLURALS = ("ches", "shes", "sses", "xes")  # plurals that add "es": "benches", "boxes", "glasses"
 
 
+def _stem(w: str) -> str:
+    if w.endswith(ES_PLURALS):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+# Each distinct word is stemmed once: opening a memory indexes every keyframe's text, and long captions repeat a
+# small vocabulary (a third of the cost of opening the 3,313-place memory went to stemming). Bounded so that
+# odd inputs (ids, hashes) cannot grow it without end.
+_STEMS: dict[str, str] = {}
+_MAX_STEMS = 200_000
+
+
 def words(text: str) -> list[str]:
     """Lower-case words with a light plural strip, so 'elevators' matches 'elevator' and 'benches' 'bench'."""
     out = []
+    stems = _STEMS
     for w in _WORD.findall(text.lower()):
-        if w.endswith(ES_PLURALS):
-            w = w[:-2]
-        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.append(w)
+        s = stems.get(w)
+        if s is None:
+            s = _stem(w)
+            if len(stems) < _MAX_STEMS:
+                stems[w] = s
+        out.append(s)
     return out
 
 

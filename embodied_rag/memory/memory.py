@@ -29,6 +29,8 @@ from embodied_rag.memory.pose import Pose, transform_pose
 
 log = logging.getLogger(__name__)
 SERVER_GONE = "the database server cannot be reached"
+#: Keyframes read per query when a memory is opened.
+LOAD_BATCH = 20000
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -98,7 +100,11 @@ class Memory:
             self._seen_rev = self.store.commits()
         self._load_sessions()
         self._update_seq = self.store.last_keyframe_update()  # read first: a rewrite after it is loaded again
-        self._add_loaded(self.store.load_keyframes())
+        # In batches: the rows of a large memory, fetched at once, would take as much RAM again as its keyframes.
+        last = 0
+        while batch := self.store.load_keyframes(after_id=last, limit=LOAD_BATCH):
+            self._add_loaded(batch)
+            last = batch[-1].id
         for a, b, kind, length in self.store.load_edges():
             self.graph.add_edge(a, b, kind, length)
         rows, parents = self.store.load_forest()

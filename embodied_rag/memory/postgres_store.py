@@ -365,10 +365,11 @@ class PostgresStore:
                 cur.executemany("INSERT INTO edges VALUES (%s, %s, %s, %s) ON CONFLICT (a, b, kind) DO UPDATE SET "
                                 "length=excluded.length", [(a, b, k, float(length)) for a, b, k, length in edges])
 
-    def load_keyframes(self, after_id: int = 0, ids: list[int] | None = None) -> list[Keyframe]:
+    def load_keyframes(self, after_id: int = 0, ids: list[int] | None = None,
+                       limit: int | None = None) -> list[Keyframe]:
         if ids is None:
-            rows = self.conn.execute(f"SELECT {_KF_COLUMNS} FROM keyframes WHERE id > %s ORDER BY id",
-                                     (after_id,)).fetchall()
+            rows = self.conn.execute(f"SELECT {_KF_COLUMNS} FROM keyframes WHERE id > %s ORDER BY id LIMIT %s",
+                                     (after_id, limit)).fetchall()
         else:
             rows = self.conn.execute(f"SELECT {_KF_COLUMNS} FROM keyframes WHERE id = ANY(%s) ORDER BY id",
                                      (list(ids),)).fetchall()

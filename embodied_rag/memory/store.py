@@ -345,12 +345,15 @@ class MemoryStore:
     def insert_edges(self, edges: list[tuple[int, int, str, float]]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", edges)
 
-    def load_keyframes(self, after_id: int = 0, ids: list[int] | None = None) -> list[Keyframe]:
-        """Keyframes after ``after_id``, or just those in ``ids``."""
+    def load_keyframes(self, after_id: int = 0, ids: list[int] | None = None,
+                       limit: int | None = None) -> list[Keyframe]:
+        """Keyframes after ``after_id`` (the first ``limit`` of them, in id order, when given), or just those in
+        ``ids``."""
         columns = ("SELECT id, session, stamp_ns, px, py, pz, qx, qy, qz, qw, name, caption, objects, image, source,"
                    " text_emb, image_emb, view_distance FROM keyframes")
         if ids is None:
-            rows = self.conn.execute(f"{columns} WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+            rows = self.conn.execute(f"{columns} WHERE id > ? ORDER BY id LIMIT ?",
+                                     (after_id, -1 if limit is None else int(limit))).fetchall()
         else:
             rows = [r for chunk in range(0, len(ids), 500) for r in self.conn.execute(
                 f"{columns} WHERE id IN ({','.join('?' * len(ids[chunk:chunk + 500]))}) ORDER BY id",
