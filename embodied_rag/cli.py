@@ -9,6 +9,7 @@ import re
 import sys
 import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,20 +209,33 @@ def _parse_from(text: str | None) -> tuple[float, ...] | None:
     return values
 
 
-def _questions(args: argparse.Namespace) -> list[str]:
-    """The questions to answer: the one on the command line, or one per line of --file ("-" reads stdin; blank
-    lines and lines starting with # are left out)."""
+def _questions(args: argparse.Namespace) -> Iterable[str]:
+    """The questions to answer: the one on the command line, or one per line of --file ("-" reads stdin, a line at a
+    time as it comes; blank lines and lines starting with # are left out)."""
     if args.file is None:
         if args.text is None:
             raise UserError("Give a question, or --file QUESTIONS.txt (one per line; - reads stdin).")
         return [args.text]
     if args.text is not None:
         raise UserError("Give either a question or --file, not both.")
+    if args.file == "-":
+        return _stdin_questions()
     try:
-        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        raw = Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"Cannot read questions from {args.file}: {exc}.") from None
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _stdin_questions() -> Iterator[str]:
+    """Lines of stdin as they come: the memory is opened once and each question is answered before the next is
+    read, so a person can type them (or a program pipe them) one by one."""
+    try:
+        for line in sys.stdin:
+            if line.strip() and not line.lstrip().startswith("#"):
+                yield line.strip()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"Cannot read questions from stdin: {exc}.") from None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -237,8 +251,13 @@ def cmd_query(args: argparse.Namespace) -> int:
         clean_query(questions[0], config.retrieval.max_query_chars)  # a bad query fails before any model loads
     failed = 0
     with open_memory(args.memory, config) as memory:
-        for question in questions:
+        if args.file == "-" and sys.stdin.isatty():
+            print(f"{len(memory.memory.keyframes)} keyframes in memory. Ask one question per line; Ctrl-D ends.",
+                  file=sys.stderr)
+        for i, question in enumerate(questions):
             try:
+                if i:
+                    memory.refresh()  # what writers committed while the last question was answered or typed
                 answer = memory.ask(question, kind=args.kind, mode=args.mode, robot_position=robot, robot=args.robot)
             except UserError as exc:
                 if args.file is None:

@@ -66,6 +66,31 @@ def test_query_json_shape_and_goal(built):
     assert ans["evidence"][0].startswith("kf:")
 
 
+def test_questions_on_stdin_are_answered_as_they_come(built):
+    """``query --file -`` opens the memory once and answers each line before reading the next (a large memory
+    takes minutes to open: one reader for many questions)."""
+    import threading
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "embodied_rag", "query", str(built), "--file", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(120, proc.kill)  # an answer that waits for the end of stdin would hang here
+    watchdog.start()
+    try:
+        proc.stdin.write("where can I get a drink?\n")
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())  # stdin is still open
+        assert first["question"] == "where can I get a drink?" and first["goal"]["frame_id"] == "map"
+        proc.stdin.write("\n# not a question\ndescribe the whole building\n")
+        proc.stdin.close()
+        rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+        assert [r["question"] for r in rest] == ["describe the whole building"] and rest[0]["answer"]
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        watchdog.cancel()
+        proc.kill()
+
+
 def test_query_explain_and_from(built):
     proc = cli("query", str(built), "describe the whole building", "--json")
     ans = json.loads(proc.stdout)
