@@ -203,10 +203,16 @@ class Memory:
         for kf in kfs:
             self.keyframes[kf.id] = kf
             self.lexical.add(kf.id, kf.text())
-            if kf.text_embedding is not None:
-                self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
             self.graph.add_node(kf.id, kf.pose.position)
             self.floors.add(kf.pose.position[2])
+        embedded = [kf for kf in kfs if kf.text_embedding is not None]
+        if len({kf.text_embedding.size for kf in embedded}) == 1:  # one matrix for the lot, not a row at a time
+            self.leaves.extend(np.array([kf.id for kf in embedded], dtype=np.int64),
+                               np.array([kf.pose.position for kf in embedded], dtype=np.float64),
+                               np.stack([kf.text_embedding.ravel() for kf in embedded]))
+        else:
+            for kf in embedded:  # sizes that differ: add() names the one that does not fit
+                self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
 
     def refresh(self) -> bool:
         """Pick up keyframes (new, or captioned later) and forest changes committed by a writer in another process;
