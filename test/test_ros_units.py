@@ -287,3 +287,48 @@ def test_play_parser_and_missing_bag():
     assert args.rate == 2.0 and args.loop and args.func is cmd_play
     with pytest.raises(UserError, match="does not exist"):
         cmd_play(p.parse_args(["play", "/nonexistent/bag"]))
+
+
+def test_a_silent_camera_with_a_publisher_is_reported(ros_context, tmp_path, minilm):
+    """camera_silence_s: no image for that long while the camera topic has a publisher is a warning and a count in
+    the status (repeated at doubling intervals); without a publisher nothing is said; an image resets it."""
+    import time
+
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from embodied_rag.api import Models
+    from embodied_rag.ros.memory_node import MemoryNode
+
+    params = [Parameter("memory_dir", value=str(tmp_path / "mem")), Parameter("camera_silence_s", value=0.5),
+              Parameter("image_type", value="raw"), Parameter("pose_type", value="odometry"),
+              Parameter("use_caption_topic", value=False)]
+    node = MemoryNode(context=ros_context, parameter_overrides=params, models_factory=lambda c: Models(text=minilm))
+    camera = Node("silent_camera", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    executor.add_node(camera)
+
+    def spin(seconds: float, until=lambda: False) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not until():
+            executor.spin_once(timeout_sec=0.05)
+
+    try:
+        spin(2.5)
+        assert node.status()["camera_silent"] == 0
+        pub = camera.create_publisher(Image, "/camera/image_raw", 10)
+        spin(15.0, lambda: node.status()["camera_silent"] >= 1)
+        assert node.status()["camera_silent"] == 1 and node.camera_warnings == 1
+        spin(0.6)  # the next warning waits twice as long
+        assert node.status()["camera_silent"] == 1
+        msg = Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(12))
+        spin(15.0, lambda: (pub.publish(msg), node.status()["images"] >= 1)[1])
+        assert node.status()["images"] >= 1 and node.camera_warnings == 0
+    finally:
+        executor.shutdown()
+        camera.destroy_node()
+        node.close()
+        node.destroy_node()

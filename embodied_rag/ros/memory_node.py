@@ -73,6 +73,8 @@ MEMORY_PARAMS = [
                                          "ingest.topics.detections when vision_msgs is installed"),
     NodeParam("reliable", False, "subscribe reliable instead of the sensor-data QoS (best effort): for replays "
                                  "that must not lose a frame"),
+    NodeParam("camera_silence_s", 10.0, "warn when no image has come for this long although the camera topic has a "
+                                        "publisher (repeated after twice the wait each time, up to 32x); 0 disables"),
     NodeParam("pose_wait_s", 0.5, "wall time an image waits for poses at or after its stamp"),
     NodeParam("caption_wait_s", 0.5, "wall time an image waits for its caption (detections, depth) while a "
                                      "publisher of them exists"),
@@ -146,7 +148,8 @@ class MemoryNode(Node):
                                   expects=self._stream_published, decode_depth=conv.depth_to_numpy)
         self.image_source: str | None = None
         self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0,
-                       "captioned_later": 0, "caption_backlog": 0, "reconnections": 0}
+                       "captioned_later": 0, "caption_backlog": 0, "reconnections": 0,
+                       "camera_silent": 0}
         self.queue: deque[_Job] = deque()
         self.cond = threading.Condition()
         self.stopping = False
@@ -168,6 +171,7 @@ class MemoryNode(Node):
         if self.p["image_type"] in ("auto", "compressed"):
             self.create_subscription(CompressedImage, t.compressed_image,
                                      lambda m: self.on_image(m, t.compressed_image), sensor)
+        self._heard_camera()  # start-up counts as hearing: the first warning comes camera_silence_s later
         if self.p["use_caption_topic"]:
             from embodied_rag_msgs.msg import Caption
 
@@ -192,6 +196,7 @@ class MemoryNode(Node):
         self.status_pub = self.create_publisher(DiagnosticArray, str(self.p["status_topic"]), 10)
         self.create_timer(float(self.p["status_period_s"]), self.publish_status)
         self.create_timer(0.05, self._release)  # wall-time limits of waiting images
+        self.create_timer(1.0, self._watch_camera)
         self.worker = threading.Thread(target=self._work, name="embodied_rag_ingest", daemon=True)
         self.worker.start()
 
@@ -208,6 +213,34 @@ class MemoryNode(Node):
         self.pose_sub = self.create_subscription(conv.POSE_MSG_TYPES[kind], self.pose_topic, self.on_pose,
                                                  self.pose_qos)
         self.get_logger().info(f"pose topic {self.resolve_topic_name(self.pose_topic)}: {kind}")
+
+    def _watch_camera(self) -> None:
+        # A camera topic with a publisher but no image: incompatible QoS (a best-effort camera and reliable:=true),
+        # or a publisher that cannot reach this node (with Fast DDS 2.14 over UDP, a camera publisher has kept
+        # sending nothing to a memory node restarted after kill -9 while its odometry arrived: eProsima/Fast-DDS#5469).
+        silence, now = float(self.p["camera_silence_s"]), time.monotonic()
+        if silence <= 0 or now < self.camera_warn_at:
+            return
+        t = self.config.ingest.topics
+        topics = [self.resolve_topic_name(topic) for kind, topic in (("raw", t.image), ("compressed",
+                  t.compressed_image)) if self.p["image_type"] in ("auto", kind)]
+        publishers = sum(self.count_publishers(topic) for topic in topics)
+        if publishers == 0:  # no camera (yet, or any more): nothing to hear
+            self._heard_camera()
+            return
+        quiet = now - self.camera_heard
+        self.camera_warnings += 1
+        self.camera_warn_at = now + silence * 2 ** min(self.camera_warnings, 5)
+        self.counts["camera_silent"] += 1
+        self.get_logger().warning(
+            f"no image on {' or '.join(topics)} for {quiet:.0f} s although it has {publishers} publisher(s): check "
+            "that their QoS is compatible (reliable:=true needs a reliable camera) and, if this node was restarted "
+            "after a crash, restart the camera driver (a Fast DDS publisher can fail to reach a restarted "
+            "subscriber)")
+
+    def _heard_camera(self) -> None:
+        self.camera_heard, self.camera_warnings = time.monotonic(), 0
+        self.camera_warn_at = self.camera_heard + float(self.p["camera_silence_s"])
 
     def _discover_pose_type(self) -> None:
         name = self.resolve_topic_name(self.pose_topic)
@@ -255,6 +288,7 @@ class MemoryNode(Node):
         self.pairer.set_camera(camera)
 
     def on_image(self, msg: Image | CompressedImage, topic: str) -> None:
+        self._heard_camera()
         if self.image_source is None:
             self.image_source = topic
             self.get_logger().info(f"camera: {topic}")
@@ -433,6 +467,7 @@ class MemoryNode(Node):
             # Caption later: keyframes captioned by the periodic retry, and those still waiting after its last round.
             "captioned_later": c["captioned_later"], "caption_backlog": c["caption_backlog"],
             "camera": self.image_source or "", "camera_info": int(self.pairer.camera is not None),
+            "camera_silent": c["camera_silent"],  # warnings: no image though the camera topic has a publisher
             # Detections placed in the memory frame (with depth: the rest at their viewpoint), and the instances.
             "object_observations": self.writer.stats.observations,
             "object_observations_depth": self.writer.stats.from_depth, "object_instances": len(self.memory.objects),
