@@ -149,6 +149,9 @@ class Robot(RosTestClient):
             m.data = rng.integers(0, 255, width * height * 3, dtype=np.uint8).tobytes()
             self.images.append(m)
         self.sent = {"images": 0, "odom": 0}
+        self.domain = domain
+        self._camera = threading.Lock()
+        self._driver: tuple | None = None  # (context, node) of a renewed camera
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -171,8 +174,26 @@ class Robot(RosTestClient):
     def image(self, ns: int, variant: int = 0) -> None:
         m = self.images[variant % len(self.images)]
         self._stamp(m, ns)
-        self.image_pub.publish(m)
+        with self._camera:
+            self.image_pub.publish(m)
         self.sent["images"] += 1
+
+    def renew_camera(self) -> None:
+        """The camera publisher anew, from a participant of its own: what a restarted camera driver brings."""
+        import rclpy
+
+        ctx = rclpy.Context()
+        rclpy.init(context=ctx, domain_id=self.domain)
+        node = rclpy.create_node("fault_camera", context=ctx)
+        pub = node.create_publisher(self.Image, "/camera/image_raw", 10)
+        with self._camera:
+            old, self.image_pub = self.image_pub, pub
+            old_driver, self._driver = self._driver, (ctx, node)
+        if old_driver is None:
+            self.node.destroy_publisher(old)
+        else:
+            old_driver[1].destroy_node()
+            rclpy.shutdown(context=old_driver[0])
 
     def caption(self, ns: int, text: str, objects: list[str]) -> None:
         m = self.Caption(text=text, objects=objects)
@@ -219,6 +240,9 @@ class Robot(RosTestClient):
 
     def close(self) -> None:
         self.stop_stream()
+        if self._driver is not None:
+            self._driver[1].destroy_node()
+            self.rclpy.shutdown(context=self._driver[0])
         super().close()
 
 
@@ -238,7 +262,7 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path 
     env = ros_env(domain)
     memory = memory if memory is not None else tmp_path / "memory"
     robot = Robot(domain)
-    report: dict = {"kills": 0, "startup_kills": 0, "counts": [], "delays": []}
+    report: dict = {"kills": 0, "startup_kills": 0, "counts": [], "delays": [], "camera_renewed": []}
     proc: Proc | None = None
     args = memory_node_args(memory, "-p", "use_caption_topic:=false", "-p", "summary_period_s:=1.0")
     try:
@@ -257,8 +281,17 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path 
             assert robot.spin_until(lambda s=str(session): robot.status.get("session") == s, 120), \
                 f"restart {i}: no status of session {session}\n{proc.text()[-3000:]}"
             # The restarted node resumes appending: keyframes of the new session are committed.
-            assert robot.spin_until(lambda before=before: count(memory) > before, 60), \
-                f"restart {i}: nothing appended\n{robot.status}\n{proc.text()[-3000:]}"
+            appended = robot.spin_until(lambda before=before: count(memory) > before, 30)
+            if not appended and robot.status.get("images") == "0" and int(robot.status.get("poses", "0")) > 0:
+                # Fast DDS 2.14 over UDP (eProsima/Fast-DDS#5469): after kill -9 of a subscriber, this process's
+                # camera publisher has sent nothing to the restarted node for minutes while its odometry arrived,
+                # and new subscriptions in the node did not help. The node must say so; a restarted camera driver
+                # (a new participant) reaches it.
+                assert int(robot.status.get("camera_silent", "0")) >= 1, robot.status
+                report["camera_renewed"].append(i)
+                robot.renew_camera()
+                appended = robot.spin_until(lambda before=before: count(memory) > before, 60)
+            assert appended, f"restart {i}: nothing appended\n{robot.status}\n{proc.text()[-3000:]}"
             # A random point in the ingest: poll the separate reader until then, remember the last count seen.
             delay = rng.uniform(0.0, 3.0)
             end = time.monotonic() + delay
@@ -291,9 +324,12 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path 
         ids = [s["id"] for s in m.store.sessions()]
         assert ids == list(range(1, len(ids) + 1)) and kills <= len(ids) <= kills + report["startup_kills"]
     assert report["counts"] == sorted(report["counts"]), "the keyframe count decreased"
+    # The middleware case above is rare (at most one restart in 20 seen); more would be a fault of ours.
+    assert len(report["camera_renewed"]) <= max(1, kills // 5), report
     print(f"memory_node: {report['kills']} kills during ingest and {report['startup_kills']} during start-up "
           f"survived; keyframes after each kill {report['counts']}; "
-          f"kill delays after the first new commit {report['delays']} s")
+          f"kill delays after the first new commit {report['delays']} s; "
+          f"camera publisher renewed at restarts {report['camera_renewed']}")
     return report
 
 
@@ -301,6 +337,27 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path 
 def test_memory_node_sigkill_short(tmp_path):
     report = kill_memory_node_loop(tmp_path, KILLS_SHORT, 0)
     assert report["kills"] == KILLS_SHORT
+
+
+@pytest.mark.ros
+def test_a_renewed_camera_reaches_the_memory_node(tmp_path):
+    """What the kill loop does in the middleware case: a camera publisher from a new participant replaces the old
+    one, and the running memory node goes on receiving images."""
+    domain = domain_for(6)
+    robot = Robot(domain)
+    proc = Proc(memory_node_args(tmp_path / "memory", "-p", "use_caption_topic:=false"), tmp_path / "memory_node.log",
+                ros_env(domain))
+    try:
+        robot.start_stream()
+        assert robot.spin_until(lambda: int(robot.status.get("images", "0")) > 0, 120), proc.text()[-3000:]
+        robot.renew_camera()
+        seen = int(robot.status["images"])
+        assert robot.spin_until(lambda: int(robot.status.get("images", "0")) > seen + 30, 60), robot.status
+        assert robot.image_pub.get_subscription_count() >= 1 and robot._driver is not None
+    finally:
+        robot.close()
+        proc.stop()
+    assert "Traceback" not in proc.text(), proc.text()[-3000:]
 
 
 @pytest.mark.ros
