@@ -192,8 +192,11 @@ class Robot(RosTestClient):
         if old_driver is None:
             self.node.destroy_publisher(old)
         else:
-            old_driver[1].destroy_node()
-            rclpy.shutdown(context=old_driver[0])
+            self._close_driver(old_driver)
+
+    def _close_driver(self, driver: tuple) -> None:
+        driver[1].destroy_node()
+        self.rclpy.shutdown(context=driver[0])
 
     def caption(self, ns: int, text: str, objects: list[str]) -> None:
         m = self.Caption(text=text, objects=objects)
@@ -241,8 +244,7 @@ class Robot(RosTestClient):
     def close(self) -> None:
         self.stop_stream()
         if self._driver is not None:
-            self._driver[1].destroy_node()
-            self.rclpy.shutdown(context=self._driver[0])
+            self._close_driver(self._driver)
         super().close()
 
 
@@ -284,7 +286,7 @@ def kill_memory_node_loop(tmp_path: Path, kills: int, offset: int, memory: Path 
             appended = robot.spin_until(lambda before=before: count(memory) > before, 30)
             if not appended and robot.status.get("images") == "0" and int(robot.status.get("poses", "0")) > 0:
                 # Fast DDS 2.14 over UDP (eProsima/Fast-DDS#5469): after kill -9 of a subscriber, this process's
-                # camera publisher has sent nothing to the restarted node for minutes while its odometry arrived,
+                # camera publisher has sent nothing to the restarted node for a whole minute while its odometry arrived,
                 # and new subscriptions in the node did not help. The node must say so; a restarted camera driver
                 # (a new participant) reaches it.
                 assert int(robot.status.get("camera_silent", "0")) >= 1, robot.status
