@@ -148,8 +148,7 @@ class MemoryNode(Node):
                                   expects=self._stream_published, decode_depth=conv.depth_to_numpy)
         self.image_source: str | None = None
         self.counts = {"images": 0, "dropped_queue_full": 0, "queue_high_water": 0, "committed": 0, "committing": 0,
-                       "captioned_later": 0, "caption_backlog": 0, "reconnections": 0,
-                       "camera_silent": 0}
+                       "captioned_later": 0, "caption_backlog": 0, "reconnections": 0, "camera_silent": 0}
         self.queue: deque[_Job] = deque()
         self.cond = threading.Condition()
         self.stopping = False
@@ -166,11 +165,13 @@ class MemoryNode(Node):
             stream = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                                 reliability=ReliabilityPolicy.BEST_EFFORT)
         t = cfg.ingest.topics
+        self.camera_subs: list[Any] = []
         if self.p["image_type"] in ("auto", "raw"):
-            self.create_subscription(Image, t.image, lambda m: self.on_image(m, t.image), sensor)
+            self.camera_subs.append(self.create_subscription(Image, t.image, lambda m: self.on_image(m, t.image),
+                                                             sensor))
         if self.p["image_type"] in ("auto", "compressed"):
-            self.create_subscription(CompressedImage, t.compressed_image,
-                                     lambda m: self.on_image(m, t.compressed_image), sensor)
+            self.camera_subs.append(self.create_subscription(CompressedImage, t.compressed_image,
+                                                             lambda m: self.on_image(m, t.compressed_image), sensor))
         self._heard_camera()  # start-up counts as hearing: the first warning comes camera_silence_s later
         if self.p["use_caption_topic"]:
             from embodied_rag_msgs.msg import Caption
@@ -221,9 +222,7 @@ class MemoryNode(Node):
         silence, now = float(self.p["camera_silence_s"]), time.monotonic()
         if silence <= 0 or now < self.camera_warn_at:
             return
-        t = self.config.ingest.topics
-        topics = [self.resolve_topic_name(topic) for kind, topic in (("raw", t.image), ("compressed",
-                  t.compressed_image)) if self.p["image_type"] in ("auto", kind)]
+        topics = [sub.topic_name for sub in self.camera_subs]
         publishers = sum(self.count_publishers(topic) for topic in topics)
         if publishers == 0:  # no camera (yet, or any more): nothing to hear
             self._heard_camera()
