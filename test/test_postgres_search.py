@@ -210,3 +210,45 @@ def test_dimension_mismatch_without_an_index(conn):
     _fill(conn, rows=50)
     with pytest.raises(UserError, match="has 3 dimensions"):
         ps.nearest_keyframes(conn, np.ones(3), 5)
+
+
+def test_auto_gives_the_exact_answer_when_the_filter_holds_nothing_close(conn, monkeypatch):
+    """A topic seen only in one corner: a disc elsewhere holds only unrelated rows, whose best few a filtered HNSW
+    walk finds only in part; auto notices the gap to the best match anywhere and answers exactly."""
+    ids, pos, emb, _, centres = _fill(conn)
+    rng = np.random.default_rng(7)
+    topic = rng.standard_normal(DIM).astype(np.float32)
+    topic /= np.linalg.norm(topic)
+    corner = topic + rng.standard_normal((40, DIM)).astype(np.float32) * 0.08
+    corner /= np.linalg.norm(corner, axis=1, keepdims=True)
+    with conn.cursor().copy("COPY keyframes (id, session, stamp_ns, px, py, pz, text_vec) FROM STDIN") as cp:
+        for j, v in enumerate(corner):
+            cp.write_row((ROWS + 1 + j, 1, 0, 2.0 + 0.1 * j, 2.0, 1.2, v))
+    conn.execute("ANALYZE keyframes")
+    ps.ensure_vector_index(conn, DIM)
+    far = {"near": (80.0, 40.0), "radius_m": 30.0}  # about a fifth of the rows: above exact_below=100
+    truth = ps.exact_nearest(conn, topic, 10, **far)
+    exact_calls = []
+    real_exact = ps._exact
+    monkeypatch.setattr(ps, "_exact", lambda *a: exact_calls.append(a) or real_exact(*a))
+    got = ps.nearest_keyframes(conn, topic, 10, exact_below=100, **far)
+    assert len(exact_calls) == 1
+    assert [i for i, _ in got] == [i for i, _ in truth]
+    # Near the corner the filter holds the topic: the HNSW answer stands.
+    got = ps.nearest_keyframes(conn, topic, 10, exact_below=100, near=(5.0, 5.0), radius_m=30.0)
+    assert len(exact_calls) == 1
+    assert {i for i, _ in got} <= set(range(ROWS + 1, ROWS + 41))
+    # Forced HNSW is not checked; and a gap above 2 (cosine) never triggers the check.
+    ps.nearest_keyframes(conn, topic, 10, strategy="hnsw", **far)
+    ps.nearest_keyframes(conn, topic, 10, exact_below=100, verify_gap=2.0, **far)
+    assert len(exact_calls) == 1
+
+
+def test_hnsw_settings_do_not_outlive_the_search(conn):
+    _fill(conn, rows=500)
+    ps.ensure_vector_index(conn, DIM)
+    q = np.ones(DIM, dtype=np.float32)
+    with conn.transaction():
+        ps.nearest_keyframes(conn, q, 5, robots=["atlas"], strategy="hnsw")
+        assert conn.execute("SHOW enable_seqscan").fetchone()[0] == "on"
+        assert conn.execute("SHOW hnsw.iterative_scan").fetchone()[0] == "off"

@@ -9,7 +9,10 @@ optionally restricted to a disc around a position, to some robots' sessions and 
 * a filter that keeps few rows (at most ``exact_below`` by the planner's estimate from the column statistics) is
   answered exactly: a bitmap scan of the filter's rows through the GiST index and one distance each, no HNSW;
 * otherwise the HNSW index is walked with ``hnsw.iterative_scan = relaxed_order`` (pgvector ≥ 0.8), so that a
-  filter does not leave fewer than k rows, and the rows it returns are sorted again by their exact distance.
+  filter does not leave fewer than k rows, and the rows it returns are sorted again by their exact distance;
+* a filtered HNSW answer is checked against the best match anywhere (an unfiltered walk for one row): when its k-th
+  row is more than ``verify_gap`` less similar than that, or it has fewer than k rows, the filter holds nothing
+  close to the query, the graph walk finds only some of its best-of-the-rest rows, and the exact answer is given.
 
 :func:`exact_nearest` is the brute-force answer (for recall measurements). All functions take a psycopg 3 connection
 with pgvector's types registered (``pgvector.psycopg.register_vector``); the settings they need are made with
@@ -34,6 +37,12 @@ EF_SEARCH = 400
 #: filter, the iterative scan returns rows in roughly increasing distance, so the first k passing it miss some of
 #: the best; asking for more finds them.
 OVERSAMPLE = 1
+#: A filtered HNSW answer whose k-th row is this much less similar (cosine) than the best match anywhere is
+#: replaced by the exact one. Measured (bench_fleet_search.py, 200k rows, 40 m disc): where the disc holds the
+#: query's topic this gap was 0.006-0.08 and recall 0.999; where it did not, 0.45-0.56 and recall 0.74.
+VERIFY_GAP = 0.25
+#: ``hnsw.ef_search`` of the unfiltered walk for the best match anywhere (one row: a short walk finds it).
+PROBE_EF_SEARCH = 64
 #: Most tuples an iterative HNSW scan visits before it gives up (pgvector's ``hnsw.max_scan_tuples``).
 MAX_SCAN_TUPLES = 40000
 #: HNSW build parameters (pgvector's defaults are 16, 64: recall@10 0.82 instead of 0.96 at 1M, ef_search 200).
@@ -171,12 +180,14 @@ def _rows(cur) -> list[tuple[int, float]]:
 def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | None = None,
                       radius_m: float | None = None, robots: Sequence[str] | None = None,
                       floor_z: float | None = None, ef_search: int = EF_SEARCH, exact_below: int = EXACT_BELOW,
-                      strategy: str = "auto", oversample: int = OVERSAMPLE) -> list[tuple[int, float]]:
+                      strategy: str = "auto", oversample: int = OVERSAMPLE,
+                      verify_gap: float = VERIFY_GAP) -> list[tuple[int, float]]:
     """The ``k`` keyframes whose text embedding is most similar (cosine) to ``query_vector``, best first, as
     ``(keyframe_id, cosine_similarity)``; only keyframes within ``radius_m`` of ``near`` (x, y) in the floor plan,
     of sessions by ``robots``, and within :data:`FLOOR_HALF_BAND_M` of height ``floor_z``, when given. Fewer than
-    ``k`` only when fewer keyframes pass the filter (or, rarely, when the HNSW walk gives up after
-    :data:`MAX_SCAN_TUPLES`). ``strategy``: ``"auto"`` (exact for small filters, HNSW otherwise), ``"hnsw"`` or
+    ``k`` only when fewer keyframes pass the filter (or, with ``strategy="hnsw"``, rarely, when the walk gives up
+    after :data:`MAX_SCAN_TUPLES`). ``strategy``: ``"auto"`` (exact for small filters, HNSW otherwise, exact again
+    when a filtered HNSW answer fails the ``verify_gap`` check, see the module's doc), ``"hnsw"`` (no check) or
     ``"exact"``; ``ef_search`` and ``oversample`` (rows fetched per row asked for) trade HNSW speed for recall."""
     if strategy not in ("auto", "hnsw", "exact"):
         raise ValueError(f"unknown strategy {strategy!r}")
@@ -188,6 +199,7 @@ def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | N
     where, params = _filter(near, radius_m, robots, floor_z)
     with conn.transaction():
         indexed = _check_dim(conn, dim)
+        verify = strategy == "auto" and bool(where)
         if not indexed:
             strategy = "exact"
         if strategy == "auto":
@@ -197,25 +209,49 @@ def nearest_keyframes(conn, query_vector, k: int = 10, near: Sequence[float] | N
                     strategy = "exact"
         if strategy == "exact":
             return _exact(conn, q, k, where, params)
+        walk_where, walk_params = _filter(near, radius_m, robots, floor_z, indexable=False)
+        rows, best = _hnsw(conn, q, k, walk_where, walk_params, ef_search, oversample, probe=verify)
+        if verify and (len(rows) < k or best - rows[-1][1] > verify_gap):
+            return _exact(conn, q, k, where, params)
+        return rows
+
+
+def _hnsw(conn, q: np.ndarray, k: int, where: list[str], params: list, ef_search: int, oversample: int,
+          probe: bool) -> tuple[list[tuple[int, float]], float]:
+    """The HNSW walk's rows and, when ``probe``, the similarity of the best match without the filter (else nan).
+    Inside a savepoint that is rolled back, so that its settings (which steer the planner to the HNSW index) do
+    not outlive it."""
+    import psycopg
+
+    expr = _expr(q.size)
+    best = float("nan")
+    with conn.transaction() as tx:
         conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                     "set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true), "
+                     "set_config('hnsw.max_scan_tuples', %s, true), "
                      "set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)",
-                     (str(max(int(ef_search), k)), str(MAX_SCAN_TUPLES)))
-        where, params = _filter(near, radius_m, robots, floor_z, indexable=False)
+                     (str(MAX_SCAN_TUPLES),))
+        if probe:
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(PROBE_EF_SEARCH),))
+            top = conn.execute(f"SELECT 1 - ({expr} <=> %s) FROM keyframes WHERE text_vec IS NOT NULL "
+                               f"ORDER BY {expr} <=> %s LIMIT 1", [q, q]).fetchone()
+            best = float(top[0]) if top else best
+        conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(int(ef_search), k)),))
         cond = " AND ".join(["text_vec IS NOT NULL", *where])
-        expr = _expr(dim)
-        cur = conn.execute(
+        rows = _rows(conn.execute(
             f"WITH c AS MATERIALIZED (SELECT id, {expr} <=> %s AS d FROM keyframes WHERE {cond} "
             f"ORDER BY {expr} <=> %s LIMIT %s) SELECT id, 1 - d FROM c ORDER BY d, id LIMIT %s",
-            [q, *params, q, k * max(int(oversample), 1), k])
-        return _rows(cur)
+            [q, *params, q, k * max(int(oversample), 1), k]))
+        raise psycopg.Rollback(tx)
+    return rows, best
 
 
 def _exact(conn, q: np.ndarray, k: int, where: list[str], params: list) -> list[tuple[int, float]]:
-    # ``text_vec <=> q`` (no cast) is not the HNSW index's expression: the planner cannot walk the graph.
+    # ``text_vec <=> q`` (no cast) is not the HNSW index's expression: the planner cannot walk the graph. The
+    # similarity is taken from the sorted distance in an outer query: ``1 - (text_vec <=> q)`` beside ``ORDER BY
+    # text_vec <=> q`` would compute both for every row (PostgreSQL does not share the two expressions).
     cond = " AND ".join(["text_vec IS NOT NULL", *where])
-    cur = conn.execute(f"SELECT id, 1 - (text_vec <=> %s) AS s FROM keyframes WHERE {cond} "
-                       "ORDER BY text_vec <=> %s, id LIMIT %s", [q, *params, q, k])
+    cur = conn.execute(f"SELECT id, 1 - d FROM (SELECT id, text_vec <=> %s AS d FROM keyframes WHERE {cond} "
+                       "ORDER BY d, id LIMIT %s) s ORDER BY d, id", [q, *params, k])
     return _rows(cur)
 
 
