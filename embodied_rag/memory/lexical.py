@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import threading
+from array import array
+
+import numpy as np
 
 _WORD = re.compile(r"[a-z0-9]+")
 ES_PLURALS = ("ches", "shes", "sses", "xes")  # plurals that add "es": "benches", "boxes", "glasses"
@@ -40,29 +43,75 @@ def words(text: str) -> list[str]:
 
 
 class LexicalIndex:
+    """Each word's keyframes as a compact array of ids (8 bytes a mention: a set of ints costs 30-65, and at a
+    million keyframes of 100-word captions the index was the largest thing a reader holds), plus each keyframe's
+    words for phrases. An array is sorted when a query first needs it after ids were appended out of order."""
+
     def __init__(self) -> None:
-        self._postings: dict[str, set[int]] = defaultdict(set)
+        self._postings: dict[str, array] = {}
+        self._unsorted: set[str] = set()
         self._texts: dict[int, str] = {}
+        # A query holds a view of an array's buffer, and an array with a view cannot grow: one call at a time.
+        self._lock = threading.Lock()
 
     def add(self, kf_id: int, text: str) -> None:
         """Index a keyframe's text (replacing what it was indexed by, e.g. when its caption came later)."""
-        for w in self._texts.get(kf_id, "").split():
-            self._postings[w].discard(kf_id)
+        with self._lock:
+            self._add(int(kf_id), text)
+
+    def _add(self, kf_id: int, text: str) -> None:
         ws = words(text)
-        for w in set(ws):
-            self._postings[w].add(kf_id)
+        new = set(ws)
+        before = self._texts.get(kf_id)
+        if before is not None:
+            old = set(before.split())
+            for w in old - new:
+                self._postings[w].remove(kf_id)
+            new -= old
+        postings, unsorted = self._postings, self._unsorted
+        for w in new:
+            ids = postings.get(w)
+            if ids is None:
+                postings[w] = array("q", (kf_id,))
+                continue
+            if ids and ids[-1] > kf_id:
+                unsorted.add(w)
+            ids.append(kf_id)
         self._texts[kf_id] = " " + " ".join(ws) + " "
+
+    def _sorted(self, w: str) -> np.ndarray:
+        # A view of the array's buffer: sorting it sorts the array. The view must not outlive the caller (an array
+        # with a view cannot grow).
+        ids = np.frombuffer(self._postings[w], dtype=np.int64)
+        if w in self._unsorted:
+            ids.sort()
+            self._unsorted.discard(w)
+        return ids
 
     def matching(self, query: str) -> tuple[set[int], set[int]]:
         """(keyframes containing every query word, those containing the words as one phrase)."""
-        ws = words(query)
+        with self._lock:
+            return self._matching(words(query))
+
+    def _matching(self, ws: list[str]) -> tuple[set[int], set[int]]:
         if not ws:
             return set(), set()
-        sets = sorted((self._postings.get(w, set()) for w in set(ws)), key=len)
-        every = set(sets[0])
-        for s in sets[1:]:
-            every &= s
-            if not every:
-                break
+        distinct = set(ws)
+        if any(not self._postings.get(w) for w in distinct):
+            return set(), set()
+        if len(ws) == 1:  # every text holding the word holds it as a phrase
+            found = set(self._postings[ws[0]])
+            return found, set(found)
+        rarest, *others = sorted(distinct, key=lambda w: len(self._postings[w]))
+        every = np.array(self._postings[rarest], dtype=np.int64)
+        for w in others:
+            ids = self._sorted(w)
+            at = np.minimum(np.searchsorted(ids, every), len(ids) - 1)
+            every = every[ids[at] == every]
+            del ids
+            if not every.size:
+                return set(), set()
         phrase = " " + " ".join(ws) + " "
-        return every, {k for k in every if phrase in self._texts[k]}
+        texts = self._texts
+        found = set(every.tolist())
+        return found, {k for k in found if phrase in texts[k]}
