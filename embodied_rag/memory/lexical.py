@@ -80,8 +80,8 @@ class LexicalIndex:
         self._texts[kf_id] = " " + " ".join(ws) + " "
 
     def _sorted(self, w: str) -> np.ndarray:
-        # A view of the array's buffer: sorting it sorts the array. The view must not outlive the caller (an array
-        # with a view cannot grow).
+        # A view of the array's buffer: sorting it sorts the array. It must be gone before the next add (an array
+        # with a view cannot grow): the caller holds the lock until its views are dropped.
         ids = np.frombuffer(self._postings[w], dtype=np.int64)
         if w in self._unsorted:
             ids.sort()
@@ -108,7 +108,6 @@ class LexicalIndex:
             ids = self._sorted(w)
             at = np.minimum(np.searchsorted(ids, every), len(ids) - 1)
             every = every[ids[at] == every]
-            del ids
             if not every.size:
                 return set(), set()
         phrase = " " + " ".join(ws) + " "

@@ -225,17 +225,17 @@ def _hnsw(conn, q: np.ndarray, k: int, where: list[str], params: list, ef_search
 
     expr = _expr(q.size)
     best = float("nan")
+    walk_ef = str(max(int(ef_search), k))
     with conn.transaction() as tx:
         conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                     "set_config('hnsw.max_scan_tuples', %s, true), "
+                     "set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true), "
                      "set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)",
-                     (str(MAX_SCAN_TUPLES),))
+                     (str(PROBE_EF_SEARCH) if probe else walk_ef, str(MAX_SCAN_TUPLES)))
         if probe:
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(PROBE_EF_SEARCH),))
             top = conn.execute(f"SELECT 1 - ({expr} <=> %s) FROM keyframes WHERE text_vec IS NOT NULL "
                                f"ORDER BY {expr} <=> %s LIMIT 1", [q, q]).fetchone()
             best = float(top[0]) if top else best
-        conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(int(ef_search), k)),))
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (walk_ef,))
         cond = " AND ".join(["text_vec IS NOT NULL", *where])
         rows = _rows(conn.execute(
             f"WITH c AS MATERIALIZED (SELECT id, {expr} <=> %s AS d FROM keyframes WHERE {cond} "
