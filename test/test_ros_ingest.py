@@ -121,8 +121,11 @@ def scenario(tmp_path_factory):
         mem = Proc([str(BIN / "memory_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
                     "status_period_s:=0.5", "-p", "summary_period_s:=2.0", "-p", "reliable:=true", "-p",
                     "pose_wait_s:=3.0", "-p", "robot_name:=scout"], tmp / "memory_node.log", env)
+        # The bag's last pose stays the robot's position for the whole scenario: questions asked seconds apart break
+        # ties among identical views the same way (by default a pose older than 10 s is dropped).
         qry = Proc([str(BIN / "query_node"), "--ros-args", "-p", f"memory_dir:={live}", "-p",
-                    "markers_min_period_s:=0.5", "-p", "refresh_period_s:=0.5"], tmp / "query_node.log", env)
+                    "markers_min_period_s:=0.5", "-p", "refresh_period_s:=0.5", "-p",
+                    "robot_pose_max_age_s:=3600.0"], tmp / "query_node.log", env)
         procs += [mem, qry]
         out["procs"] = {"memory_node": mem, "query_node": qry}
         client = Client(domain)
@@ -138,10 +141,11 @@ def scenario(tmp_path_factory):
             client.spin_until(lambda: False, 1.0)
         assert player.p.wait(30) == 0, player.text()
         out["play_log"] = player.text()
-        # Wait until every image has been paired, chosen or dropped, and the queue is empty.
+        # Wait until every image has been paired, chosen or dropped, the queue is empty and every area is named.
         settled = client.spin_until(lambda: client.status.get("images") == "50" and client.status.get("queue") == "0"
                                     and client.status.get("images_waiting") == "0"
                                     and client.status.get("committing") == "0"
+                                    and client.status.get("areas_to_summarise") == "0"
                                     and client.status.get("keyframes") == client.status.get("memory_keyframes"),
                                     30)
         assert settled, f"memory node did not settle: {client.status}\n{mem.text()[-3000:]}"

@@ -465,6 +465,8 @@ class MemoryNode(Node):
             "caption_failures": int(getattr(self.models.captioner, "failures", 0)),
             # Caption later: keyframes captioned by the periodic retry, and those still waiting after its last round.
             "captioned_later": c["captioned_later"], "caption_backlog": c["caption_backlog"],
+            # Areas whose name and summary wait for the next summary round (answers name their place once it ran).
+            "areas_to_summarise": sum(n.dirty for n in list(self.memory.forest.nodes.values())),
             "camera": self.image_source or "", "camera_info": int(self.pairer.camera is not None),
             "camera_silent": c["camera_silent"],  # warnings: no image though the camera topic has a publisher
             # Detections placed in the memory frame (with depth: the rest at their viewpoint), and the instances.
