@@ -50,6 +50,20 @@ def test_find_in_every_mode(memory, minilm, mode):
         assert ans.goal.orientation[2] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_a_find_before_the_areas_are_named_reads_as_a_sentence(tmp_path, minilm):
+    m = Memory(tmp_path / "mem", Config())
+    m.begin_session("walk")
+    ingest = Ingestor(m, minilm)
+    for f in TumFolder(write_tum_folder(tmp_path / "walk", n_per_room=2), SkipLog()):
+        ingest.offer(f)
+    ingest.finish()
+    assert all(n.dirty and not n.name for n in m.forest.nodes.values())  # no summary round yet
+    ans = Retriever(m, minilm).ask("where can I get a drink?")
+    m.close()
+    assert ans.goal is not None and room_of(ans.goal.position[0]) == "lobby"
+    assert ans.answer.startswith("This view is the best match I hold. There I saw: a lobby"), ans.answer
+
+
 def test_nearest_prefers_the_robot_side(memory, minilm):
     r = Retriever(memory, minilm)
     near_kitchen = r.ask("where is the nearest sink?", robot_position=(0.0, 0.0))

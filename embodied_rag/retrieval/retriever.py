@@ -819,7 +819,8 @@ class Retriever:
         if parsed.kind == "time":
             which = "first" if parsed.recency == "first" else "last"
             return f"I {which} saw it{where} at {clock(kf.stamp_ns, self.config.timezone)}.{seen}"
-        return f"The best match is{where}.{seen}"
+        # A new area is named in the next summary round: until then there is no place to say.
+        return (f"The best match is{where}." if where else "This view is the best match I hold.") + seen
 
     # -- explain --------------------------------------------------------------------------------------------
     def _explain(self, parsed: ParsedQuery, mode: str) -> Answer:
