@@ -47,7 +47,10 @@ def test_round_trip_of_every_table(postgres_url, monkeypatch):
         forest = {n.id: (n.level, n.parent, sorted(n.children)) for n in m.forest.nodes.values()}
     with Memory(postgres_url, _config(), writable=False) as r:
         assert sorted(r.keyframes) == list(range(1, 21)) and len(r.leaves) == 20
-        assert np.allclose(r.keyframes[5].text_embedding, embs[4])
+        # The store keeps the embedding as given; the reader holds it once, as a unit row of its leaf matrix.
+        assert np.allclose(r.store.load_keyframes(ids=[5])[0].text_embedding, embs[4])
+        assert np.allclose(r.leaves.embedding(5), embs[4] / np.linalg.norm(embs[4]), atol=1e-6)
+        assert r.keyframes[5].text_embedding is None
         assert r.lexical.matching("caption 0")[0] == set(range(1, 21))  # every batch indexed by its words
         assert {n.id: (n.level, n.parent, sorted(n.children)) for n in r.forest.nodes.values()} == forest
         assert r.forest.check() == []

@@ -50,7 +50,10 @@ def test_reopen_restores_and_second_build_appends_a_session(tmp_path, monkeypatc
         assert sorted(m.keyframes) == list(range(1, 21))
         assert {n.id: (n.level, n.parent, sorted(n.children)) for n in m.forest.nodes.values()} == forest_before
         assert m.keyframes[3].caption == "caption 3" and m.keyframes[3].objects == ["chair"]
-        assert np.allclose(m.keyframes[3].text_embedding, embs[2])
+        # The store keeps the embedding as given; the memory holds it once, as a unit row of its leaf matrix.
+        assert np.allclose(m.store.load_keyframes(ids=[3])[0].text_embedding, embs[2])
+        assert np.allclose(m.leaves.embedding(3), embs[2] / np.linalg.norm(embs[2]), atol=1e-6)
+        assert all(kf.text_embedding is None for kf in m.keyframes.values())
         assert m.graph.g.number_of_edges() > 0
         m.begin_session("second")
         for i in range(21, 31):

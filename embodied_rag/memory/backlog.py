@@ -30,15 +30,15 @@ def needs_caption(kf: Keyframe) -> bool:
     return not kf.text() and kf.image is not None
 
 
-def needs_work(kf: Keyframe, image_embedder: ImageEmbedder | None) -> bool:
-    return (needs_caption(kf) or kf.text_embedding is None
+def needs_work(memory: Memory, kf: Keyframe, image_embedder: ImageEmbedder | None) -> bool:
+    return (needs_caption(kf) or kf.id not in memory.leaves
             or (image_embedder is not None and kf.image is not None and kf.image_embedding is None))
 
 
 def backlog_ids(memory: Memory, image_embedder: ImageEmbedder | None = None) -> list[int]:
     """Keyframes to caption or embed, those that failed least often first, then oldest first."""
     failures = memory.store.caption_failures()
-    ids = [k for k, kf in memory.keyframes.items() if needs_work(kf, image_embedder)]
+    ids = [k for k, kf in memory.keyframes.items() if needs_work(memory, kf, image_embedder)]
     return sorted(ids, key=lambda k: (failures.get(k, (0, ""))[0], k))
 
 
@@ -86,7 +86,7 @@ def caption_keyframes(memory: Memory, ids: list[int], text_embedder: TextEmbedde
                 del captions[kf.id]
         t0 = time.perf_counter()
         new = {kf.id: _with_caption(kf, captions[kf.id]) if kf.id in captions else kf for kf in batch}
-        reembed = [kf.id for kf in batch if kf.id in captions or kf.text_embedding is None]
+        reembed = [kf.id for kf in batch if kf.id in captions or kf.id not in memory.leaves]
         text_emb = dict(zip(reembed, text_embedder.embed_documents([new[k].text() or NO_DESCRIPTION
                                                                     for k in reembed])))
         image_emb: dict[int, np.ndarray] = {}
@@ -104,8 +104,8 @@ def caption_keyframes(memory: Memory, ids: list[int], text_embedder: TextEmbedde
                 if cap is not None and cap.detections and cfg.enabled:
                     h, w = images[kf.id].shape[:2]  # boxes are in the pixels of the stored image it captioned
                     observations, _ = place_detections(cap.detections, w, h, None, None, kf.pose, cfg.max_depth_m)
-                memory.update_text(kf.id, k.caption, k.name, k.objects, text_emb.get(kf.id, kf.text_embedding),
-                                   image_emb.get(kf.id), observations)
+                text = text_emb[kf.id] if kf.id in text_emb else memory.leaves.embedding(kf.id).copy()
+                memory.update_text(kf.id, k.caption, k.name, k.objects, text, image_emb.get(kf.id), observations)
             if kf.id in errors:
                 stats.failed += 1
                 attempts = memory.record_caption_failure(kf.id, errors[kf.id])

@@ -20,6 +20,8 @@ class Keyframe:
     objects: list[str] = field(default_factory=list)
     image: str | None = None  # path relative to the memory directory
     source: str = ""  # where the frame came from (file name in a recording), for evaluation and provenance
+    # Carried from ingest to the store; a Memory then holds it only as a unit row of its leaf matrix
+    # (``memory.leaves.embedding(id)``; ``id in memory.leaves`` says whether there is one) and sets this to None.
     text_embedding: np.ndarray | None = None
     image_embedding: np.ndarray | None = None
     view_distance: float | None = None  # metres to what the camera centred on (from depth), when known

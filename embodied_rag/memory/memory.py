@@ -214,6 +214,7 @@ class Memory:
         else:
             for kf in embedded:  # sizes that differ: add() names the one that does not fit
                 self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+        _release_text_embeddings(embedded)
 
     def refresh(self) -> bool:
         """Pick up keyframes (new, or captioned later) and forest changes committed by a writer in another process;
@@ -273,6 +274,7 @@ class Memory:
                     self.leaves.update(kf.id, kf.text_embedding)
                 else:
                     self.leaves.add(kf.id, kf.pose.position, kf.text_embedding)
+        _release_text_embeddings(recaptioned)
 
     def close(self) -> None:
         self.store.close()
@@ -379,6 +381,7 @@ class Memory:
             before = "every keyframe committed before it is safe" if self.shared else \
                 f"the {kf.id - 1} keyframes before it are safe"
             raise UserError(f"Cannot write keyframe {kf.id} to {self.dir}: {reason}; {before}.") from None
+        _release_text_embeddings([kf])
         self.keyframes[kf.id] = kf
         self.lexical.add(kf.id, kf.text())
         self.floors.add(kf.pose.position[2])
@@ -422,6 +425,7 @@ class Memory:
             reason = _reason(exc)
             self._broken = reason
             raise UserError(f"Cannot write the caption of keyframe {kf_id} to {self.dir}: {reason}.") from None
+        _release_text_embeddings([kf])
         self.keyframes[kf_id] = kf
         self.lexical.add(kf_id, kf.text())
         return kf
@@ -504,3 +508,10 @@ class Memory:
         """Persist forest changes made outside :meth:`add` (summaries)."""
         with self._write():
             self.store.save_forest(*self.forest.flush())
+
+
+def _release_text_embeddings(kfs: list[Keyframe]) -> None:
+    """Once in the leaf matrix (unit rows, ``Memory.leaves.embedding(id)``) and the store, a keyframe's text
+    embedding is not kept a second time in RAM: 1.6 KB a keyframe of a large reader (384 dimensions)."""
+    for kf in kfs:
+        kf.text_embedding = None
